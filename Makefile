@@ -1,0 +1,80 @@
+# 云澜银行 customer-service assistant. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PYENV_VERSION ?= 3.10.13
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+# TensorFlow's start-up chatter hides what matters
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+VENV_RASA := .venv/rasa
+VENV_ACTIONS := .venv/actions
+RASA := $(VENV_RASA)/bin/rasa
+PY_RASA := $(VENV_RASA)/bin/python
+PY_ACTIONS := $(VENV_ACTIONS)/bin/python
+MODEL := models/assistant.tar.gz
+KB_STAMP := var/.kb-loaded
+SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
+GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt
+TRAINING_INPUTS = config.yml domain.yml $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
+
+.PHONY: help run test eval setup kb nlu-export train validate lint types bench clean stories
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: setup kb $(MODEL) ## chat with the assistant (sets up what is missing first)
+	@bash scripts/run.sh
+
+test: setup kb ## run every test suite (sets up what is missing first)
+	@bash scripts/test.sh
+
+eval: setup $(GENERATED) ## NLU evaluation on the real-question dev set, cross-validation and the baseline
+	@$(PY_RASA) -m bot.evaluation
+
+setup: $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed ## create both Python 3.10 environments
+
+$(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed: .venv/%/.installed: requirements/%.lock
+	@bash scripts/make_venv.sh $* requirements/$*.lock
+
+kb: $(KB_STAMP) ## load the knowledge seed into the database (KNOWLEDGE_DB_URL, default var/knowledge.db)
+
+$(KB_STAMP): $(SEED) $(VENV_ACTIONS)/.installed
+	@echo "==> loading the knowledge base from knowledge/seed"
+	@$(PY_ACTIONS) -m knowledge load
+	@touch $@
+
+nlu-export: $(GENERATED) ## regenerate lookup tables, synonyms, FAQ data and the jieba dictionary from the seed
+
+$(GENERATED) &: $(SEED) knowledge/nlu_templates.yml knowledge/export.py $(VENV_ACTIONS)/.installed
+	@echo "==> generating NLU files from the knowledge seed"
+	@$(PY_ACTIONS) -m knowledge export-nlu
+	@touch $(GENERATED)
+
+train: $(MODEL) ## train the Rasa model when its inputs changed
+
+$(MODEL): $(TRAINING_INPUTS) $(VENV_RASA)/.installed
+	@echo "==> training the Rasa model (several minutes on 2 cores)"
+	@$(RASA) train --fixed-model-name assistant --out models --quiet
+	@touch $@
+
+validate: $(GENERATED) ## rasa data validate
+	@$(RASA) data validate --quiet --fail-on-warnings
+
+stories: $(MODEL) ## conversation tests
+	@$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
+
+bench: setup kb ## knowledge-base lookup latency on SQLite and PostgreSQL
+	@$(PY_ACTIONS) benchmarks/kb_lookup.py
+
+lint: setup ## ruff + black (check only)
+	@$(VENV_ACTIONS)/bin/pip install -q ruff black >/dev/null
+	@$(VENV_ACTIONS)/bin/ruff check knowledge actions bot tests benchmarks
+	@$(VENV_ACTIONS)/bin/black --check -l 120 knowledge actions bot tests benchmarks
+
+types: setup ## mypy on the knowledge base and actions
+	@$(VENV_ACTIONS)/bin/pip install -q mypy types-PyYAML >/dev/null
+	@$(VENV_ACTIONS)/bin/mypy --ignore-missing-imports knowledge actions
+
+clean: ## remove environments, models, databases and results
+	rm -rf .venv var models results .rasa

@@ -1,0 +1,1 @@
+"""Custom actions of the assistant (rasa-sdk), thin wrappers over ``knowledge.queries``."""

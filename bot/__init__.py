@@ -1,0 +1,1 @@
+"""The Rasa server side: NLU components, channels, evaluation. Never imports ``knowledge``."""

@@ -1,0 +1,88 @@
+"""Normalise Chinese input before tokenising: Traditional → Simplified, full width → half width.
+
+Customers write in both scripts; the training data is mostly Simplified. The
+conversion keeps the text's length, character for character, so entity offsets
+in training examples and in predictions stay valid.
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+#: Longest text the NLU looks at; the rest of a pasted essay adds nothing to the intent.
+MAX_CHARS = 600
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _one_char(char: str) -> str:
+    folded = unicodedata.normalize("NFKC", char)
+    char = folded if len(folded) == 1 else char
+    converted = _t2s().convert(char)
+    return converted if len(converted) == 1 else char
+
+
+def normalise(text: str) -> str:
+    """Simplified, half-width text of exactly the same length as ``text``."""
+    if not text:
+        return text
+    whole = _t2s().convert(unicodedata.normalize("NFKC", text))
+    if len(whole) == len(text):
+        return whole
+    return "".join(_one_char(c) for c in text)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class ChineseNormaliser(GraphComponent):
+    """Runs first in the pipeline and rewrites the message text in place."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"max_chars": MAX_CHARS}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._max_chars = int(config.get("max_chars", MAX_CHARS))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ChineseNormaliser":
+        return cls(config)
+
+    def _normalise(self, message: Message, clip: bool) -> None:
+        text: Optional[str] = message.get(TEXT)
+        if not text:
+            return
+        new = normalise(text)
+        if clip and len(new) > self._max_chars:
+            new = new[: self._max_chars]
+        if new != text:
+            message.set(TEXT, new)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._normalise(example, clip=False)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._normalise(message, clip=True)
+        return messages

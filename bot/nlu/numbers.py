@@ -1,0 +1,99 @@
+"""Turn amount and term entities into numbers: 二十万 → 200000, 三年 → 36 (months).
+
+Runs after the extractors, so forms and calculators receive numbers, never
+Chinese numerals. A value that cannot be read as a number is left as written
+and the action asks the customer to re-enter it.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text, Union
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE
+from rasa.shared.nlu.training_data.message import Message
+
+Number = Union[int, float]
+_AMOUNT_NOISE = re.compile(r"(人民币|块钱|元钱|块|元|rmb|cny|左右|大概|大约|约|差不多|多块|来块|以上|以下|的样子)", re.I)
+_TERM = re.compile(r"^(?P<num>.+?)(?P<unit>个月|个多月|月|年|天|日|周|星期)(?P<half>半)?$")
+_TERM_UNITS = {"个月": 1, "个多月": 1, "月": 1, "年": 12, "天": 1 / 30, "日": 1 / 30, "周": 7 / 30, "星期": 7 / 30}
+
+
+def _number(text: str) -> Optional[float]:
+    import cn2an
+
+    text = text.replace(",", "").replace("，", "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    text = text.replace("两", "二").replace("俩", "二").replace("仨", "三")
+    for mode in ("smart", "normal"):
+        try:
+            return float(cn2an.cn2an(text, mode))
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+    return None
+
+
+def _tidy(value: float) -> Number:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def parse_amount(text: str) -> Optional[Number]:
+    """Yuan in ``text`` (二十万, 5万元, 1.5万, 三千块, 100,000); None when unreadable."""
+    cleaned = _AMOUNT_NOISE.sub("", str(text)).strip()
+    value = _number(cleaned)
+    return _tidy(value) if value is not None else None
+
+
+def parse_term_months(text: str) -> Optional[Number]:
+    """Months in ``text`` (三年 → 36, 半年 → 6, 一年半 → 18, 18个月 → 18, 90天 → 3)."""
+    cleaned = _AMOUNT_NOISE.sub("", str(text)).replace(" ", "")
+    if cleaned in ("半年", "半年期"):
+        return 6
+    cleaned = cleaned.removesuffix("期")
+    match = _TERM.match(cleaned)
+    if not match:
+        return None
+    value = _number(match.group("num"))
+    if value is None:
+        return None
+    months = value * _TERM_UNITS[match.group("unit")]
+    if match.group("half"):
+        months += 6 if match.group("unit") == "年" else 0.5
+    return _tidy(round(months, 1))
+
+
+_PARSERS = {"amount": parse_amount, "term": parse_term_months}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class NumberNormaliser(GraphComponent):
+    """Replaces the value of ``amount`` and ``term`` entities by a number."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "NumberNormaliser":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            for entity in message.get(ENTITIES, []):
+                parser = _PARSERS.get(entity.get(ENTITY_ATTRIBUTE_TYPE))
+                if parser and isinstance(entity.get(ENTITY_ATTRIBUTE_VALUE), str):
+                    value = parser(entity[ENTITY_ATTRIBUTE_VALUE])
+                    if value is not None:
+                        entity[ENTITY_ATTRIBUTE_VALUE] = value
+                        entity.setdefault("processors", []).append(self.__class__.__name__)
+        return messages

@@ -1,0 +1,277 @@
+"""SQLAlchemy 2.0 models of the knowledge base.
+
+Catalogue tables (bank, categories, products, disclosures, segments, branches,
+FAQ) are owned by the seed loader and keyed by a stable ``code``. Operational
+tables (disclosure acknowledgements, unanswered questions, appointments,
+complaints) are written by the action server and never touched by a reload.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Bank(Base):
+    __tablename__ = "bank"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    short_name: Mapped[str] = mapped_column(String(40))
+    hotline: Mapped[str] = mapped_column(String(40))
+    credit_card_hotline: Mapped[Optional[str]] = mapped_column(String(40))
+    fraud_hotline: Mapped[Optional[str]] = mapped_column(String(40))
+    website: Mapped[str] = mapped_column(String(200))
+    app_name: Mapped[Optional[str]] = mapped_column(String(60))
+    wechat_account: Mapped[Optional[str]] = mapped_column(String(60))
+    service_hours: Mapped[str] = mapped_column(String(100))
+
+
+class Category(Base):
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text)
+    synonyms: Mapped[list[Any]] = mapped_column(default=list)
+
+    products: Mapped[list["Product"]] = relationship(back_populates="category")
+
+
+product_segment = Table(
+    "product_segment",
+    Base.metadata,
+    Column("product_id", ForeignKey("product.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Product(Base):
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    features: Mapped[list[Any]] = mapped_column(default=list)
+    goals: Mapped[list[Any]] = mapped_column(default=list)
+    risk_level: Mapped[Optional[str]] = mapped_column(String(2))
+    min_amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(16, 2))
+    max_amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(16, 2))
+    min_term_months: Mapped[Optional[int]]
+    max_term_months: Mapped[Optional[int]]
+    currency: Mapped[str] = mapped_column(String(8), default="CNY")
+    rate_effective_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    rate_kind: Mapped[Optional[str]] = mapped_column(String(20))
+    rate_note: Mapped[Optional[str]] = mapped_column(Text)
+    eligibility: Mapped[list[Any]] = mapped_column(default=list)
+    documents: Mapped[list[Any]] = mapped_column(default=list)
+    apply_channels: Mapped[list[Any]] = mapped_column(default=list)
+    apply_steps: Mapped[list[Any]] = mapped_column(default=list)
+    maturity: Mapped[Optional[str]] = mapped_column(Text)
+    auto_renew: Mapped[Optional[bool]] = mapped_column(Boolean)
+    early_withdrawal: Mapped[Optional[str]] = mapped_column(Text)
+
+    category: Mapped[Category] = relationship(back_populates="products")
+    aliases: Mapped[list["ProductAlias"]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductAlias.position"
+    )
+    rates: Mapped[list["RateRow"]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="RateRow.position"
+    )
+    fees: Mapped[list["Fee"]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="Fee.position"
+    )
+    segments: Mapped[list["Segment"]] = relationship(secondary=product_segment)
+
+
+class ProductAlias(Base):
+    __tablename__ = "product_alias"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(100))
+    alias_key: Mapped[str] = mapped_column(String(100), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship(back_populates="aliases")
+
+
+class RateRow(Base):
+    __tablename__ = "rate_row"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    term_months: Mapped[Optional[int]]
+    label: Mapped[Optional[str]] = mapped_column(String(60))
+    rate: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    unit: Mapped[str] = mapped_column(String(30), default="%")
+    position: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship(back_populates="rates")
+
+
+class Fee(Base):
+    __tablename__ = "fee"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(14, 4))
+    unit: Mapped[Optional[str]] = mapped_column(String(30))
+    waiver: Mapped[Optional[str]] = mapped_column(Text)
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship(back_populates="fees")
+
+
+class Segment(Base):
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
+    synonyms: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text)
+
+    rules: Mapped[list["RecommendationRule"]] = relationship(
+        back_populates="segment", cascade="all, delete-orphan", order_by="RecommendationRule.priority"
+    )
+
+
+class RecommendationRule(Base):
+    __tablename__ = "recommendation_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"))
+    goal: Mapped[str] = mapped_column(String(30))
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(default=0)
+
+    segment: Mapped[Segment] = relationship(back_populates="rules")
+
+
+class Disclosure(Base):
+    __tablename__ = "disclosure"
+    __table_args__ = (UniqueConstraint("risk_level", "category_code", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    risk_level: Mapped[str] = mapped_column(String(2))
+    category_code: Mapped[Optional[str]] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(20))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Branch(Base):
+    __tablename__ = "branch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    city: Mapped[str] = mapped_column(String(40), index=True)
+    district: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(40))
+    hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    services: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Faq(Base):
+    __tablename__ = "faq"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    answer: Mapped[str] = mapped_column(Text)
+
+
+# --- operational records, written by the action server ------------------------
+
+
+class DisclosureAcknowledgement(Base):
+    """Audit trail: a customer acknowledged a risk disclosure."""
+
+    __tablename__ = "disclosure_ack"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
+    product_code: Mapped[str] = mapped_column(String(40))
+    disclosure_code: Mapped[str] = mapped_column(String(40))
+    disclosure_version: Mapped[str] = mapped_column(String(20))
+    acknowledged_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class UnansweredQuestion(Base):
+    """A question the assistant could not answer, redacted, for the quality view."""
+
+    __tablename__ = "unanswered_question"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(40))
+    intent: Mapped[Optional[str]] = mapped_column(String(60))
+    confidence: Mapped[Optional[float]]
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Appointment(Base):
+    """A branch appointment booked through the assistant."""
+
+    __tablename__ = "appointment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
+    branch_code: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    business: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Complaint(Base):
+    """A complaint lodged through the assistant (contact stored masked)."""
+
+    __tablename__ = "complaint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text)
+    contact: Mapped[Optional[str]] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)

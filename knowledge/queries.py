@@ -1,0 +1,640 @@
+"""Read and write the knowledge base: every function takes the caller's session.
+
+Functions return plain frozen dataclasses, never ORM rows, so callers can use the
+results after their session has closed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import hashlib
+import secrets
+from decimal import Decimal
+from typing import Optional, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from knowledge import models as m
+from knowledge.schema import WEEKDAYS
+from knowledge.text import normalise
+
+#: Categories whose every product needs a disclosure, whatever its risk level.
+DISCLOSED_CATEGORIES = frozenset({"fund", "wealth_management", "insurance"})
+#: The customer's own way of naming the bank, stripped before partial matching.
+_BANK_REFERENCES = ("你们银行", "贵行", "你行", "你们", "本行")
+
+
+# --- views ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RateView:
+    term_months: Optional[int]
+    label: Optional[str]
+    rate: Decimal
+    unit: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FeeView:
+    name: str
+    amount: Optional[Decimal]
+    unit: Optional[str]
+    waiver: Optional[str]
+    description: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductView:
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+    category: str
+    category_name: str
+    summary: str
+    features: tuple[str, ...]
+    segments: tuple[str, ...]
+    goals: tuple[str, ...]
+    risk_level: Optional[str]
+    min_amount: Optional[Decimal]
+    max_amount: Optional[Decimal]
+    min_term_months: Optional[int]
+    max_term_months: Optional[int]
+    currency: str
+    rate_effective_date: Optional[dt.date]
+    rate_kind: Optional[str]
+    rate_note: Optional[str]
+    rates: tuple[RateView, ...]
+    fees: tuple[FeeView, ...]
+    eligibility: tuple[str, ...]
+    documents: tuple[str, ...]
+    apply_channels: tuple[str, ...]
+    apply_steps: tuple[str, ...]
+    maturity: Optional[str]
+    auto_renew: Optional[bool]
+    early_withdrawal: Optional[str]
+
+    @property
+    def risk_rank(self) -> int:
+        """1..5 for R1..R5; 0 for products without a risk rating (cards, loans)."""
+        return int(self.risk_level[1]) if self.risk_level else 0
+
+    @property
+    def needs_disclosure(self) -> bool:
+        """R3 and above, and every fund, wealth and insurance product."""
+        return self.risk_rank >= 3 or self.category in DISCLOSED_CATEGORIES
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductMatch:
+    product: ProductView
+    score: float
+    how: str  # exact | partial | fuzzy
+
+
+@dataclasses.dataclass(frozen=True)
+class CategoryView:
+    code: str
+    name: str
+    description: str
+    synonyms: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class BankView:
+    code: str
+    name: str
+    short_name: str
+    hotline: str
+    credit_card_hotline: Optional[str]
+    fraud_hotline: Optional[str]
+    website: str
+    app_name: Optional[str]
+    wechat_account: Optional[str]
+    service_hours: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DisclosureView:
+    code: str
+    risk_level: str
+    category: Optional[str]
+    version: str
+    effective_date: dt.date
+    title: str
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BranchView:
+    code: str
+    name: str
+    city: str
+    district: str
+    address: str
+    phone: str
+    hours: dict
+    services: tuple[str, ...]
+
+    def hours_on(self, day: dt.date) -> Optional[tuple[dt.time, dt.time]]:
+        """Opening and closing time on ``day``; None when closed."""
+        span = self.hours.get(WEEKDAYS[day.weekday()])
+        if not span:
+            return None
+        start, end = span.split("-")
+        return _parse_time(start), _parse_time(end)
+
+    def is_open_at(self, when: dt.datetime) -> bool:
+        span = self.hours_on(when.date())
+        return bool(span) and span[0] <= when.time() < span[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class RateQuote:
+    product: ProductView
+    row: RateView
+    exact: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    products: tuple[ProductView, ...]
+    attributes: tuple[str, ...]  # attribute codes, the same order for every product
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    product: ProductView
+    reason: str  # the segment's reason for this goal, from the knowledge base
+    rule_goal: Optional[str]
+    score: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Suitability:
+    suitable: bool
+    product_risk: Optional[str]
+    tolerance: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FaqView:
+    topic: str
+    title: str
+    questions: tuple[str, ...]
+    answer: str
+
+
+def _parse_time(text: str) -> dt.time:
+    hour, minute = (int(x) for x in text.split(":"))
+    return dt.time(23, 59, 59) if hour == 24 else dt.time(hour, minute)
+
+
+def _product_view(row: m.Product) -> ProductView:
+    return ProductView(
+        code=row.code,
+        name=row.name,
+        aliases=tuple(a.alias for a in row.aliases),
+        category=row.category.code,
+        category_name=row.category.name,
+        summary=row.summary,
+        features=tuple(row.features),
+        segments=tuple(sorted(s.code for s in row.segments)),
+        goals=tuple(row.goals),
+        risk_level=row.risk_level,
+        min_amount=row.min_amount,
+        max_amount=row.max_amount,
+        min_term_months=row.min_term_months,
+        max_term_months=row.max_term_months,
+        currency=row.currency,
+        rate_effective_date=row.rate_effective_date,
+        rate_kind=row.rate_kind,
+        rate_note=row.rate_note,
+        rates=tuple(RateView(r.term_months, r.label, Decimal(r.rate), r.unit) for r in row.rates),
+        fees=tuple(FeeView(f.name, f.amount, f.unit, f.waiver, f.description) for f in row.fees),
+        eligibility=tuple(row.eligibility),
+        documents=tuple(row.documents),
+        apply_channels=tuple(row.apply_channels),
+        apply_steps=tuple(row.apply_steps),
+        maturity=row.maturity,
+        auto_renew=row.auto_renew,
+        early_withdrawal=row.early_withdrawal,
+    )
+
+
+def _products_query():
+    return select(m.Product).options(
+        selectinload(m.Product.category),
+        selectinload(m.Product.aliases),
+        selectinload(m.Product.rates),
+        selectinload(m.Product.fees),
+        selectinload(m.Product.segments),
+    )
+
+
+# --- bank, categories -----------------------------------------------------------
+
+
+def get_bank(session: Session) -> Optional[BankView]:
+    row = session.scalar(select(m.Bank).order_by(m.Bank.id))
+    if row is None:
+        return None
+    return BankView(**{f.name: getattr(row, f.name) for f in dataclasses.fields(BankView)})
+
+
+def list_categories(session: Session) -> list[CategoryView]:
+    rows = session.scalars(select(m.Category).order_by(m.Category.id))
+    return [CategoryView(r.code, r.name, r.description, tuple(r.synonyms)) for r in rows]
+
+
+def find_category(session: Session, text: str) -> Optional[CategoryView]:
+    """The category whose code, name or synonym occurs in ``text`` (longest mention wins)."""
+    key = normalise(text)
+    best, best_len = None, 0
+    for cat in list_categories(session):
+        if key == cat.code:
+            return cat
+        for word in (cat.name, *cat.synonyms):
+            w = normalise(word)
+            if w and w in key and len(w) > best_len:
+                best, best_len = cat, len(w)
+    return best
+
+
+# --- products -------------------------------------------------------------------
+
+
+def get_product(session: Session, code: str) -> Optional[ProductView]:
+    row = session.scalar(_products_query().where(m.Product.code == code))
+    return _product_view(row) if row else None
+
+
+def list_products(
+    session: Session,
+    category: Optional[str] = None,
+    segment: Optional[str] = None,
+    max_risk: Optional[str] = None,
+) -> list[ProductView]:
+    """Products filtered by category code, target segment code and highest risk level."""
+    stmt = _products_query().order_by(m.Product.id)
+    if category:
+        stmt = stmt.join(m.Product.category).where(m.Category.code == category)
+    if segment:
+        stmt = stmt.where(m.Product.segments.any(m.Segment.code == segment))
+    views = [_product_view(r) for r in session.scalars(stmt)]
+    if max_risk:
+        views = [v for v in views if v.risk_rank <= int(max_risk[1])]
+    return views
+
+
+def _strip_bank(key: str, bank_keys: Sequence[str]) -> str:
+    for ref in (*bank_keys, *_BANK_REFERENCES):
+        if ref and key.startswith(ref) and len(key) > len(ref):
+            return key[len(ref):]
+    return key
+
+
+def find_products(session: Session, text: str, limit: int = 5) -> list[ProductMatch]:
+    """Products named in ``text``, best first.
+
+    Exact name or alias first (spacing, punctuation, width and Traditional script
+    ignored); then a name or alias mentioned inside the text, or the text being a
+    part of a name; then close spellings.
+    """
+    key = normalise(text)
+    if not key:
+        return []
+    bank = session.scalar(select(m.Bank.name).order_by(m.Bank.id))
+    short = session.scalar(select(m.Bank.short_name).order_by(m.Bank.id))
+    bank_keys = tuple(normalise(b) for b in (bank, short) if b)
+    names: list[tuple[str, int]] = [(k, i) for k, i in session.execute(select(m.Product.name_key, m.Product.id))]
+    names += [(k, i) for k, i in session.execute(select(m.ProductAlias.alias_key, m.ProductAlias.product_id))]
+    variants = {key, _strip_bank(key, bank_keys)}
+    scores: dict[int, tuple[float, str]] = {}
+
+    def offer(pid: int, score: float, how: str) -> None:
+        if score > scores.get(pid, (0.0, ""))[0]:
+            scores[pid] = (score, how)
+
+    for name_key, pid in names:
+        short_name = _strip_bank(name_key, bank_keys)
+        for v in variants:
+            if v in (name_key, short_name):
+                offer(pid, 1.0, "exact")
+            elif len(short_name) >= 2 and short_name in v:
+                # the text mentions the name: longer mentions are surer
+                offer(pid, 0.6 + 0.3 * len(short_name) / len(v), "partial")
+            elif len(v) >= 2 and v in name_key:
+                offer(pid, 0.5 + 0.4 * len(v) / len(name_key), "partial")
+    if not scores:
+        for name_key, pid in names:
+            for candidate in {name_key, _strip_bank(name_key, bank_keys)}:
+                ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
+                if ratio >= 0.7:
+                    offer(pid, 0.5 * ratio, "fuzzy")
+    if not scores:
+        return []
+    best = sorted(scores.items(), key=lambda kv: -kv[1][0])[:limit]
+    rows = {r.id: r for r in session.scalars(_products_query().where(m.Product.id.in_([pid for pid, _ in best])))}
+    return [ProductMatch(_product_view(rows[pid]), round(score, 3), how) for pid, (score, how) in best]
+
+
+def rate_for_term(session: Session, code: str, term_months: Optional[int] = None) -> Optional[RateQuote]:
+    """The rate row for ``term_months``: the exact term, else the longest term not above it.
+
+    Without a term, the first row. None when the product has no rate table or the
+    term is shorter than every listed term.
+    """
+    product = get_product(session, code)
+    if product is None or not product.rates:
+        return None
+    if term_months is None:
+        return RateQuote(product, product.rates[0], exact=False)
+    termed = [r for r in product.rates if r.term_months is not None]
+    for row in termed:
+        if row.term_months == term_months:
+            return RateQuote(product, row, exact=True)
+    below = [r for r in termed if r.term_months <= term_months]
+    if not below:
+        return None
+    return RateQuote(product, max(below, key=lambda r: r.term_months), exact=False)
+
+
+def product_fees(session: Session, code: str) -> tuple[FeeView, ...]:
+    product = get_product(session, code)
+    return product.fees if product else ()
+
+
+def product_documents(session: Session, code: str) -> tuple[str, ...]:
+    product = get_product(session, code)
+    return product.documents if product else ()
+
+
+def product_eligibility(session: Session, code: str) -> tuple[str, ...]:
+    product = get_product(session, code)
+    return product.eligibility if product else ()
+
+
+#: Attributes worth comparing, by category; the first ones matter most.
+COMPARE_ATTRIBUTES = {
+    "deposit": ("rates", "min_amount", "term", "early_withdrawal", "maturity", "risk_level"),
+    "card": ("fees", "features", "eligibility"),
+    "loan": ("rates", "max_amount", "term", "fees", "eligibility"),
+    "investment": ("risk_level", "rates", "min_amount", "term", "fees", "maturity"),
+    "service": ("features", "fees", "apply_channels"),
+}
+_ATTRIBUTE_GROUP = {
+    "demand_deposit": "deposit", "time_deposit": "deposit", "certificate_of_deposit": "deposit",
+    "debit_card": "card", "credit_card": "card",
+    "mortgage": "loan", "consumer_loan": "loan", "business_loan": "loan", "student_loan": "loan",
+    "wealth_management": "investment", "fund": "investment", "insurance": "investment",
+    "precious_metal": "investment", "forex": "investment",
+    "e_banking": "service", "corporate_settlement": "service",
+}
+
+
+def compare_products(session: Session, codes: Sequence[str]) -> Comparison:
+    """Products side by side on the attributes that matter for their categories."""
+    products = tuple(p for p in (get_product(session, c) for c in codes) if p)
+    attributes: list[str] = []
+    for p in products:
+        for attr in COMPARE_ATTRIBUTES[_ATTRIBUTE_GROUP[p.category]]:
+            if attr not in attributes:
+                attributes.append(attr)
+    return Comparison(products, tuple(attributes))
+
+
+# --- risk -----------------------------------------------------------------------
+
+
+def disclosure_for(session: Session, code: str, on: Optional[dt.date] = None) -> Optional[DisclosureView]:
+    """The disclosure in force for a product on ``on`` (today by default).
+
+    The newest category-specific text for the product's risk level wins over the
+    newest general one; texts whose effective date is still to come are ignored.
+    """
+    product = get_product(session, code)
+    if product is None or not product.risk_level:
+        return None
+    on = on or dt.date.today()
+    base = (
+        select(m.Disclosure)
+        .where(m.Disclosure.risk_level == product.risk_level, m.Disclosure.effective_date <= on)
+        .order_by(m.Disclosure.effective_date.desc(), m.Disclosure.id.desc())
+    )
+    row = session.scalar(base.where(m.Disclosure.category_code == product.category))
+    row = row or session.scalar(base.where(m.Disclosure.category_code.is_(None)))
+    if row is None:
+        return None
+    return DisclosureView(row.code, row.risk_level, row.category_code, row.version, row.effective_date, row.title, row.text)
+
+
+def suitability(product: ProductView, tolerance: str) -> Suitability:
+    """Whether a product's risk level is within a C1..C5 risk tolerance."""
+    return Suitability(product.risk_rank <= int(tolerance[1]), product.risk_level, tolerance)
+
+
+def record_disclosure_ack(
+    session: Session, conversation_id: str, product_code: str, disclosure: DisclosureView
+) -> None:
+    """Write the audit record of a customer acknowledging a disclosure."""
+    session.add(
+        m.DisclosureAcknowledgement(
+            conversation_ref=pseudonym(conversation_id),
+            product_code=product_code,
+            disclosure_code=disclosure.code,
+            disclosure_version=disclosure.version,
+        )
+    )
+
+
+def pseudonym(conversation_id: str) -> str:
+    """A stable pseudonymous reference: records never store the channel's user id."""
+    return hashlib.sha256(f"yunlan-kb:{conversation_id}".encode()).hexdigest()[:32]
+
+
+# --- recommendations --------------------------------------------------------------
+
+
+def suitable_products(
+    session: Session,
+    segment: str,
+    tolerance: str,
+    goal: Optional[str] = None,
+    amount: Optional[Decimal | float | int] = None,
+    term_months: Optional[int] = None,
+    limit: int = 3,
+) -> list[Recommendation]:
+    """Up to ``limit`` products suited to the customer, each with the reason why.
+
+    Never above the tolerance: a product rated above C-level N is not a candidate.
+    The segment's rule for the goal orders the categories; products that target
+    the segment and serve the goal rank higher; amount and term must fit.
+    """
+    seg = session.scalar(select(m.Segment).options(selectinload(m.Segment.rules)).where(m.Segment.code == segment))
+    if seg is None:
+        return []
+    rules = [r for r in seg.rules if goal and r.goal == goal] or list(seg.rules)
+    category_rank: dict[str, tuple[int, m.RecommendationRule]] = {}
+    for rule in rules:
+        for position, cat in enumerate(rule.categories):
+            category_rank.setdefault(cat, (len(category_rank) + position, rule))
+    max_rank = int(tolerance[1])
+    amount = Decimal(str(amount)) if amount is not None else None
+    found: list[Recommendation] = []
+    for p in list_products(session):
+        if p.category not in category_rank or p.risk_rank > max_rank:
+            continue
+        if amount is not None and p.min_amount is not None and p.min_amount > amount:
+            continue
+        if term_months is not None:
+            if p.min_term_months and term_months < p.min_term_months:
+                continue
+            if p.max_term_months and term_months > p.max_term_months:
+                continue
+        position, rule = category_rank[p.category]
+        score = 10.0 - position
+        score += 3.0 if segment in p.segments else 0.0
+        score += 2.0 if goal and goal in p.goals else 0.0
+        found.append(Recommendation(p, rule.reason, rule.goal, score))
+    found.sort(key=lambda r: (-r.score, r.product.risk_rank, r.product.code))
+    # one product per category first, so three answers are three real choices
+    picked: list[Recommendation] = []
+    for rec in found:
+        if all(rec.product.category != other.product.category for other in picked):
+            picked.append(rec)
+    for rec in found:
+        if len(picked) >= limit:
+            break
+        if rec not in picked:
+            picked.append(rec)
+    return picked[:limit]
+
+
+# --- branches ---------------------------------------------------------------------
+
+
+def _branch_view(row: m.Branch) -> BranchView:
+    return BranchView(row.code, row.name, row.city, row.district, row.address, row.phone, dict(row.hours), tuple(row.services))
+
+
+def _place_key(text: str) -> str:
+    key = normalise(text)
+    for suffix in ("市", "区", "县"):
+        if len(key) > 2 and key.endswith(suffix):
+            key = key[: -len(suffix)]
+    return key
+
+
+def find_branches(
+    session: Session,
+    city: Optional[str] = None,
+    district: Optional[str] = None,
+    open_at: Optional[dt.datetime] = None,
+    service: Optional[str] = None,
+) -> list[BranchView]:
+    """Branches in a city and district (either may be written loosely), optionally open at a time."""
+    views = [_branch_view(r) for r in session.scalars(select(m.Branch).order_by(m.Branch.id))]
+    if city:
+        key = _place_key(city)
+        views = [b for b in views if key in normalise(b.city) or _place_key(b.city) in key]
+    if district:
+        key = _place_key(district)
+        views = [b for b in views if key in normalise(b.district) or _place_key(b.district) in key]
+    if service:
+        views = [b for b in views if any(service in s for s in b.services)]
+    if open_at:
+        views = [b for b in views if b.is_open_at(open_at)]
+    return views
+
+
+def get_branch(session: Session, code: str) -> Optional[BranchView]:
+    row = session.scalar(select(m.Branch).where(m.Branch.code == code))
+    return _branch_view(row) if row else None
+
+
+def list_cities(session: Session) -> list[str]:
+    return list(session.scalars(select(m.Branch.city).distinct().order_by(m.Branch.city)))
+
+
+# --- FAQ, quality records, bookings --------------------------------------------------
+
+
+def faq_answer(session: Session, topic: str) -> Optional[FaqView]:
+    row = session.scalar(select(m.Faq).where(m.Faq.topic == topic))
+    return FaqView(row.topic, row.title, tuple(row.questions), row.answer) if row else None
+
+
+def list_faqs(session: Session) -> list[FaqView]:
+    return [FaqView(r.topic, r.title, tuple(r.questions), r.answer) for r in session.scalars(select(m.Faq).order_by(m.Faq.id))]
+
+
+def log_unanswered(
+    session: Session,
+    conversation_id: str,
+    redacted_text: str,
+    reason: str,
+    intent: Optional[str] = None,
+    confidence: Optional[float] = None,
+) -> None:
+    """Keep a question the assistant could not answer (text already redacted by the caller)."""
+    session.add(
+        m.UnansweredQuestion(
+            conversation_ref=pseudonym(conversation_id),
+            text=redacted_text[:2000],
+            reason=reason,
+            intent=intent,
+            confidence=confidence,
+        )
+    )
+
+
+def unanswered_summary(session: Session, limit: int = 20) -> list[tuple[str, int]]:
+    """Reasons and counts of unanswered questions, most frequent first."""
+    stmt = (
+        select(m.UnansweredQuestion.reason, func.count())
+        .group_by(m.UnansweredQuestion.reason)
+        .order_by(func.count().desc())
+        .limit(limit)
+    )
+    return [(reason, count) for reason, count in session.execute(stmt)]
+
+
+def _booking_code(prefix: str) -> str:
+    return f"{prefix}{dt.date.today():%y%m%d}{secrets.token_hex(3).upper()}"
+
+
+def book_appointment(
+    session: Session, conversation_id: str, branch_code: str, starts_at: dt.datetime, business: str
+) -> str:
+    """Store an appointment and return its booking code."""
+    code = _booking_code("YY")
+    session.add(
+        m.Appointment(
+            code=code,
+            conversation_ref=pseudonym(conversation_id),
+            branch_code=branch_code,
+            starts_at=starts_at,
+            business=business,
+        )
+    )
+    return code
+
+
+def lodge_complaint(
+    session: Session, conversation_id: str, category: str, redacted_description: str, masked_contact: Optional[str]
+) -> str:
+    """Store a complaint (already redacted by the caller) and return its reference."""
+    code = _booking_code("TS")
+    session.add(
+        m.Complaint(
+            code=code,
+            conversation_ref=pseudonym(conversation_id),
+            category=category,
+            description=redacted_description[:4000],
+            contact=masked_contact,
+        )
+    )
+    return code

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every test suite, in order; exits non-zero if any failed. Called by `make test`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD"
+failed=(); passed=()
+suite() {  # suite NAME COMMAND...
+  local name="$1"; shift
+  echo; echo "==> $name"
+  if "$@"; then passed+=("$name"); else failed+=("$name"); echo "!! $name FAILED"; fi
+}
+
+if [ -f ../shared/checks/contract.py ]; then
+  suite "NLU contract and eval-leak check" python3 ../shared/checks/contract.py .
+fi
+
+echo "==> starting PostgreSQL for the knowledge-base tests"
+if KNOWLEDGE_TEST_PG_URL=$(bash scripts/pg_test_server.sh); then
+  export KNOWLEDGE_TEST_PG_URL
+else
+  failed+=("PostgreSQL set-up")
+fi
+
+suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -q tests/knowledge tests/actions
+suite "generated NLU files are current" make --no-print-directory nlu-export
+suite "rasa data validate" make --no-print-directory validate
+suite "train the model" make --no-print-directory train
+suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot
+suite "conversation tests" bash scripts/conversation_tests.sh
+
+echo
+echo "passed suites: ${passed[*]:-none}"
+[ ${#failed[@]} -gt 0 ] && echo "FAILED suites: ${failed[*]}"
+echo "suites: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
