@@ -254,7 +254,7 @@ def find_category(session: Session, text: str) -> Optional[CategoryView]:
     key = normalise(text)
     best, best_len = None, 0
     for cat in list_categories(session):
-        if key == cat.code:
+        if text.strip() == cat.code:
             return cat
         for word in (cat.name, *cat.synonyms):
             w = normalise(word)

@@ -1,0 +1,433 @@
+"""Product facts from the knowledge base: one action per thing a customer asks.
+
+Every answer names a product the knowledge base knows, or says it found none;
+the product under discussion is remembered, so "那它的年费呢" needs no name.
+Products that need a risk disclosure get it first (``actions.risk``).
+"""
+from __future__ import annotations
+
+from abc import ABC
+from typing import Any, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from actions import calculators as calc
+from actions.common import Wording, kb_session, latest_entities, latest_number, logger, money, number
+from actions.quality import log_unanswered
+from actions.resolve import Resolution, button, category_buttons, resolve
+from actions.risk import disclosure_gate, suitability_refusal
+from knowledge import queries as q
+from knowledge.queries import ProductView
+
+DEPOSITS = {"demand_deposit", "time_deposit", "certificate_of_deposit"}
+LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
+
+
+# --- answers, one per aspect: (session, product, tracker, dispatcher, wording) -> events
+
+
+def _risk_note(w: Wording, p: ProductView) -> str:
+    return w("fmt_risk_note", risk_level=p.risk_level) if p.risk_level else ""
+
+
+def answer_info(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    d.utter_message(
+        response="utter_product_info",
+        name=p.name,
+        category_name=p.category_name,
+        risk_note=_risk_note(w, p),
+        summary=p.summary,
+        features=w.bullets(p.features),
+    )
+    return []
+
+
+def rate_table(w: Wording, p: ProductView) -> str:
+    rows = []
+    for r in p.rates:
+        label = r.label or w.term(r.term_months)
+        rows.append(w("fmt_rate_row", label=label, rate=number(r.rate), unit=r.unit))
+    return "\n".join(rows)
+
+
+def _calculate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> Optional[list]:
+    """Deposit interest or loan repayment when the customer gave an amount or term; None otherwise."""
+    if p.category not in DEPOSITS | LOANS:
+        return None
+    has_amount, has_term = bool(latest_entities(tracker, "amount")), bool(latest_entities(tracker, "term"))
+    if not (has_amount or has_term):
+        return None
+    amount, term = latest_number(tracker, "amount"), latest_number(tracker, "term")
+    if has_amount and not calc.valid_amount(amount):
+        d.utter_message(response="utter_invalid_amount")
+        return []
+    if has_term and not calc.valid_term(term):
+        d.utter_message(response="utter_invalid_term")
+        return []
+    if amount is None or term is None:
+        return None
+    quote = q.rate_for_term(s, p.code, int(term))
+    if p.category in DEPOSITS:
+        if quote is None or not quote.exact:
+            terms = w.join(w.term(r.term_months) for r in p.rates if r.term_months is not None)
+            d.utter_message(response="utter_term_not_offered", name=p.name, term_label=w.term(term), terms=terms)
+            return []
+        interest = calc.deposit_interest(amount, quote.row.rate, term)
+        d.utter_message(
+            response="utter_deposit_interest",
+            name=p.name,
+            term_label=w.term(term),
+            rate=number(quote.row.rate),
+            amount=number(amount),
+            interest=money(interest),
+            total=money(calc._d(amount) + interest),
+        )
+        return []
+    rate = (quote.row if quote else p.rates[0]).rate if p.rates else None
+    if rate is None:
+        return None
+    plan = calc.loan_repayment(amount, rate, int(term))
+    d.utter_message(
+        response="utter_loan_repayment",
+        name=p.name,
+        amount=number(amount),
+        term_label=w.term(term),
+        rate=number(rate),
+        annuity_monthly=money(plan.annuity_monthly),
+        annuity_interest=money(plan.annuity_interest),
+        linear_first=money(plan.linear_first),
+        linear_step=money(plan.linear_step),
+        linear_interest=money(plan.linear_interest),
+    )
+    return []
+
+
+def answer_rate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    calculated = _calculate(s, p, tracker, d, w)
+    if calculated is not None:
+        return calculated
+    if not p.rates:
+        d.utter_message(response="utter_product_no_rates", name=p.name, summary=p.summary, hotline=_hotline(s))
+        return []
+    kind = w(f"fmt_rate_kind_{p.rate_kind}") if p.rate_kind else ""
+    d.utter_message(
+        response="utter_product_rates",
+        name=p.name,
+        kind_note=kind,
+        effective_date=str(p.rate_effective_date or ""),
+        rate_table=rate_table(w, p),
+        rate_note=w("fmt_rate_note", note=p.rate_note) if p.rate_note else "",
+    )
+    return []
+
+
+def _fee_detail(w: Wording, fee) -> str:
+    if fee.amount is None:
+        return fee.description or ""
+    return w("fmt_fee_free") if fee.amount == 0 else w("fmt_fee_amount", amount=number(fee.amount), unit=fee.unit or "")
+
+
+def fee_table(w: Wording, p: ProductView) -> str:
+    rows = []
+    for fee in p.fees:
+        detail = _fee_detail(w, fee)
+        if fee.amount is not None and fee.description:
+            detail += w("fmt_fee_waiver", waiver=fee.description)
+        if fee.waiver:
+            detail += w("fmt_fee_waiver", waiver=fee.waiver)
+        rows.append(w("fmt_fee_row", name=fee.name, detail=detail))
+    return "\n".join(rows)
+
+
+def answer_fees(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if not p.fees:
+        d.utter_message(response="utter_product_no_fees", name=p.name)
+    else:
+        d.utter_message(response="utter_product_fees", name=p.name, fee_table=fee_table(w, p))
+    return []
+
+
+def _limits(w: Wording, p: ProductView) -> str:
+    if p.min_amount and p.max_amount:
+        return w("fmt_amount_range", low=number(p.min_amount), high=number(p.max_amount))
+    if p.max_amount:
+        return w("fmt_amount_upto", high=number(p.max_amount))
+    if p.min_amount:
+        return w("fmt_amount_from", low=number(p.min_amount))
+    return ""
+
+
+def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    d.utter_message(
+        response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=_limits(w, p)
+    )
+    return []
+
+
+def answer_documents(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    d.utter_message(response="utter_product_documents", name=p.name, documents=w.bullets(p.documents))
+    return []
+
+
+def answer_risk(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if not p.risk_level:
+        d.utter_message(response="utter_product_no_risk_rating", name=p.name, summary=p.summary)
+        return []
+    d.utter_message(
+        response="utter_product_risk",
+        name=p.name,
+        risk_level=p.risk_level,
+        risk_label=w(f"fmt_risk_label_{p.risk_level}"),
+        risk_summary=w(f"fmt_risk_summary_{p.risk_level}"),
+    )
+    return []
+
+
+def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if not p.maturity:
+        d.utter_message(response="utter_product_no_maturity", name=p.name, summary=p.summary)
+        return []
+    extra = w("fmt_early_withdrawal", text=p.early_withdrawal) if p.early_withdrawal else ""
+    if p.auto_renew:
+        extra += w("fmt_auto_renew_yes")
+    d.utter_message(response="utter_product_maturity", name=p.name, maturity=p.maturity, early_withdrawal=extra)
+    return []
+
+
+def answer_apply(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if suitability_refusal(p, tracker, d, w):
+        return []
+    d.utter_message(
+        response="utter_product_apply",
+        name=p.name,
+        channels=w.join(p.apply_channels),
+        steps="\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1)),
+        documents=w.bullets(p.documents),
+    )
+    return []
+
+
+ANSWERS = {
+    "info": answer_info,
+    "rate": answer_rate,
+    "fees": answer_fees,
+    "eligibility": answer_eligibility,
+    "documents": answer_documents,
+    "risk": answer_risk,
+    "maturity": answer_maturity,
+    "apply": answer_apply,
+}
+
+
+def _hotline(s: Session) -> str:
+    bank = q.get_bank(s)
+    return bank.hotline if bank else ""
+
+
+def answer(aspect: str, s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    """Answer ``aspect`` of ``p`` and remember it as the product under discussion."""
+    events = ANSWERS[aspect](s, p, tracker, d, w)
+    return [SlotSet("product_code", p.code), SlotSet("product_type", p.category), *events]
+
+
+# --- the actions -------------------------------------------------------------------
+
+
+class ProductAnswerAction(Action, ABC):
+    """Resolve the product the customer means, gate it, answer one aspect of it."""
+
+    aspect: str = ""
+    intent: str = ""
+
+    def name(self) -> str:
+        raise NotImplementedError
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        w = Wording(domain)
+        try:
+            with kb_session() as s:
+                return self._answer(s, resolve(s, tracker), dispatcher, tracker, w)
+        except SQLAlchemyError:
+            logger.exception("knowledge base unavailable")
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+
+    def _answer(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording) -> list:
+        if found.not_found:
+            log_unanswered(s, tracker, reason="product_not_found")
+            d.utter_message(response="utter_product_not_found", query=found.not_found, buttons=category_buttons(s, self.intent))
+            return [SlotSet("product", None)]
+        if found.candidates:
+            d.utter_message(
+                response="utter_choose_product", buttons=[button(self.intent, p.name) for p in found.candidates]
+            )
+            return []
+        if found.product is None and found.category is None:
+            d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent))
+            return []
+        if found.product is None:
+            return self._answer_category(s, found, d, tracker, w)
+        gate = disclosure_gate(s, found.product, self.aspect, tracker, d)
+        if gate is not None:
+            return gate
+        return answer(self.aspect, s, found.product, tracker, d, w)
+
+    def _answer_category(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording):
+        category = found.category
+        products = q.list_products(s, category=category.code)
+        if self.aspect == "info" or not products:
+            d.utter_message(
+                response="utter_category_products",
+                category_name=category.name,
+                description=category.description,
+                product_list=w.bullets(p.name for p in products),
+                buttons=[button(self.intent, p.name) for p in products],
+            )
+            return [SlotSet("product_type", category.code), SlotSet("product_code", None)]
+        # a question about a whole category is answered for its main product, the others offered
+        flagship = products[0]
+        gate = disclosure_gate(s, flagship, self.aspect, tracker, d)
+        if gate is not None:
+            return gate
+        events = answer(self.aspect, s, flagship, tracker, d, w)
+        if len(products) > 1:
+            d.utter_message(response="utter_other_products", buttons=[button(self.intent, p.name) for p in products[1:]])
+        return events
+
+
+class ActionAnswerProductInfo(ProductAnswerAction):
+    aspect, intent = "info", "ask_product_info"
+
+    def name(self) -> str:
+        return "action_answer_product_info"
+
+
+class ActionAnswerInterestRate(ProductAnswerAction):
+    aspect, intent = "rate", "ask_interest_rate"
+
+    def name(self) -> str:
+        return "action_answer_interest_rate"
+
+
+class ActionAnswerFees(ProductAnswerAction):
+    aspect, intent = "fees", "ask_fees"
+
+    def name(self) -> str:
+        return "action_answer_fees"
+
+
+class ActionAnswerEligibility(ProductAnswerAction):
+    aspect, intent = "eligibility", "ask_eligibility"
+
+    def name(self) -> str:
+        return "action_answer_eligibility"
+
+
+class ActionAnswerDocuments(ProductAnswerAction):
+    aspect, intent = "documents", "ask_required_documents"
+
+    def name(self) -> str:
+        return "action_answer_documents"
+
+
+class ActionAnswerRisk(ProductAnswerAction):
+    aspect, intent = "risk", "ask_risk"
+
+    def name(self) -> str:
+        return "action_answer_risk"
+
+
+class ActionAnswerMaturity(ProductAnswerAction):
+    aspect, intent = "maturity", "ask_maturity"
+
+    def name(self) -> str:
+        return "action_answer_maturity"
+
+
+class ActionApplyProduct(ProductAnswerAction):
+    aspect, intent = "apply", "apply_product"
+
+    def name(self) -> str:
+        return "action_apply_product"
+
+
+# --- comparison ----------------------------------------------------------------------
+
+
+def attribute_value(w: Wording, p: ProductView, attribute: str) -> str:
+    """One product's value of a comparison attribute, in a line."""
+    none = w("fmt_none")
+    if attribute == "rates":
+        return w.join(f"{r.label or w.term(r.term_months)} {number(r.rate)}{r.unit}" for r in p.rates[:3]) or none
+    if attribute in ("min_amount", "max_amount"):
+        value = getattr(p, attribute)
+        return w("fmt_yuan", n=number(value)) if value else none
+    if attribute == "term":
+        if p.min_term_months is None and p.max_term_months is None:
+            return none
+        return w("fmt_term_range", low=w.term(p.min_term_months), high=w.term(p.max_term_months))
+    if attribute == "risk_level":
+        return w("fmt_risk_value", risk_level=p.risk_level, label=w(f"fmt_risk_label_{p.risk_level}")) if p.risk_level else none
+    if attribute == "fees":
+        return w.join(f"{f.name} {_fee_detail(w, f)}" for f in p.fees[:3]) or none
+    if attribute in ("features", "eligibility"):
+        return w.join(list(getattr(p, attribute))[:2]) or none
+    if attribute == "apply_channels":
+        return w.join(p.apply_channels) or none
+    return str(getattr(p, attribute, None) or none)
+
+
+def compare_answer(s: Session, codes: list[str], d: CollectingDispatcher, w: Wording) -> list:
+    comparison = q.compare_products(s, codes)
+    d.utter_message(response="utter_compare_intro")
+    for attribute in comparison.attributes:
+        values = "\n".join(
+            w("fmt_compare_value", name=p.name, value=attribute_value(w, p, attribute)) for p in comparison.products
+        )
+        d.utter_message(response="utter_compare_row", label=w(f"fmt_attr_{attribute}"), values=values)
+    d.utter_message(response="utter_compare_outro")
+    return [SlotSet("product_code", comparison.products[0].code)]
+
+
+class ActionCompareProducts(Action):
+    """Two or more products side by side on the attributes that matter for them."""
+
+    def name(self) -> str:
+        return "action_compare_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        w = Wording(domain)
+        with kb_session() as s:
+            products = _products_to_compare(s, tracker)
+            if len(products) < 2:
+                dispatcher.utter_message(response="utter_compare_need_two")
+                return []
+            gate = disclosure_gate(s, products, "compare", tracker, dispatcher)
+            if gate is not None:
+                return gate
+            return compare_answer(s, [p.code for p in products], dispatcher, w)
+
+
+def _products_to_compare(s: Session, tracker: Tracker) -> list[ProductView]:
+    found: list[ProductView] = []
+
+    def add(p: Optional[ProductView]) -> None:
+        if p and p.code not in [f.code for f in found]:
+            found.append(p)
+
+    for name in latest_entities(tracker, "product"):
+        matches = q.find_products(s, str(name), limit=1)
+        add(matches[0].product if matches else None)
+    for value in latest_entities(tracker, "product_type"):
+        category = q.find_category(s, str(value))
+        products = q.list_products(s, category=category.code) if category else []
+        if products and all(f.category != category.code for f in found):
+            add(products[0])
+    if len(found) == 1 and tracker.get_slot("product_code"):
+        add(q.get_product(s, tracker.get_slot("product_code")))
+    return found
+

@@ -1,0 +1,71 @@
+"""Questions the assistant could not answer, kept (redacted) for the staff quality view."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from actions.common import conversation_id, kb_session, logger
+from actions.privacy import redact
+from knowledge import queries as q
+
+#: After this many misunderstood messages in a row, offer a human agent.
+FALLBACKS_BEFORE_HUMAN = 2
+
+
+def log_unanswered(s: Session, tracker: Tracker, reason: str) -> None:
+    """Record the latest message as unanswered; its personal numbers are masked first."""
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    confidence = (message.get("intent") or {}).get("confidence")
+    q.log_unanswered(
+        s,
+        conversation_id(tracker),
+        redact(message.get("text") or ""),
+        reason=reason,
+        intent=intent,
+        confidence=float(confidence) if confidence is not None else None,
+    )
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the NLU did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionHandleFallback(Action):
+    """Ask to rephrase; after repeated misunderstanding, offer a human agent. Logs every time."""
+
+    def name(self) -> str:
+        return "action_handle_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        hotline = ""
+        try:
+            with kb_session() as s:
+                if text:
+                    log_unanswered(s, tracker, reason="fallback")
+                bank = q.get_bank(s)
+                hotline = bank.hotline if bank else ""
+        except SQLAlchemyError:
+            logger.exception("could not log an unanswered question")
+        if not text:
+            dispatcher.utter_message(response="utter_empty_message")
+        elif consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HUMAN:
+            dispatcher.utter_message(response="utter_offer_human", hotline=hotline)
+        else:
+            dispatcher.utter_message(response="utter_please_rephrase")
+        return []

@@ -1,0 +1,220 @@
+"""Suitable recommendations: the profile form, the risk questionnaire, up to three products."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions import calculators as calc
+from actions.common import Wording, as_number, kb_session, latest_number, number
+from actions.risk import disclosure_gate
+from knowledge import models as m
+from knowledge import queries as q
+from knowledge.schema import GOALS, SEGMENT_CODES
+from knowledge.text import normalise
+
+RISK_QUESTIONS = ("risk_q1", "risk_q2", "risk_q3", "risk_q4", "risk_q5")
+PROFILE = ["segment", "goal", "amount", "term"]
+#: Points of answers A-D; the sum of five answers (5-20) gives the tolerance.
+_POINTS = {"A": 1, "B": 2, "C": 3, "D": 4}
+_BANDS = ((7, "C1"), (10, "C2"), (13, "C3"), (16, "C4"), (20, "C5"))
+#: What customers type for a goal instead of pressing its button (parsing vocabulary).
+GOAL_WORDS = {
+    "saving": ("存", "储蓄", "稳", "攒"),
+    "liquidity": ("随时", "灵活", "零钱", "周转不定"),
+    "growth": ("增值", "收益", "投资", "赚"),
+    "retirement": ("养老", "退休"),
+    "education": ("教育", "孩子上学", "学费", "读书"),
+    "consumption": ("消费", "装修", "买车", "旅游花"),
+    "housing": ("买房", "房子", "首付"),
+    "business": ("生意", "经营", "周转", "进货"),
+    "protection": ("保障", "保险", "意外", "医疗"),
+    "travel": ("出国", "旅行", "留学", "境外"),
+}
+
+
+def risk_answer(value: Any) -> Optional[str]:
+    """A, B, C or D from a button or what the customer typed (a, 1, "B.", "选C")."""
+    text = str(value or "").strip().upper()
+    for char in text:
+        if char in _POINTS:
+            return char
+        if char in "1234":
+            return "ABCD"[int(char) - 1]
+    return None
+
+
+def tolerance_from(answers: list[str]) -> str:
+    score = sum(_POINTS[a] for a in answers)
+    return next(level for top, level in _BANDS if score <= top)
+
+
+def segment_from_text(s: Session, text: str) -> Optional[str]:
+    key = normalise(text)
+    best, best_len = None, 0
+    for seg in s.scalars(select(m.Segment)):
+        for word in (seg.code, seg.name, *seg.synonyms):
+            w = normalise(word)
+            if w and w in key and len(w) > best_len:
+                best, best_len = seg.code, len(w)
+    return best
+
+
+def goal_from_text(text: str) -> Optional[str]:
+    text = str(text or "").strip()
+    if text in GOALS:
+        return text
+    for goal, words in GOAL_WORDS.items():
+        if any(word in text for word in words):
+            return goal
+    return None
+
+
+class ValidateRecommendationForm(FormValidationAction):
+    """Profile first; the five risk questions only when no tolerance is known yet."""
+
+    def name(self) -> str:
+        return "validate_recommendation_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        return PROFILE + ([] if tracker.get_slot("risk_tolerance") else list(RISK_QUESTIONS))
+
+    def validate_segment(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if value in SEGMENT_CODES:
+            return {"segment": value}
+        with kb_session() as s:
+            code = segment_from_text(s, str(value or ""))
+        if code:
+            return {"segment": code}
+        dispatcher.utter_message(response="utter_invalid_segment")
+        return {"segment": None}
+
+    def validate_goal(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        goal = goal_from_text(value)
+        if goal is None:
+            dispatcher.utter_message(response="utter_invalid_goal")
+        return {"goal": goal}
+
+    def validate_amount(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        amount = latest_number(tracker, "amount")
+        amount = amount if amount is not None else as_number(value)
+        if not calc.valid_amount(amount):
+            dispatcher.utter_message(response="utter_invalid_amount")
+            return {"amount": None}
+        return {"amount": amount}
+
+    def validate_term(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        term = latest_number(tracker, "term")
+        term = term if term is not None else as_number(value)
+        if not calc.valid_term(term):
+            dispatcher.utter_message(response="utter_invalid_term")
+            return {"term": None}
+        return {"term": term}
+
+    def _risk(self, slot: str, value: Any, dispatcher) -> dict[str, Any]:
+        answer = risk_answer(value)
+        if answer is None:
+            dispatcher.utter_message(response="utter_invalid_risk_answer")
+        return {slot: answer}
+
+    def validate_risk_q1(self, value, dispatcher, tracker, domain):
+        return self._risk("risk_q1", value, dispatcher)
+
+    def validate_risk_q2(self, value, dispatcher, tracker, domain):
+        return self._risk("risk_q2", value, dispatcher)
+
+    def validate_risk_q3(self, value, dispatcher, tracker, domain):
+        return self._risk("risk_q3", value, dispatcher)
+
+    def validate_risk_q4(self, value, dispatcher, tracker, domain):
+        return self._risk("risk_q4", value, dispatcher)
+
+    def validate_risk_q5(self, value, dispatcher, tracker, domain):
+        return self._risk("risk_q5", value, dispatcher)
+
+
+def _recommendations(s: Session, tracker: Tracker, tolerance: str) -> list[q.Recommendation]:
+    return q.suitable_products(
+        s,
+        tracker.get_slot("segment"),
+        tolerance,
+        goal=tracker.get_slot("goal"),
+        amount=as_number(tracker.get_slot("amount")),
+        term_months=int(as_number(tracker.get_slot("term")) or 0) or None,
+    )
+
+
+def show_recommendations(
+    s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording, codes: Optional[list[str]] = None
+) -> list[EventType]:
+    """The recommendations themselves, each with its reason; ends the recommendation."""
+    tolerance = tracker.get_slot("risk_tolerance")
+    recs = _recommendations(s, tracker, tolerance)
+    if codes is not None:
+        recs = [r for r in recs if r.product.code in codes]
+    segment = s.scalar(select(m.Segment.name).where(m.Segment.code == tracker.get_slot("segment"))) or ""
+    d.utter_message(
+        response="utter_recommendation_intro",
+        segment_name=segment,
+        amount=number(as_number(tracker.get_slot("amount"))),
+        term_label=w.term(as_number(tracker.get_slot("term"))),
+    )
+    for rank, rec in enumerate(recs, 1):
+        p = rec.product
+        if p.risk_level:
+            fit = w("fmt_fit_risk", risk_level=p.risk_level, tolerance=tolerance)
+            if p.min_amount:
+                fit += w("fmt_fit_amount", low=number(p.min_amount))
+        else:
+            fit = w("fmt_no_rating")
+        d.utter_message(
+            response="utter_recommendation_item",
+            rank=rank,
+            name=p.name,
+            category_name=p.category_name,
+            risk_note=w("fmt_risk_note", risk_level=p.risk_level) if p.risk_level else "",
+            summary=p.summary,
+            reason=rec.reason,
+            fit=fit,
+        )
+    d.utter_message(response="utter_recommendation_outro")
+    return [*(SlotSet(slot, None) for slot in RISK_QUESTIONS), SlotSet("goal", None)]
+
+
+class ActionRecommendProducts(Action):
+    """After the form: the tolerance from the questionnaire, then up to three suitable products."""
+
+    def name(self) -> str:
+        return "action_recommend_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        w = Wording(domain)
+        events: list[EventType] = []
+        tolerance = tracker.get_slot("risk_tolerance")
+        if not tolerance:
+            answers = [risk_answer(tracker.get_slot(slot)) for slot in RISK_QUESTIONS]
+            tolerance = tolerance_from([a for a in answers if a] or ["A"])
+            events.append(SlotSet("risk_tolerance", tolerance))
+            dispatcher.utter_message(
+                response="utter_risk_result",
+                tolerance=tolerance,
+                tolerance_label=w(f"fmt_tolerance_{tolerance}"),
+                max_risk=f"R{tolerance[1]}",
+            )
+        tracker.slots["risk_tolerance"] = tolerance
+        with kb_session() as s:
+            recs = _recommendations(s, tracker, tolerance)
+            if not recs:
+                dispatcher.utter_message(response="utter_recommendation_none")
+                return events
+            gate = disclosure_gate(s, [r.product for r in recs], "recommend", tracker, dispatcher)
+            if gate is not None:
+                return events + gate
+            return events + show_recommendations(s, tracker, dispatcher, w)

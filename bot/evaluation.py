@@ -1,0 +1,259 @@
+"""`make eval`: how well the NLU generalises, against a baseline, in one run.
+
+For the project's pipeline (config.yml) and a baseline (Rasa's default `rasa init`
+pipeline with only the tokenizer swapped to JiebaTokenizer), both trained on the
+same data:
+
+* intent accuracy and macro-F1 on the real customer questions in
+  ``../shared/eval/real_questions_dev.tsv`` (never part of the training data),
+  with the most frequent confusions;
+* 5-fold cross-validation on the project's own training data;
+* training time and mean parse time per message.
+
+The response selector only ranks FAQ answers and does not change the intent, so
+it is left out of the pipelines measured here to keep the run short.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import copy
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL_DIR = Path(os.environ.get("EVAL_DIR", ROOT.parent / "shared" / "eval"))
+BASELINE_PIPELINE = [
+    {"name": "JiebaTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100},
+    {"name": "EntitySynonymMapper"},
+    {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
+]
+
+
+def read_questions(path: Path) -> list[tuple[str, str]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[0].strip():
+            rows.append((parts[0].strip(), parts[1].strip()))
+    return rows
+
+
+def macro_f1(pairs: list[tuple[str, str]]) -> float:
+    """Macro-averaged F1 over the gold labels (gold, predicted)."""
+    labels = sorted({g for g, _ in pairs})
+    scores = []
+    for label in labels:
+        tp = sum(1 for g, p in pairs if g == label and p == label)
+        fp = sum(1 for g, p in pairs if g != label and p == label)
+        fn = sum(1 for g, p in pairs if g == label and p != label)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return statistics.mean(scores) if scores else 0.0
+
+
+def accuracy(pairs: list[tuple[str, str]]) -> float:
+    return sum(1 for g, p in pairs if g == p) / len(pairs) if pairs else 0.0
+
+
+def eval_config(pipeline: list[dict[str, Any]], path: Path) -> Path:
+    import yaml
+
+    path.write_text(
+        yaml.safe_dump({"recipe": "default.v1", "language": "zh", "pipeline": pipeline, "policies": []}, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return path
+
+
+def project_pipeline(path: Path = ROOT / "config.yml") -> list[dict[str, Any]]:
+    import yaml
+
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [c for c in config["pipeline"] if c["name"] != "ResponseSelector"]
+
+
+def load_training_data(data_dir: Path):
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    files = sorted(str(p) for p in data_dir.glob("*.yml"))
+    importer = TrainingDataImporter.load_from_dict(training_data_paths=files, domain_path=str(ROOT / "domain.yml"))
+    return importer.get_nlu_data()
+
+
+def train(config: Path, nlu_file: Path, out: Path) -> tuple[str, float]:
+    from rasa.model_training import train_nlu
+
+    started = time.perf_counter()
+    model = train_nlu(str(config), str(nlu_file), str(out), domain=str(ROOT / "domain.yml"))
+    return model, time.perf_counter() - started
+
+
+def predict(model: str, texts: list[str]) -> tuple[list[str], float]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(model)
+
+    async def run() -> tuple[list[str], float]:
+        for text in texts[:3]:  # warm up: first calls load lazily
+            await agent.parse_message(text)
+        started = time.perf_counter()
+        out = []
+        for text in texts:
+            parsed = await agent.parse_message(text)
+            out.append((parsed.get("intent") or {}).get("name") or "")
+        return out, (time.perf_counter() - started) / max(len(texts), 1)
+
+    return asyncio.run(run())
+
+
+def base_intent(name: str) -> str:
+    return name.split("/")[0]
+
+
+def folds(examples: list, k: int, seed: int = 13) -> list[list]:
+    """Stratified folds: each intent's examples are dealt round-robin after a shuffle."""
+    by_intent: dict[str, list] = collections.defaultdict(list)
+    for ex in examples:
+        by_intent[ex.get("intent")].append(ex)
+    out: list[list] = [[] for _ in range(k)]
+    rng = random.Random(seed)
+    for intent in sorted(by_intent):
+        items = by_intent[intent][:]
+        rng.shuffle(items)
+        for i, ex in enumerate(items):
+            out[i % k].append(ex)
+    return out
+
+
+def write_nlu(training_data, examples: Iterable, path: Path) -> Path:
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    td = TrainingData(
+        training_examples=list(examples),
+        entity_synonyms=training_data.entity_synonyms,
+        lookup_tables=training_data.lookup_tables,
+        responses=training_data.responses,
+    )
+    path.write_text(RasaYAMLWriter().dumps(td), encoding="utf-8")
+    return path
+
+
+def cross_validate(name: str, config: Path, training_data, work: Path, k: int) -> dict[str, float]:
+    examples = [ex for ex in training_data.intent_examples]
+    parts = folds(examples, k)
+    pairs: list[tuple[str, str]] = []
+    for i in range(k):
+        train_part = [ex for j, part in enumerate(parts) if j != i for ex in part]
+        train_file = write_nlu(training_data, train_part, work / f"{name}-fold{i}.yml")
+        model, _ = train(config, train_file, work / f"{name}-fold{i}")
+        texts = [ex.get("text") for ex in parts[i]]
+        predicted, _ = predict(model, texts)
+        pairs += [(base_intent(ex.get("intent")), p) for ex, p in zip(parts[i], predicted)]
+        print(f"    {name}: fold {i + 1}/{k} accuracy {accuracy(pairs[-len(texts):]):.3f}", flush=True)
+    return {"accuracy": accuracy(pairs), "macro_f1": macro_f1(pairs)}
+
+
+def confusions(pairs: list[tuple[str, str]], texts: list[str], top: int = 15) -> list[tuple[str, str, int, list[str]]]:
+    counts: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+    for (gold, pred), text in zip(pairs, texts):
+        if gold != pred:
+            counts[(gold, pred)].append(text)
+    ranked = sorted(counts.items(), key=lambda kv: -len(kv[1]))[:top]
+    return [(g, p, len(t), t[:2]) for (g, p), t in ranked]
+
+
+def evaluate(name: str, pipeline: list[dict[str, Any]], training_data, nlu_file: Path, questions, work: Path, k: int) -> dict:
+    print(f"==> {name}: training on {len(training_data.intent_examples)} examples", flush=True)
+    config = eval_config(pipeline, work / f"{name}.yml")
+    model, train_seconds = train(config, nlu_file, work / name)
+    texts = [t for t, _ in questions]
+    predicted, parse_seconds = predict(model, texts)
+    pairs = [(gold, p) for (_, gold), p in zip(questions, predicted)]
+    result = {
+        "real_accuracy": accuracy(pairs),
+        "real_macro_f1": macro_f1(pairs),
+        "real_fallbacks": sum(1 for _, p in pairs if p == "nlu_fallback"),
+        "train_seconds": train_seconds,
+        "parse_ms": parse_seconds * 1000,
+        "confusions": confusions(pairs, texts),
+    }
+    if k > 1:
+        print(f"==> {name}: {k}-fold cross-validation", flush=True)
+        result["cv"] = cross_validate(name, config, training_data, work, k)
+    return result
+
+
+def report(results: dict[str, dict], n_questions: int, k: int) -> None:
+    print()
+    print(f"Real customer questions ({n_questions}, {EVAL_DIR.name}/real_questions_dev.tsv) and {k}-fold cross-validation")
+    header = f"{'pipeline':10s} {'real acc':>9s} {'real F1':>8s} {'fallbacks':>9s} {'cv acc':>7s} {'cv F1':>7s} {'train s':>8s} {'parse ms':>9s}"
+    print(header)
+    print("-" * len(header))
+    for name, r in results.items():
+        cv = r.get("cv", {})
+        print(
+            f"{name:10s} {r['real_accuracy']:9.3f} {r['real_macro_f1']:8.3f} {r['real_fallbacks']:9d} "
+            f"{cv.get('accuracy', float('nan')):7.3f} {cv.get('macro_f1', float('nan')):7.3f} "
+            f"{r['train_seconds']:8.1f} {r['parse_ms']:9.1f}"
+        )
+    if "baseline" in results and "project" in results:
+        b, p = results["baseline"], results["project"]
+        print(
+            f"\nproject / baseline: real accuracy x{p['real_accuracy'] / max(b['real_accuracy'], 1e-9):.2f}, "
+            f"training time x{p['train_seconds'] / b['train_seconds']:.2f}, parse time x{p['parse_ms'] / b['parse_ms']:.2f}"
+        )
+    for name, r in results.items():
+        print(f"\nMost frequent confusions ({name}): gold -> predicted, count, examples")
+        for gold, pred, count, examples in r["confusions"]:
+            print(f"  {gold:24s} -> {pred:24s} {count:3d}  {' | '.join(examples)}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only", choices=["project", "baseline"], help="evaluate one pipeline only")
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yml", help="the pipeline to measure as 'project'")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval.json")
+    args = parser.parse_args(argv)
+    dev = EVAL_DIR / "real_questions_dev.tsv"
+    if not dev.is_file():
+        print(f"ERROR: {dev} not found (set EVAL_DIR to the folder holding real_questions_dev.tsv).", file=sys.stderr)
+        return 1
+    questions = read_questions(dev)
+    training_data = load_training_data(ROOT / "data" / "nlu")
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="nlu-eval-") as tmp:
+        work = Path(tmp)
+        nlu_file = write_nlu(training_data, training_data.training_examples, work / "all.yml")
+        pipelines = {"project": project_pipeline(args.config), "baseline": copy.deepcopy(BASELINE_PIPELINE)}
+        for name, pipeline in pipelines.items():
+            if args.only and args.only != name:
+                continue
+            results[name] = evaluate(name, pipeline, training_data, nlu_file, questions, work, args.folds)
+    report(results, len(questions), args.folds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"\nwritten {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

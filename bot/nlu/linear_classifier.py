@@ -1,0 +1,159 @@
+"""Intent classification by logistic regression over pretrained and sparse sentence features.
+
+Measured against DIET on real customer questions (docs/nlu-evaluation.md): with a
+few thousand hand-written examples, a linear model over the multilingual-e5
+sentence vector (weighted up) and TF-IDF-weighted word and character n-gram
+counts generalises better than DIET trained on the same features, and trains in
+seconds instead of minutes. The model is stored as plain arrays (no pickle).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+RANKING_LENGTH = 10
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class LinearIntentClassifier(GraphComponent, IntentClassifier):
+    """Multinomial logistic regression on [dense × weight, TF-IDF(sparse)] sentence features."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"C": 1.0, "dense_weight": 2.0, "class_weight": "balanced", "max_iter": 3000, "random_seed": 42}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[Dict[str, np.ndarray]] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._model = model
+        self._labels = labels or []
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LinearIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    def _features(self, message: Message) -> tuple[Optional[np.ndarray], Optional[scipy.sparse.spmatrix]]:
+        _, dense = message.get_dense_features(TEXT)
+        _, sparse = message.get_sparse_features(TEXT)
+        dense_vec = dense.features.reshape(-1) if dense is not None else None
+        sparse_vec = sparse.features.tocsr().reshape(1, -1) if sparse is not None else None
+        return dense_vec, sparse_vec
+
+    def _matrix(self, messages: List[Message], idf: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
+        rows = []
+        for message in messages:
+            dense, sparse = self._features(message)
+            parts = []
+            if dense is not None:
+                parts.append(scipy.sparse.csr_matrix(dense * self._config["dense_weight"]))
+            if sparse is not None:
+                counts = sparse.astype(np.float64)
+                counts.data = 1.0 + np.log(np.maximum(counts.data, 1e-12))  # sublinear term frequency
+                if idf is not None:
+                    counts = counts.multiply(idf[: counts.shape[1]].reshape(1, -1)).tocsr()
+                norm = np.sqrt(counts.multiply(counts).sum())
+                parts.append(counts / norm if norm else counts)
+            rows.append(scipy.sparse.hstack(parts).tocsr())
+        return scipy.sparse.vstack(rows).tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression
+
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        if not examples:
+            logger.warning("LinearIntentClassifier: no intent examples, nothing trained")
+            return self._resource
+        sparse_rows = [self._features(m)[1] for m in examples]
+        idf = None
+        if sparse_rows[0] is not None:
+            present = scipy.sparse.vstack([(r > 0).astype(np.float64) for r in sparse_rows]).tocsr()
+            document_frequency = np.asarray(present.sum(axis=0)).reshape(-1)
+            idf = np.log((1 + len(examples)) / (1 + document_frequency)) + 1.0
+        X = self._matrix(examples, idf)
+        y = [m.get(INTENT) for m in examples]
+        clf = LogisticRegression(
+            C=self._config["C"],
+            class_weight=self._config["class_weight"],
+            max_iter=self._config["max_iter"],
+            random_state=self._config["random_seed"],
+        )
+        clf.fit(X, y)
+        self._labels = [str(c) for c in clf.classes_]
+        self._model = {"coef": clf.coef_, "intercept": clf.intercept_, "idf": idf if idf is not None else np.zeros(0)}
+        self._persist()
+        return self._resource
+
+    def _persist(self) -> None:
+        with self._storage.write_to(self._resource) as directory:
+            np.savez(directory / "model.npz", **self._model)
+            (directory / "labels.json").write_text(json.dumps(self._labels, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LinearIntentClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                arrays = np.load(directory / "model.npz")
+                model = {key: arrays[key] for key in arrays.files}
+                labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError):
+            logger.warning("LinearIntentClassifier: no trained model found")
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, model, labels)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if not self._model or not message.get(TEXT, "").strip():
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+                continue
+            idf = self._model["idf"] if self._model["idf"].size else None
+            X = self._matrix([message], idf)
+            coef = self._model["coef"]
+            width = coef.shape[1]
+            if X.shape[1] != width:  # a featurizer changed shape: pad or cut to the trained width
+                X = scipy.sparse.hstack([X, scipy.sparse.csr_matrix((1, max(0, width - X.shape[1])))]).tocsr()[:, :width]
+            scores = np.asarray(X @ coef.T).reshape(-1) + self._model["intercept"]
+            scores = np.exp(scores - scores.max())
+            probabilities = scores / scores.sum()
+            order = np.argsort(-probabilities)
+            ranking = [
+                {INTENT_NAME_KEY: self._labels[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])}
+                for i in order[:RANKING_LENGTH]
+            ]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages

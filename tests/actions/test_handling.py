@@ -1,0 +1,180 @@
+"""Reception, lost cards, fraud, branches, appointments, complaints, fallback, recommendations."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from actions import handling
+from actions.aftersales import ActionLodgeComplaint, ValidateComplaintForm
+from actions.datetime_zh import parse_datetime
+from actions.handling import (
+    ActionBookAppointment,
+    ActionFindBranches,
+    ActionGreet,
+    ActionReportFraud,
+    ActionReportLostCard,
+    ValidateAppointmentForm,
+)
+from actions.privacy import mask_phone, redact
+from actions.quality import ActionHandleFallback
+from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
+from knowledge import models as m
+from tests.actions.conftest import ent, responses, slots_set
+
+
+async def test_greeting_names_the_bank_from_the_knowledge_base(dispatcher, tracker_for, domain):
+    await ActionGreet().run(dispatcher, tracker_for("你好", "greet"), domain)
+    assert dispatcher.messages[0]["response"] == "utter_greet" and dispatcher.messages[0]["bank_name"] == "云澜银行"
+
+
+@pytest.mark.parametrize("action", [ActionReportLostCard, ActionReportFraud])
+async def test_urgent_steps_carry_the_hotline(action, dispatcher, tracker_for, domain):
+    await action().run(dispatcher, tracker_for("卡丢了", "report_lost_card"), domain)
+    assert dispatcher.messages[0]["hotline"] == "400-696-0000"
+
+
+async def test_branches_by_city_and_district(dispatcher, tracker_for, domain, seed):
+    branch = seed.branches[0]
+    await ActionFindBranches().run(dispatcher, tracker_for(f"{branch.city}{branch.district}有网点吗", "ask_branch"), domain)
+    assert responses(dispatcher) == ["utter_branches_found"]
+    assert branch.name in dispatcher.messages[0]["branches"]
+
+
+async def test_branch_question_without_place_asks_the_city(dispatcher, tracker_for, domain):
+    await ActionFindBranches().run(dispatcher, tracker_for("最近的网点在哪", "ask_branch"), domain)
+    assert responses(dispatcher) == ["utter_ask_city"] and "北京" in dispatcher.messages[0]["cities"]
+
+
+NOW = dt.datetime(2026, 11, 28, 13, 0)  # a Saturday
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("明天上午10点", dt.datetime(2026, 11, 29, 10, 0)),
+    ("12月3日下午2点半", dt.datetime(2026, 12, 3, 14, 30)),
+    ("下周一 9:30", dt.datetime(2026, 11, 30, 9, 30)),
+    ("2026-12-01 10:00", dt.datetime(2026, 12, 1, 10, 0)),
+    ("后天下午三点十五", dt.datetime(2026, 11, 30, 15, 15)),
+    ("1月5号上午九点", dt.datetime(2027, 1, 5, 9, 0)),
+    ("随便什么时候", None),
+    ("明天", None),
+])
+def test_appointment_times_people_write(text, expected):
+    assert parse_datetime(text, NOW) == expected
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    monkeypatch.setattr(handling, "now_local", lambda: NOW)
+
+
+async def test_appointment_form_and_booking(frozen_now, dispatcher, tracker_for, domain, kb, seed):
+    form = ValidateAppointmentForm()
+    weekday_branch = next(b for b in seed.branches if b.hours.get("mon"))
+    got = form.validate_appointment_branch(f"{weekday_branch.city}{weekday_branch.district}", dispatcher, tracker_for(""), domain)
+    branch_code = got["appointment_branch"] or weekday_branch.code
+    slots = {"appointment_branch": branch_code}
+    assert form.validate_appointment_time("昨天上午10点", dispatcher, tracker_for(slots=slots), domain) == {"appointment_time": None}
+    assert form.validate_appointment_time("下周一凌晨3点", dispatcher, tracker_for(slots=slots), domain) == {"appointment_time": None}
+    assert form.validate_appointment_time("明年3月1日上午10点", dispatcher, tracker_for(slots=slots), domain)["appointment_time"] is None
+    assert responses(dispatcher)[-3:] == ["utter_time_in_past", "utter_branch_closed_then", "utter_time_too_far"]
+    ok = form.validate_appointment_time("下周一上午10点", dispatcher, tracker_for(slots=slots), domain)
+    assert ok == {"appointment_time": "2026-11-30T10:00"}
+    dispatcher.messages.clear()
+    tracker = tracker_for(slots={**slots, **ok, "appointment_business": "开户/办卡"})
+    events = await ActionBookAppointment().run(dispatcher, tracker, domain)
+    code = dispatcher.messages[0]["code"]
+    assert responses(dispatcher) == ["utter_appointment_confirmed"] and code.startswith("YY")
+    stored = kb.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    assert stored.branch_code == branch_code and stored.starts_at == dt.datetime(2026, 11, 30, 10, 0)
+    assert all(v is None for v in slots_set(events).values())
+
+
+def test_unknown_place_is_said(dispatcher, tracker_for, domain):
+    got = ValidateAppointmentForm().validate_appointment_branch("火星基地", dispatcher, tracker_for(""), domain)
+    assert got == {"appointment_branch": None} and responses(dispatcher) == ["utter_branch_not_found"]
+
+
+async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):
+    form = ValidateComplaintForm()
+    described = form.validate_complaint_description(
+        "柜员态度差，我的卡号6222021234567890123，身份证11010519900101123X", dispatcher, tracker_for(""), domain
+    )["complaint_description"]
+    assert "6222021234567890123" not in described and "11010519900101123X" not in described
+    assert form.validate_complaint_contact("13812345678", dispatcher, tracker_for(""), domain) == {"complaint_contact": "138****5678"}
+    assert form.validate_complaint_contact("不用了", dispatcher, tracker_for(""), domain) == {"complaint_contact": "-"}
+    assert form.validate_complaint_contact("123", dispatcher, tracker_for(""), domain) == {"complaint_contact": None}
+    tracker = tracker_for(slots={"complaint_category": "服务态度", "complaint_description": described, "complaint_contact": "138****5678"})
+    await ActionLodgeComplaint().run(dispatcher, tracker, domain)
+    stored = kb.scalar(select(m.Complaint).where(m.Complaint.code == dispatcher.messages[-1]["code"]))
+    assert stored.contact == "138****5678" and "6222021234567890123" not in stored.description
+
+
+def test_redaction():
+    text = "卡号6222 0212 3456 7890，电话13812345678，身份证110105199001011234"
+    out = redact(text)
+    assert "13812345678" not in out and "110105199001011234" not in out and "6222 0212 3456 7890" not in out
+    assert "138****5678" in out
+    assert mask_phone("010-62345678") == "0106****678"
+
+
+async def test_fallback_rephrase_then_human_and_logged(dispatcher, tracker_for, domain, kb):
+    fallback_event = {"event": "user", "text": "啊啊啊", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    first = tracker_for("嗯嗯那个啥 13812345678", "nlu_fallback", confidence=0.2)
+    await ActionHandleFallback().run(dispatcher, first, domain)
+    second = tracker_for("还是那个啥", "nlu_fallback", events=[fallback_event], confidence=0.2)
+    await ActionHandleFallback().run(dispatcher, second, domain)
+    assert responses(dispatcher) == ["utter_please_rephrase", "utter_offer_human"]
+    texts = [r.text for r in kb.scalars(select(m.UnansweredQuestion).where(m.UnansweredQuestion.reason == "fallback"))]
+    assert "嗯嗯那个啥 138****5678" in texts
+
+
+async def test_empty_message_gets_a_prompt(dispatcher, tracker_for, domain):
+    await ActionHandleFallback().run(dispatcher, tracker_for("   ", "nlu_fallback"), domain)
+    assert responses(dispatcher) == ["utter_empty_message"]
+
+
+# --- recommendations -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed,answer", [("A", "A"), ("b", "B"), ("选C", "C"), ("4", "D"), ("不知道", None)])
+def test_risk_answers(typed, answer):
+    assert risk_answer(typed) == answer
+
+
+def test_tolerance_bands():
+    assert tolerance_from(["A"] * 5) == "C1" and tolerance_from(["D"] * 5) == "C5"
+    assert tolerance_from(["B", "B", "C", "C", "C"]) == "C3"
+
+
+async def test_recommendation_form_validation(dispatcher, tracker_for, domain):
+    form = ValidateRecommendationForm()
+    assert form.validate_segment("我已经退休了", dispatcher, tracker_for(""), domain) == {"segment": "retiree"}
+    assert form.validate_segment("火星人", dispatcher, tracker_for(""), domain) == {"segment": None}
+    assert form.validate_amount("很多钱", dispatcher, tracker_for("很多钱"), domain) == {"amount": None}
+    assert form.validate_amount("二十万", dispatcher, tracker_for("二十万", entities=[ent("amount", 200000, "二十万")]), domain) == {"amount": 200000}
+    assert form.validate_term("-3", dispatcher, tracker_for("-3"), domain) == {"term": None}
+    assert form.validate_goal("养老用", dispatcher, tracker_for(""), domain) == {"goal": "retirement"}
+    slots = await form.required_slots([], dispatcher, tracker_for(slots={"risk_tolerance": "C2"}), domain)
+    assert slots == ["segment", "goal", "amount", "term"]
+    assert "utter_invalid_amount" in responses(dispatcher)
+
+
+@pytest.mark.parametrize("answers,tolerance", [(["A"] * 5, "C1"), (["B"] * 5, "C2"), (["B", "C", "C", "B", "C"], "C3"), (["D"] * 5, "C5")])
+async def test_recommendations_respect_the_questionnaire(answers, tolerance, dispatcher, tracker_for, domain, kb):
+    slots = {"segment": "retiree", "goal": "saving", "amount": 200000, "term": 12,
+             **{f"risk_q{i}": a for i, a in enumerate(answers, 1)}}
+    events = await ActionRecommendProducts().run(dispatcher, tracker_for(slots=slots), domain)
+    assert slots_set(events)["risk_tolerance"] == tolerance
+    assert responses(dispatcher)[0] == "utter_risk_result"
+    if responses(dispatcher)[1] == "utter_risk_disclosure":
+        pending = slots_set(events)
+        assert pending["pending_aspect"] == "recommend"
+        return
+    items = [msg for msg in dispatcher.messages if msg["response"] == "utter_recommendation_item"]
+    assert 1 <= len(items) <= 3
+    for item in items:
+        assert item["reason"].startswith("因为您")
+        code = kb.scalar(select(m.Product.risk_level).where(m.Product.name == item["name"]))
+        assert code is None or int(code[1]) <= int(tolerance[1])

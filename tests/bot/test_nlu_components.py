@@ -1,0 +1,38 @@
+"""The custom NLU components: script normalisation and numbers."""
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.normaliser import normalise
+from bot.nlu.numbers import parse_amount, parse_term_months
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("網銀轉賬限額是多少", "网银转账限额是多少"),
+    ("信用卡年費多少？", "信用卡年费多少?"),
+    ("ＡＢＣ１２３", "ABC123"),
+    ("你好", "你好"),
+    ("", ""),
+])
+def test_normalise(text, expected):
+    assert normalise(text) == expected
+
+
+@pytest.mark.parametrize("text", ["房貸利率", "😀😀 我的卡丟了", "ﾊﾝｶｸ ＡＢ", "a" * 50])
+def test_normalise_keeps_length(text):
+    assert len(normalise(text)) == len(text)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("二十万", 200000), ("5万元", 50000), ("1.5万", 15000), ("三千块", 3000), ("100,000", 100000),
+    ("十万左右", 100000), ("两万", 20000), ("差不多8千", 8000), ("很多", None),
+])
+def test_amounts(text, value):
+    assert parse_amount(text) == value
+
+
+@pytest.mark.parametrize("text,months", [
+    ("三年", 36), ("半年", 6), ("一年半", 18), ("18个月", 18), ("90天", 3), ("两年", 24), ("五年期", 60), ("好久", None),
+])
+def test_terms(text, months):
+    assert parse_term_months(text) == months

@@ -1,0 +1,83 @@
+"""The training data keeps to the NLU contract and never contains the evaluation questions."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"[\s，。？！?!,.、“”\"'：:；;（）()]+", "", text)
+
+
+def training_examples():
+    for path in sorted((ROOT / "data").rglob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in data.get("nlu", []) or []:
+            if "intent" not in item:
+                continue
+            for line in item["examples"].splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    yield path.relative_to(ROOT).as_posix(), item["intent"], ANNOTATION.sub(r"\1\2", line[2:])
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return list(training_examples())
+
+
+def test_no_real_evaluation_question_is_in_the_training_data(examples):
+    eval_files = sorted((SHARED / "eval").glob("*.tsv"))
+    assert eval_files, "the shared evaluation set must be beside the project (../shared/eval)"
+    real = set()
+    for path in eval_files:
+        for row in path.read_text(encoding="utf-8").splitlines()[1:]:
+            text = normalise(row.split("\t")[0])
+            if len(text) >= 6:
+                real.add(text)
+    leaked = [(f, t) for f, _, t in examples if normalise(t) in real]
+    assert not leaked, f"evaluation questions copied into training data: {leaked[:5]}"
+
+
+def test_every_contract_intent_has_examples_and_a_path():
+    spec = yaml.safe_load((SHARED / "spec" / "intents.yml").read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for _, intent, _ in training_examples():
+        counts[intent.split("/")[0]] = counts.get(intent.split("/")[0], 0) + 1
+    consultation = {"ask_product_info", "ask_interest_rate", "ask_fees", "ask_eligibility", "ask_required_documents",
+                    "ask_risk", "compare_products", "ask_recommendation", "apply_product"}
+    for intent in spec["intents"]:
+        assert counts.get(intent, 0) >= (80 if intent in consultation else 40), intent
+    first_steps = set()
+    for path in (ROOT / "data" / "rules").glob("*.yml"):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
+            steps = rule["steps"]
+            if steps and "intent" in steps[0] and not rule.get("condition"):
+                first_steps.add(steps[0]["intent"])
+    missing = [i for i in spec["intents"] if i not in first_steps and i not in ("affirm", "deny")]
+    assert not missing, f"intents without a rule: {missing}"
+
+
+def test_no_example_has_two_intents(examples):
+    seen: dict[str, set] = {}
+    for _, intent, text in examples:
+        seen.setdefault(normalise(text), set()).add(intent.split("/")[0])
+    conflicts = {t: i for t, i in seen.items() if len(i) > 1}
+    assert not conflicts, list(conflicts.items())[:5]
+
+
+def test_entity_values_are_canonical(examples):
+    spec = yaml.safe_load((SHARED / "spec" / "intents.yml").read_text(encoding="utf-8"))
+    allowed = {name: set(e["values"]) for name, e in spec["entities"].items() if "values" in e}
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for match in re.finditer(r"\]\{([^}]*)\}", path.read_text(encoding="utf-8")):
+            annotation = yaml.safe_load("{" + match.group(1) + "}")
+            if annotation.get("entity") in allowed:
+                assert annotation["value"] in allowed[annotation["entity"]], (path.name, annotation)
