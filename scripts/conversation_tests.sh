@@ -14,7 +14,7 @@ fi
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$scratch"' EXIT
 for _ in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.5; done
-.venv/rasa/bin/rasa test core --model models/assistant.tar.gz --stories tests/conversations \
+.venv/rasa/bin/rasa test core --model models/assistant.tar.gz --stories tests/ \
   --fail-on-prediction-errors --out results/stories --endpoints endpoints.yml || {
   echo "--- failed stories:"; cat results/stories/failed_test_stories.yml 2>/dev/null | head -100
   echo "--- action server log:"; tail -40 "$scratch/actions.log"; exit 1; }

@@ -22,7 +22,7 @@ else
 fi
 
 suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -q tests/knowledge tests/actions
-suite "generated NLU files are current" make --no-print-directory nlu-export
+suite "generated NLU files are current" bash scripts/check_generated.sh
 suite "rasa data validate" make --no-print-directory validate
 suite "train the model" make --no-print-directory train
 suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot

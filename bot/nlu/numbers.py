@@ -13,7 +13,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE
+from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 Number = Union[int, float]
@@ -73,9 +73,23 @@ def parse_term_months(text: str) -> Optional[Number]:
 _PARSERS = {"amount": parse_amount, "term": parse_term_months}
 
 
+def _prefer_products(entities: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Drop a product_type found inside a product name: "手机银行" the product, not also the category."""
+    products = [(e.get("start"), e.get("end")) for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) == "product"]
+
+    def inside(e: Dict[str, Any]) -> bool:
+        return any(s is not None and s <= e.get("start", -1) and e.get("end", -1) <= end for s, end in products)
+
+    return [e for e in entities if not (e.get(ENTITY_ATTRIBUTE_TYPE) == "product_type" and inside(e))]
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class NumberNormaliser(GraphComponent):
-    """Replaces the value of ``amount`` and ``term`` entities by a number."""
+    """Replaces the value of ``amount`` and ``term`` entities by a number.
+
+    Also drops a ``product_type`` found inside a ``product`` mention, so that one
+    span is one entity.
+    """
 
     @classmethod
     def create(
@@ -89,7 +103,12 @@ class NumberNormaliser(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
+            message.set(ENTITIES, _prefer_products(message.get(ENTITIES, [])), add_to_output=True)
+            text = message.get(TEXT) or ""
             for entity in message.get(ENTITIES, []):
+                if entity.get(ENTITY_ATTRIBUTE_TYPE) == "product" and entity.get("end"):
+                    # a product is named by what the customer wrote; category synonyms must not rename it
+                    entity[ENTITY_ATTRIBUTE_VALUE] = text[entity["start"] : entity["end"]]
                 parser = _PARSERS.get(entity.get(ENTITY_ATTRIBUTE_TYPE))
                 if parser and isinstance(entity.get(ENTITY_ATTRIBUTE_VALUE), str):
                     value = parser(entity[ENTITY_ATTRIBUTE_VALUE])

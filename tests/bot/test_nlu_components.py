@@ -36,3 +36,18 @@ def test_amounts(text, value):
 ])
 def test_terms(text, months):
     assert parse_term_months(text) == months
+
+
+def test_a_product_name_is_one_entity_named_as_written():
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.numbers import NumberNormaliser
+
+    message = Message(data={"text": "手机银行转账限额", "entities": [
+        {"entity": "product", "start": 0, "end": 4, "value": "e_banking"},
+        {"entity": "product_type", "start": 0, "end": 4, "value": "e_banking"},
+        {"entity": "amount", "start": 5, "end": 7, "value": "二十万"},
+    ]})
+    NumberNormaliser().process([message])
+    entities = message.get("entities")
+    assert [(e["entity"], e["value"]) for e in entities] == [("product", "手机银行"), ("amount", 200000)]
