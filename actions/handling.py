@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 import os
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -44,14 +45,14 @@ def bank_values(bank: Optional[BankView]) -> dict[str, str]:
     }
 
 
-class BankFactAction(Action):
+class BankFactAction(Action, ABC):
     """Utter one response filled with the bank's facts from the knowledge base."""
 
     response = ""
-    action_name = ""
 
+    @abstractmethod
     def name(self) -> str:
-        return self.action_name
+        """The action's name in the domain."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         with kb_session() as s:
@@ -60,31 +61,52 @@ class BankFactAction(Action):
 
 
 class ActionGreet(BankFactAction):
-    response, action_name = "utter_greet", "action_greet"
+    response = "utter_greet"
+
+    def name(self) -> str:
+        return "action_greet"
 
 
 class ActionShowCapabilities(BankFactAction):
-    response, action_name = "utter_capabilities", "action_show_capabilities"
+    response = "utter_capabilities"
+
+    def name(self) -> str:
+        return "action_show_capabilities"
 
 
 class ActionReportLostCard(BankFactAction):
-    response, action_name = "utter_lost_card_steps", "action_report_lost_card"
+    response = "utter_lost_card_steps"
+
+    def name(self) -> str:
+        return "action_report_lost_card"
 
 
 class ActionReportFraud(BankFactAction):
-    response, action_name = "utter_fraud_urgent", "action_report_fraud"
+    response = "utter_fraud_urgent"
+
+    def name(self) -> str:
+        return "action_report_fraud"
 
 
 class ActionShowContact(BankFactAction):
-    response, action_name = "utter_contact", "action_show_contact"
+    response = "utter_contact"
+
+    def name(self) -> str:
+        return "action_show_contact"
 
 
 class ActionExplainBot(BankFactAction):
-    response, action_name = "utter_iamabot", "action_explain_bot"
+    response = "utter_iamabot"
+
+    def name(self) -> str:
+        return "action_explain_bot"
 
 
 class ActionDeclineOutOfScope(BankFactAction):
-    response, action_name = "utter_out_of_scope", "action_decline_out_of_scope"
+    response = "utter_out_of_scope"
+
+    def name(self) -> str:
+        return "action_decline_out_of_scope"
 
 
 # --- branches ------------------------------------------------------------------------
@@ -176,7 +198,7 @@ class ValidateAppointmentForm(FormValidationAction):
         now = now_local()
         when = parse_datetime(str(value or ""), now)
         if when is None:
-            dispatcher.utter_message(response="utter_invalid_time", text=redact(str(value or ""))[:30])
+            dispatcher.utter_message(response="utter_invalid_time", value=redact(str(value or ""))[:30])
             return {"appointment_time": None}
         label = format_when(w, when)
         if when <= now:

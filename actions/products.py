@@ -6,7 +6,7 @@ Products that need a risk disclosure get it first (``actions.risk``).
 """
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
 from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
@@ -243,8 +243,9 @@ class ProductAnswerAction(Action, ABC):
     aspect: str = ""
     intent: str = ""
 
+    @abstractmethod
     def name(self) -> str:
-        raise NotImplementedError
+        """The action's name in the domain."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)

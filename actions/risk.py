@@ -53,7 +53,7 @@ def disclosure_gate(
             name=p.name,
             title=disclosure.title,
             version=disclosure.version,
-            text=disclosure.text.strip(),
+            disclosure_text=disclosure.text.strip(),
             risk_level=p.risk_level,
         )
     return [

@@ -12,7 +12,7 @@ if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
 fi
 .venv/actions/bin/python -m rasa_sdk --actions actions -p "$port" >"$scratch/actions.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$scratch"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.5; done
 .venv/rasa/bin/rasa test core --model models/assistant.tar.gz --stories tests/ \
   --fail-on-prediction-errors --out results/stories --endpoints endpoints.yml || {
