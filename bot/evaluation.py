@@ -86,7 +86,7 @@ def project_pipeline(path: Path = ROOT / "config.yml") -> list[dict[str, Any]]:
     import yaml
 
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [c for c in config["pipeline"] if c["name"] != "ResponseSelector"]
+    return [c for c in config["pipeline"] if not c["name"].endswith("ResponseSelector")]
 
 
 def load_training_data(data_dir: Path):
