@@ -102,21 +102,20 @@ class ValidateRecommendationForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_goal")
         return {"goal": goal}
 
+    def _number(self, slot: str, value: Any, tracker: Tracker, dispatcher, valid) -> dict[str, Any]:
+        """The number the NLU read for ``slot`` (or the typed digits), if ``valid``; else ask again."""
+        number_value = latest_number(tracker, slot)
+        number_value = number_value if number_value is not None else as_number(value)
+        if not valid(number_value):
+            dispatcher.utter_message(response=f"utter_invalid_{slot}")
+            return {slot: None}
+        return {slot: number_value}
+
     def validate_amount(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        amount = latest_number(tracker, "amount")
-        amount = amount if amount is not None else as_number(value)
-        if not calc.valid_amount(amount):
-            dispatcher.utter_message(response="utter_invalid_amount")
-            return {"amount": None}
-        return {"amount": amount}
+        return self._number("amount", value, tracker, dispatcher, calc.valid_amount)
 
     def validate_term(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        term = latest_number(tracker, "term")
-        term = term if term is not None else as_number(value)
-        if not calc.valid_term(term):
-            dispatcher.utter_message(response="utter_invalid_term")
-            return {"term": None}
-        return {"term": term}
+        return self._number("term", value, tracker, dispatcher, calc.valid_term)
 
     def _risk(self, slot: str, value: Any, dispatcher) -> dict[str, Any]:
         answer = risk_answer(value)
