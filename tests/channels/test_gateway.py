@@ -1,0 +1,106 @@
+"""The gateway: every incoming message passes it masked; any component reaches a conversation through it."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+
+from bot.channels.gateway import Gateway, Incoming
+
+
+class RecordingChannel:
+    """An Outbound that keeps what a channel would have delivered."""
+
+    def __init__(self) -> None:
+        self.delivered: List[tuple] = []
+        self.status: List[tuple] = []
+
+    async def deliver(self, recipient_id: str, messages: list) -> None:
+        self.delivered.append((recipient_id, messages))
+
+    async def agent_status(self, recipient_id: str, agent: Optional[str]) -> None:
+        self.status.append((recipient_id, agent))
+
+
+@pytest.fixture
+def bot_inbox():
+    received: List[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+
+    on_new_message.received = received  # type: ignore[attr-defined]
+    return on_new_message
+
+
+@pytest.mark.parametrize(
+    "text, hidden, shown",
+    [
+        ("我的卡号6222020200112233445丢了", "6222020200112233445", "6222"),
+        ("手机号13812345678收不到验证码", "13812345678", "138****5678"),
+        ("身份证110101199003074518过期了", "110101199003074518", "110101"),
+        ("卡号 6222 0202 0011 2233 445 被盗刷", "0202 0011", "6222"),
+    ],
+)
+async def test_personal_numbers_are_masked_before_the_bot_sees_them(bot_inbox, text, hidden, shown):
+    gateway = Gateway()
+    await gateway.receive(Incoming("web", "c1", text), bot_inbox)
+    (message,) = bot_inbox.received
+    assert hidden not in message.text
+    assert shown in message.text
+    assert message.sender_id == "c1" and message.input_channel == "web"
+
+
+async def test_a_hook_sees_every_message_and_can_drop_one(bot_inbox):
+    gateway = Gateway()
+    seen: List[str] = []
+
+    async def spam_filter(incoming: Incoming) -> Optional[Incoming]:
+        seen.append(incoming.text)
+        return None if "spam" in incoming.text else incoming
+
+    gateway.add_inbound_hook(spam_filter)
+    await gateway.receive(Incoming("wechat", "u1", "spam spam 13812345678"), bot_inbox)
+    await gateway.receive(Incoming("wechat", "u1", "信用卡年费多少", message_id="m-2"), bot_inbox)
+    assert seen == ["spam spam 138****5678", "信用卡年费多少"]  # hooks run after masking
+    assert [m.text for m in bot_inbox.received] == ["信用卡年费多少"]
+    assert bot_inbox.received[0].metadata["channel_message_id"] == "m-2"
+
+
+async def test_send_reaches_a_conversation_on_its_own_channel(bot_inbox):
+    gateway = Gateway()
+    web, wechat = RecordingChannel(), RecordingChannel()
+    gateway.register_channel("web", web)
+    gateway.register_channel("wechat", wechat)
+    await gateway.receive(Incoming("web", "browser-1", "你好"), bot_inbox)
+    await gateway.receive(Incoming("wechat", "openid-1", "你好"), bot_inbox)
+
+    assert await gateway.send("openid-1", [{"text": "您好，我是人工客服小李"}])
+    assert wechat.delivered == [("openid-1", [{"text": "您好，我是人工客服小李"}])]
+    assert web.delivered == []
+    assert not await gateway.send("never-seen", [{"text": "?"}])
+
+
+async def test_a_human_agent_takes_over_and_gives_back(bot_inbox):
+    gateway = Gateway()
+    web = RecordingChannel()
+    gateway.register_channel("web", web)
+    to_agent: List[tuple] = []
+
+    async def console(incoming: Incoming, agent: str) -> None:
+        to_agent.append((agent, incoming.text))
+
+    gateway.add_agent_listener(console)
+    await gateway.receive(Incoming("web", "c9", "转人工"), bot_inbox)
+    assert await gateway.hand_over("c9", "王芳")
+    assert web.status == [("c9", "王芳")] and gateway.agent_of("c9") == "王芳"
+
+    await gateway.receive(Incoming("web", "c9", "我的卡13812345678是这个号"), bot_inbox)
+    assert to_agent == [("王芳", "我的卡138****5678是这个号")]
+    assert [m.text for m in bot_inbox.received] == ["转人工"]  # the bot did not answer
+
+    await gateway.hand_over("c9", None)
+    await gateway.receive(Incoming("web", "c9", "谢谢"), bot_inbox)
+    assert web.status[-1] == ("c9", None)
+    assert [m.text for m in bot_inbox.received] == ["转人工", "谢谢"]
