@@ -7,7 +7,8 @@ offline on the CPU (about 8 ms a sentence), so nothing is downloaded at run time
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from collections import OrderedDict
+from typing import Any, Dict, List, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -20,6 +21,11 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+
+# Vectors already computed in this process, by (prefix, text): cross-validation and
+# retraining embed the same sentences again and again; the encoder is deterministic.
+_CACHE: "OrderedDict[Tuple[str, str], np.ndarray]" = OrderedDict()
+_CACHE_SIZE = 100_000  # about 150 MB of float32 vectors
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -56,11 +62,24 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def _vectors(self, texts: List[str]) -> np.ndarray:
         # the encoder rejects empty strings; an empty text gets a zero vector
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        present = [i for i, t in enumerate(texts) if t and t.strip()]
+        prefix = self._config["prefix"]
+        todo = []
+        for i, text in enumerate(texts):
+            if not (text and text.strip()):
+                continue
+            cached = _CACHE.get((prefix, text))
+            if cached is None:
+                todo.append(i)
+            else:
+                out[i] = cached
         batch = self._config["batch_size"]
-        for start in range(0, len(present), batch):
-            idx = present[start : start + batch]
+        for start in range(0, len(todo), batch):
+            idx = todo[start : start + batch]
             out[idx] = np.asarray(self._encode([texts[i] for i in idx]), dtype=np.float32).reshape(len(idx), -1)
+            for i in idx:
+                _CACHE[(prefix, texts[i])] = out[i].copy()
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
         return out
 
     def _featurize(self, messages: List[Message]) -> None:

@@ -51,3 +51,21 @@ def test_a_product_name_is_one_entity_named_as_written():
     NumberNormaliser().process([message])
     entities = message.get("entities")
     assert [(e["entity"], e["value"]) for e in entities] == [("product", "手机银行"), ("amount", 200000)]
+
+
+def test_e5_vectors_are_reused_and_close_meanings_are_close():
+    import numpy as np
+
+    from bot.nlu import e5_featurizer
+    from bot.nlu.e5_featurizer import E5SentenceFeaturizer
+
+    featurizer = E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config()}, "e5")
+    texts = ["密码忘了怎么办", "登录密码想不起来了", "今天天气怎么样", "   "]
+    first = featurizer._vectors(texts)
+    assert ("query", "密码忘了怎么办") in e5_featurizer._CACHE
+    again = featurizer._vectors(texts)  # from the cache: identical
+    assert np.array_equal(first, again)
+    assert not first[3].any()  # blank text: zero vector, no encoder error
+    fresh = np.asarray(featurizer._encode(["密码忘了怎么办"]), dtype=np.float32).reshape(-1)
+    assert np.allclose(first[0], fresh, atol=1e-6)
+    assert float(first[0] @ first[1]) > float(first[0] @ first[2])
