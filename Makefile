@@ -14,16 +14,17 @@ PY_RASA := $(VENV_RASA)/bin/python
 PY_ACTIONS := $(VENV_ACTIONS)/bin/python
 MODEL := models/assistant.tar.gz
 KB_STAMP := var/.kb-loaded
+WEB_STAMP := web/node_modules/.installed
 SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
-.PHONY: help run test eval setup kb nlu-export train validate lint types bench clean stories
+.PHONY: help run test eval setup kb nlu-export train validate lint types bench clean stories browser-test
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: setup kb $(MODEL) ## chat with the assistant (sets up what is missing first)
+run: setup kb $(MODEL) ## chat with the assistant in the browser at http://localhost:5005/chat (sets up what is missing first)
 	@bash scripts/run.sh
 
 test: setup kb ## run every test suite (sets up what is missing first)
@@ -32,10 +33,17 @@ test: setup kb ## run every test suite (sets up what is missing first)
 eval: setup $(GENERATED) ## NLU evaluation on the real-question dev set, cross-validation and the baseline
 	@$(PY_RASA) -m bot.evaluation
 
-setup: $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed ## create both Python 3.10 environments
+setup: $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed $(WEB_STAMP) ## create both Python 3.10 environments and install the chat page's assets
 
 $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed: .venv/%/.installed: requirements/%.lock
 	@bash scripts/make_venv.sh $* requirements/$*.lock
+
+# the chat page serves socket.io-client's browser build from here, never from a CDN
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "ERROR: npm (Node.js 18+) is needed for the chat page's assets: install nodejs and npm, then run make again." >&2; exit 1; }
+	@echo "==> installing the chat page's assets (npm ci in web/)"
+	@cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 kb: $(KB_STAMP) ## load the knowledge seed into the database (KNOWLEDGE_DB_URL, default var/knowledge.db)
 
@@ -64,6 +72,9 @@ validate: $(GENERATED) ## rasa data validate
 stories: $(MODEL) ## conversation tests
 	@bash scripts/conversation_tests.sh
 
+browser-test: setup ## the website chat in headless Chromium (installs chromium via apt when missing; needs a trained model)
+	@bash scripts/browser_tests.sh
+
 bench: setup kb ## knowledge-base lookup latency on SQLite and PostgreSQL
 	@$(PY_ACTIONS) benchmarks/kb_lookup.py
 
@@ -76,5 +87,5 @@ types: setup ## mypy on the knowledge base and actions
 	@$(VENV_ACTIONS)/bin/pip install -q mypy types-PyYAML >/dev/null
 	@$(VENV_ACTIONS)/bin/mypy --ignore-missing-imports knowledge actions
 
-clean: ## remove environments, models, databases and results
-	rm -rf .venv var models results .rasa
+clean: ## remove environments, models, databases, results and the chat page's node_modules
+	rm -rf .venv var models results .rasa web/node_modules

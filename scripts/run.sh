@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server, then chat in the terminal. Called by `make run`.
+# Start the action server and the Rasa server with the website chat, then print the page's
+# URL; Ctrl-C stops both. Called by `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
+export TF_CPP_MIN_LOG_LEVEL=2
 mkdir -p var/log
 for port in 5055 5005; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
@@ -11,10 +13,52 @@ for port in 5055 5005; do
     exit 1
   fi
 done
+
+actions_pid=""
+rasa_pid=""
+stop() {
+  trap - EXIT INT TERM
+  echo
+  echo "==> stopping the servers"
+  for pid in $rasa_pid $actions_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $rasa_pid $actions_pid; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
 echo "==> starting the action server on :5055 (log: var/log/actions.log)"
 .venv/actions/bin/python -m rasa_sdk --actions actions -p 5055 >var/log/actions.log 2>&1 &
 actions_pid=$!
-trap 'kill $actions_pid 2>/dev/null' EXIT
 for _ in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null && break; sleep 0.5; done
-echo "==> starting the assistant; type your question (Chinese), /stop to quit"
-.venv/rasa/bin/rasa shell --model models/assistant.tar.gz --endpoints endpoints.yml
+
+echo "==> starting the Rasa server on :5005 with the website chat (log: var/log/rasa.log); loading the model takes a minute"
+.venv/rasa/bin/rasa run --model models/assistant.tar.gz --endpoints endpoints.yml --credentials credentials.yml \
+  -p 5005 >var/log/rasa.log 2>&1 &
+rasa_pid=$!
+
+# the Rasa server listens only once the model is loaded
+until .venv/rasa/bin/python -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:5005/webhooks/web/health", timeout=2)' 2>/dev/null; do
+  for pid in $actions_pid $rasa_pid; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "ERROR: a server stopped during start-up. Last lines of its logs:" >&2
+      tail -20 var/log/actions.log var/log/rasa.log >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done
+
+cat <<MSG
+
+==> 云澜银行智能客服 is ready. Open the chat page in a browser:
+
+        http://localhost:5005/chat
+
+    Logs: var/log/rasa.log, var/log/actions.log. Press Ctrl-C to stop both servers.
+MSG
+
+# come back when either server stops on its own (or on Ctrl-C)
+set +e
+wait -n "$actions_pid" "$rasa_pid"
+echo "ERROR: a server stopped unexpectedly; see var/log/rasa.log and var/log/actions.log." >&2
+exit 1

@@ -27,6 +27,8 @@ suite "rasa data validate" make --no-print-directory validate
 suite "train the model" make --no-print-directory train
 suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot
 suite "conversation tests" bash scripts/conversation_tests.sh
+suite "channels: gateway and WeChat (pytest)" .venv/rasa/bin/python -m pytest -q tests/channels --ignore=tests/channels/browser
+suite "web chat in headless Chromium" bash scripts/browser_tests.sh
 
 echo
 echo "passed suites: ${passed[*]:-none}"
