@@ -69,3 +69,27 @@ def test_e5_vectors_are_reused_and_close_meanings_are_close():
     fresh = np.asarray(featurizer._encode(["密码忘了怎么办"]), dtype=np.float32).reshape(-1)
     assert np.allclose(first[0], fresh, atol=1e-6)
     assert float(first[0] @ first[1]) > float(first[0] @ first[2])
+
+
+def _patterns(name):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "data/nlu/regexes.yml").read_text(encoding="utf-8"))
+    (item,) = [i for i in data["nlu"] if i.get("regex") == name]
+    return [re.compile(line[2:]) for line in item["examples"].splitlines() if line.startswith("- ")]
+
+
+@pytest.mark.parametrize("text,found", [
+    ("存5000元一年多少利息", "5000元"),
+    ("我有二十万想理财", "二十万"),
+    ("卡号6228****4410丢了", None),
+    ("尾号**12的卡被扣了钱", None),
+    ("手机138****2201收不到验证码", None),
+    ("623###5531这张卡", None),
+])
+def test_masked_digits_are_not_amounts(text, found):
+    matches = [m.group(0) for p in _patterns("amount") for m in p.finditer(text)]
+    assert (found in matches) if found else not matches
