@@ -44,6 +44,7 @@ from wechatpy.utils import check_signature
 
 from bot.channels.gateway import Incoming, Message, gateway
 from bot.channels.wechat_client import WeChatAPI
+from bot.nlu.numbers import parse_number
 from bot.settings import WeChatSettings
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,6 @@ GREETING = "/greet"
 
 _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
 _CHOICE = re.compile(r"^第?(\d{1,2}|[一二三四五六七八九十])[个项条]?[.。、)）]?$")
-_CHINESE_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
 _REQUIRED = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 
 
@@ -169,8 +169,7 @@ def choose(text: str, menu: List[str]) -> Optional[str]:
     match = _CHOICE.match(unicodedata.normalize("NFKC", text).strip())
     if not match or not menu:
         return None
-    token = match.group(1)
-    number = int(token) if token.isdigit() else _CHINESE_DIGITS[token]
+    number = int(parse_number(match.group(1)) or 0)
     return menu[number - 1] if 1 <= number <= len(menu) else None
 
 

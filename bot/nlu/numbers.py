@@ -22,7 +22,8 @@ _TERM = re.compile(r"^(?P<num>.+?)(?P<unit>个月|个多月|月|年|天|日|周|
 _TERM_UNITS = {"个月": 1, "个多月": 1, "月": 1, "年": 12, "天": 1 / 30, "日": 1 / 30, "周": 7 / 30, "星期": 7 / 30}
 
 
-def _number(text: str) -> Optional[float]:
+def parse_number(text: str) -> Optional[float]:
+    """A number written in Arabic or Chinese numerals ("12", "1,000", "二十", "两万"), or None."""
     import cn2an
 
     text = text.replace(",", "").replace("，", "").strip()
@@ -48,7 +49,7 @@ def _tidy(value: float) -> Number:
 def parse_amount(text: str) -> Optional[Number]:
     """Yuan in ``text`` (二十万, 5万元, 1.5万, 三千块, 100,000); None when unreadable."""
     cleaned = _AMOUNT_NOISE.sub("", str(text)).strip()
-    value = _number(cleaned)
+    value = parse_number(cleaned)
     return _tidy(value) if value is not None else None
 
 
@@ -61,7 +62,7 @@ def parse_term_months(text: str) -> Optional[Number]:
     match = _TERM.match(cleaned)
     if not match:
         return None
-    value = _number(match.group("num"))
+    value = parse_number(match.group("num"))
     if value is None:
         return None
     months = value * _TERM_UNITS[match.group("unit")]
