@@ -46,6 +46,36 @@ def test_no_real_evaluation_question_is_in_the_training_data(examples):
     assert not leaked, f"evaluation questions copied into training data: {leaked[:5]}"
 
 
+def trigrams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def test_no_training_example_is_a_near_copy_of_an_evaluation_question(examples):
+    """Edited copies count too: no example shares 70 % of its character trigrams with a real question."""
+    real = []
+    for path in sorted((SHARED / "eval").glob("*.tsv")):
+        for row in path.read_text(encoding="utf-8").splitlines()[1:]:
+            grams = trigrams(normalise(row.split("\t")[0]))
+            if len(grams) >= 4:
+                real.append(grams)
+    index: dict[str, list[int]] = {}
+    for i, grams in enumerate(real):
+        for g in grams:
+            index.setdefault(g, []).append(i)
+    near = []
+    for f, _, t in examples:
+        grams = trigrams(normalise(t))
+        if len(grams) < 4:
+            continue
+        shared: dict[int, int] = {}
+        for g in grams:
+            for i in index.get(g, ()):
+                shared[i] = shared.get(i, 0) + 1
+        if any(n / len(grams | real[i]) >= 0.7 for i, n in shared.items()):
+            near.append(f)
+    assert not near, f"{len(near)} training examples are near-copies of evaluation questions (files: {sorted(set(near))})"
+
+
 def test_every_contract_intent_has_examples_and_a_path():
     spec = yaml.safe_load((SHARED / "spec" / "intents.yml").read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
