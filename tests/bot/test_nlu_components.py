@@ -1,6 +1,8 @@
 """The custom NLU components: script normalisation and numbers."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.nlu.normaliser import normalise
@@ -93,3 +95,40 @@ def _patterns(name):
 def test_masked_digits_are_not_amounts(text, found):
     matches = [m.group(0) for p in _patterns("amount") for m in p.finditer(text)]
     assert (found in matches) if found else not matches
+
+
+@pytest.mark.parametrize("text,refers", [
+    ("你们银行的网银怎么登录不了", True),
+    ("贵行信用卡年费多少", True),
+    ("云澜app转账限额", True),
+    ("在你行办的卡被冻结了", True),
+    ("工行的网银怎么登录不了", False),
+    ("支付宝借呗额度怎么提高", False),
+    ("今天天气怎么样", False),
+    ("", False),
+])
+def test_bank_reference_feature_marks_questions_to_our_bank(text, refers):
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.bank_reference import BankReferenceFeaturizer
+
+    featurizer = BankReferenceFeaturizer(BankReferenceFeaturizer.get_default_config(), "refs")
+    message = Message(data={TEXT: text})
+    featurizer.process([message])
+    _, sentence = message.get_dense_features(TEXT)
+    assert sentence.features.shape == (1, 1)
+    assert sentence.features[0, 0] == (1.0 if refers else 0.0)
+
+
+def test_bank_references_come_from_the_generated_file(tmp_path):
+    from bot.nlu.bank_reference import BankReferenceFeaturizer
+
+    words = (Path(__file__).resolve().parents[2] / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
+    assert "你们" in words and "贵行" in words and len(words) >= 6
+    custom = tmp_path / "refs.txt"
+    custom.write_text("本店\n", encoding="utf-8")
+    featurizer = BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "path": str(custom)}, "refs")
+    assert featurizer.refers_to_bank("本店几点开门") and not featurizer.refers_to_bank("你们几点开门")
+    with pytest.raises(FileNotFoundError):
+        BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "path": str(tmp_path / "none.txt")}, "refs")

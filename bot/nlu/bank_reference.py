@@ -1,0 +1,94 @@
+"""A sentence feature that says whether the customer refers to OUR bank.
+
+The NLU contract: customers call the bank by its name or 你们 / 你们银行 / 贵行, and
+questions about other banks and platforms are out of scope. Word and character
+n-grams carry "你们" like any other token, so a topic word that the training data
+mostly shows in out-of-scope questions ("冻结", "充话费") can outvote it. One
+explicit feature, "this message speaks to the bank itself", gives the classifier
+a signal it weighs on its own.
+
+The words come from ``bot/resources/bank_references.txt``, generated from the
+knowledge seed (the bank's names and the ways customers address it); the text
+reaches this component already Simplified (ChineseNormaliser).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_references(path: str) -> List[str]:
+    """The non-empty lines of the references file; a relative path is taken from the project root."""
+    file = Path(path)
+    if not file.is_absolute():
+        file = ROOT / file
+    if not file.is_file():
+        raise FileNotFoundError(f"BankReferenceFeaturizer: {file} not found (run 'make nlu-export')")
+    return [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def reference_pattern(words: Iterable[str]) -> "re.Pattern[str]":
+    ordered = sorted(set(words), key=len, reverse=True)
+    if not ordered:
+        raise ValueError("BankReferenceFeaturizer: no bank references given")
+    return re.compile("|".join(re.escape(w) for w in ordered))
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class BankReferenceFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds one sentence feature: 1.0 when the text names or addresses our bank, else 0.0."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DenseFeaturizer.get_default_config(), "path": "bot/resources/bank_references.txt"}
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        if not isinstance(config.get("path"), str) or not config["path"]:
+            raise ValueError("BankReferenceFeaturizer: 'path' must name the references file")
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        super().__init__(name, config)
+        self._pattern = reference_pattern(read_references(config["path"]))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "BankReferenceFeaturizer":
+        return cls(config, execution_context.node_name)
+
+    def refers_to_bank(self, text: str) -> bool:
+        return bool(text and self._pattern.search(text))
+
+    def _featurize(self, messages: List[Message]) -> None:
+        for message in messages:
+            text = message.get(TEXT)
+            if text is None:
+                continue
+            value = np.array([[1.0 if self.refers_to_bank(text) else 0.0]], dtype=np.float32)
+            self.add_features_to_message(None, value, TEXT, message)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(messages)
+        return messages
