@@ -1,0 +1,58 @@
+"""Addressing the bank (你们 / 贵行 / 云澜) does not by itself make a question the bank's business.
+
+The NLU reads a reference to the bank as a sign of an in-scope question
+(bot.nlu.bank_reference); these checks keep that sign from swallowing chit-chat,
+other institutions' products and requests the bank does not serve, while plain
+questions about the bank's own services still land on their intents. The model
+is the one `make train` built.
+"""
+from __future__ import annotations
+
+import pytest
+
+ADDRESSED_BUT_OUT_OF_SCOPE = [
+    "你们周末加班吗还是双休",
+    "你们觉得下半年油价会不会降",
+    "你们能不能帮我查查招商银行那张卡的账单",
+    "你们会唱歌吗",
+    "你们帮我把这段话翻成日语",
+    "贵行对美联储加息怎么看",
+    "你们银行今年校招什么时候开始",
+    "云澜银行的股票代码是多少 值得买吗",
+    "你们晓得附近哪家火锅好吃吗",
+    "你们能帮我把美团月付关掉吗",
+    "你们能帮我起诉欠钱不还的同学吗",
+    "你们知道去哪办港澳通行证吗",
+]
+
+ADDRESSED_AND_IN_SCOPE = [
+    pytest.param(
+        "你们银行的手机银行一直闪退", "faq",
+        # known: complaints carry 你们 twice as often as FAQ questions in the training data, so a
+        # fault report addressed to the bank leans to `complain` (fix: more FAQ questions that name the bank)
+        marks=pytest.mark.xfail(reason="fault report addressed to the bank read as a complaint", strict=False),
+    ),
+    ("贵行信用卡年费多少", "ask_fees"),
+    ("你们的大额存单是什么", "ask_product_info"),
+    ("在你们这办房贷要带什么材料", "ask_required_documents"),
+    ("你们银行的卡丢了怎么办", "report_lost_card"),
+    ("你们客服电话多少", "ask_contact"),
+    ("你们网点周六开门吗", "ask_branch"),
+    ("云澜的理财会亏本吗", "ask_risk"),
+]
+
+
+async def _intent(agent, text: str) -> str:
+    parsed = await agent.parse_message(text)
+    return (parsed.get("intent") or {}).get("name") or ""
+
+
+async def test_addressing_the_bank_does_not_make_chit_chat_in_scope(agent):
+    wrong = [(t, i) for t in ADDRESSED_BUT_OUT_OF_SCOPE if (i := await _intent(agent, t)) not in ("out_of_scope", "nlu_fallback")]
+    # a statistical model: at most one in six may slip, and the list says which
+    assert len(wrong) <= len(ADDRESSED_BUT_OUT_OF_SCOPE) // 6, wrong
+
+
+@pytest.mark.parametrize("text,intent", ADDRESSED_AND_IN_SCOPE)
+async def test_questions_to_the_bank_land_on_their_intent(agent, text, intent):
+    assert await _intent(agent, text) == intent
