@@ -18,14 +18,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Text
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.shared.nlu.constants import TEXT
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.sentence_featurizer import SentenceFeaturizer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +44,7 @@ def reference_pattern(words: Iterable[str]) -> "re.Pattern[str]":
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class BankReferenceFeaturizer(DenseFeaturizer, GraphComponent):
+class BankReferenceFeaturizer(SentenceFeaturizer):
     """Adds one sentence feature: 1.0 when the text names or addresses our bank, else 0.0."""
 
     @staticmethod
@@ -61,34 +57,11 @@ class BankReferenceFeaturizer(DenseFeaturizer, GraphComponent):
             raise ValueError("BankReferenceFeaturizer: 'path' must name the references file")
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
-        super().__init__(name, config)
+        super().__init__(config, name)
         self._pattern = reference_pattern(read_references(config["path"]))
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "BankReferenceFeaturizer":
-        return cls(config, execution_context.node_name)
 
     def refers_to_bank(self, text: str) -> bool:
         return bool(text and self._pattern.search(text))
 
-    def _featurize(self, messages: List[Message]) -> None:
-        for message in messages:
-            text = message.get(TEXT)
-            if text is None:
-                continue
-            value = np.array([[1.0 if self.refers_to_bank(text) else 0.0]], dtype=np.float32)
-            self.add_features_to_message(None, value, TEXT, message)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
-        return messages
+    def _vectors(self, texts: List[str]) -> np.ndarray:
+        return np.array([[1.0 if self.refers_to_bank(t) else 0.0] for t in texts], dtype=np.float32)

