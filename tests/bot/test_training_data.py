@@ -33,15 +33,15 @@ def examples():
     return list(training_examples())
 
 
-def test_no_real_evaluation_question_is_in_the_training_data(examples):
+def real_questions() -> list[str]:
+    """The normalised text of every question in the shared evaluation files."""
     eval_files = sorted((SHARED / "eval").glob("*.tsv"))
     assert eval_files, "the shared evaluation set must be beside the project (../shared/eval)"
-    real = set()
-    for path in eval_files:
-        for row in path.read_text(encoding="utf-8").splitlines()[1:]:
-            text = normalise(row.split("\t")[0])
-            if len(text) >= 6:
-                real.add(text)
+    return [normalise(row.split("\t")[0]) for path in eval_files for row in path.read_text(encoding="utf-8").splitlines()[1:]]
+
+
+def test_no_real_evaluation_question_is_in_the_training_data(examples):
+    real = {text for text in real_questions() if len(text) >= 6}
     leaked = [(f, t) for f, _, t in examples if normalise(t) in real]
     assert not leaked, f"evaluation questions copied into training data: {leaked[:5]}"
 
@@ -52,12 +52,7 @@ def trigrams(text: str) -> set[str]:
 
 def test_no_training_example_is_a_near_copy_of_an_evaluation_question(examples):
     """Edited copies count too: no example shares 70 % of its character trigrams with a real question."""
-    real = []
-    for path in sorted((SHARED / "eval").glob("*.tsv")):
-        for row in path.read_text(encoding="utf-8").splitlines()[1:]:
-            grams = trigrams(normalise(row.split("\t")[0]))
-            if len(grams) >= 4:
-                real.append(grams)
+    real = [grams for grams in map(trigrams, real_questions()) if len(grams) >= 4]
     index: dict[str, list[int]] = {}
     for i, grams in enumerate(real):
         for g in grams:
