@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import collections
 import copy
+import hashlib
 import json
 import os
 import random
@@ -87,6 +88,27 @@ def project_pipeline(path: Path = ROOT / "config.yml") -> list[dict[str, Any]]:
 
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [c for c in config["pipeline"] if not c["name"].endswith("ResponseSelector")]
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """sha1 over the training files' names and contents: results are comparable only on equal data."""
+    digest = hashlib.sha1()
+    for path in sorted(data_dir.glob("*.yml")):
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def stored_results(out: Path, fingerprint: str, skip: Iterable[str]) -> dict[str, dict]:
+    """Results of other pipelines kept in ``out`` by an earlier run on the same data."""
+    try:
+        stored = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {
+        name: {**r, "stored": True}
+        for name, r in stored.items()
+        if name not in skip and isinstance(r, dict) and r.get("data") == fingerprint
+    }
 
 
 def load_training_data(data_dir: Path):
@@ -210,10 +232,12 @@ def report(results: dict[str, dict], n_questions: int, k: int) -> None:
     for name, r in results.items():
         cv = r.get("cv", {})
         print(
-            f"{name:10s} {r['real_accuracy']:9.3f} {r['real_macro_f1']:8.3f} {r['real_fallbacks']:9d} "
+            f"{name + ('*' if r.get('stored') else ''):10s} {r['real_accuracy']:9.3f} {r['real_macro_f1']:8.3f} {r['real_fallbacks']:9d} "
             f"{cv.get('accuracy', float('nan')):7.3f} {cv.get('macro_f1', float('nan')):7.3f} "
             f"{r['train_seconds']:8.1f} {r['parse_ms']:9.1f}"
         )
+    if any(r.get("stored") for r in results.values()):
+        print("* kept from an earlier run on the same training data (same sha1 of data/nlu/*.yml)")
     if "baseline" in results and "project" in results:
         b, p = results["baseline"], results["project"]
         print(
@@ -229,7 +253,11 @@ def report(results: dict[str, dict], n_questions: int, k: int) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--only", choices=["project", "baseline"], help="evaluate one pipeline only")
+    parser.add_argument(
+        "--only",
+        choices=["project", "baseline"],
+        help="evaluate one pipeline only; the other's figures are kept from --out if they were taken on the same data",
+    )
     parser.add_argument("--config", type=Path, default=ROOT / "config.yml", help="the pipeline to measure as 'project'")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval.json")
     args = parser.parse_args(argv)
@@ -239,6 +267,7 @@ def main(argv=None) -> int:
         return 1
     questions = read_questions(dev)
     training_data = load_training_data(ROOT / "data" / "nlu")
+    fingerprint = data_fingerprint(ROOT / "data" / "nlu")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="nlu-eval-") as tmp:
         work = Path(tmp)
@@ -247,7 +276,10 @@ def main(argv=None) -> int:
         for name, pipeline in pipelines.items():
             if args.only and args.only != name:
                 continue
-            results[name] = evaluate(name, pipeline, training_data, nlu_file, questions, work, args.folds)
+            results[name] = {**evaluate(name, pipeline, training_data, nlu_file, questions, work, args.folds), "data": fingerprint}
+    if args.only:
+        results.update(stored_results(args.out, fingerprint, skip=results))
+        results = {name: results[name] for name in ("project", "baseline") if name in results}
     report(results, len(questions), args.folds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")

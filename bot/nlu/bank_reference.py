@@ -7,6 +7,14 @@ mostly shows in out-of-scope questions ("冻结", "充话费") can outvote it. O
 explicit feature, "this message speaks to the bank itself", gives the classifier
 a signal it weighs on its own.
 
+With ``gate_dense: true`` the component also repeats the dense sentence features
+already on the message (the e5 vector) multiplied by that sign: zeros when the
+bank is not addressed, the vector itself when it is. A linear classifier can then
+learn what "addressed to the bank" means per topic (你们 + a product question is
+consultation, 你们 + a joke is still chit-chat) instead of one shift for all
+messages, which either pulled chit-chat into scope or, once chit-chat examples
+said 你们 too, pushed real questions out (docs/nlu-evaluation.md).
+
 The words come from ``bot/resources/bank_references.txt``, generated from the
 knowledge seed (the bank's names and the ways customers address it); the text
 reaches this component already Simplified (ChineseNormaliser).
@@ -20,6 +28,8 @@ from typing import Any, Dict, Iterable, List, Text
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.sentence_featurizer import SentenceFeaturizer
 
@@ -45,16 +55,25 @@ def reference_pattern(words: Iterable[str]) -> "re.Pattern[str]":
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class BankReferenceFeaturizer(SentenceFeaturizer):
-    """Adds one sentence feature: 1.0 when the text names or addresses our bank, else 0.0."""
+    """Adds the sentence feature [sign] or, gated, [sign, sign × earlier dense sentence features].
+
+    sign is 1.0 when the text names or addresses our bank, else 0.0.
+    """
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**DenseFeaturizer.get_default_config(), "path": "bot/resources/bank_references.txt"}
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "path": "bot/resources/bank_references.txt",
+            "gate_dense": False,
+        }
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         if not isinstance(config.get("path"), str) or not config["path"]:
             raise ValueError("BankReferenceFeaturizer: 'path' must name the references file")
+        if not isinstance(config.get("gate_dense", False), bool):
+            raise ValueError("BankReferenceFeaturizer: 'gate_dense' must be true or false")
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(config, name)
@@ -65,3 +84,17 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
 
     def _vectors(self, texts: List[str]) -> np.ndarray:
         return np.array([[1.0 if self.refers_to_bank(t) else 0.0] for t in texts], dtype=np.float32)
+
+    def _message_vectors(self, messages: List[Message]) -> np.ndarray:
+        signs = self._vectors([m.get(TEXT) for m in messages])
+        if not self._config.get("gate_dense"):
+            return signs
+        rows = []
+        for message, sign in zip(messages, signs):
+            _, dense = message.get_dense_features(TEXT)
+            if dense is None:
+                raise ValueError(
+                    "BankReferenceFeaturizer: gate_dense needs a dense featurizer before it in the pipeline"
+                )
+            rows.append(np.concatenate([sign, sign[0] * dense.features.reshape(-1)]))
+        return np.array(rows, dtype=np.float32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -19,9 +20,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.stored import read_stored
 
 logger = logging.getLogger(__name__)
 RANKING_LENGTH = 10
@@ -33,7 +36,26 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"C": 1.0, "dense_weight": 2.0, "class_weight": "balanced", "max_iter": 3000, "random_seed": 42}
+        return {
+            "C": 1.0,
+            "dense_weight": 2.0,
+            "class_weight": "balanced",
+            "max_iter": 3000,
+            "random_seed": 42,
+            # "per_featurizer": each sparse featurizer's TF-IDF block has unit length, so word
+            # n-grams, character n-grams and pattern matches weigh alike whatever their sizes;
+            # "joint": one unit length over all of them
+            "sparse_norm": "per_featurizer",
+            # names (or aliases) of the featurizers whose sentence features are used; [] = all
+            "featurizers": [],
+        }
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        if config.get("sparse_norm", "per_featurizer") not in ("per_featurizer", "joint"):
+            raise ValueError("LinearIntentClassifier: sparse_norm must be 'per_featurizer' or 'joint'")
+        if not isinstance(config.get("featurizers", []), list):
+            raise ValueError("LinearIntentClassifier: featurizers must be a list of featurizer names")
 
     def __init__(
         self,
@@ -44,6 +66,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         labels: Optional[List[str]] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
+        self.validate_config(self._config)
         self._storage = model_storage
         self._resource = resource
         self._model = model
@@ -60,11 +83,37 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource)
 
     def _features(self, message: Message) -> tuple[Optional[np.ndarray], Optional[scipy.sparse.spmatrix]]:
-        _, dense = message.get_dense_features(TEXT)
-        _, sparse = message.get_sparse_features(TEXT)
+        _, dense = message.get_dense_features(TEXT, self._config["featurizers"])
+        _, sparse = message.get_sparse_features(TEXT, self._config["featurizers"])
         dense_vec = dense.features.reshape(-1) if dense is not None else None
         sparse_vec = sparse.features.tocsr().reshape(1, -1) if sparse is not None else None
         return dense_vec, sparse_vec
+
+    def _blocks(self, message: Message) -> List[int]:
+        """Column widths of the sparse featurizers' sentence features, in the order they are combined."""
+        if self._config["sparse_norm"] == "joint":
+            return []
+        return [
+            f.features.shape[-1]
+            for f in message.features
+            if f.attribute == TEXT
+            and f.type == FEATURE_TYPE_SENTENCE
+            and f.is_sparse()
+            and (not self._config["featurizers"] or f.origin in self._config["featurizers"])
+        ]
+
+    @staticmethod
+    def _unit_length(counts: scipy.sparse.csr_matrix, blocks: List[int]) -> scipy.sparse.csr_matrix:
+        """counts / its length, block by block when the blocks cover it, else as a whole."""
+        if sum(blocks) != counts.shape[1]:
+            blocks = [counts.shape[1]]
+        parts, start = [], 0
+        for width in blocks:
+            part = counts[:, start : start + width]
+            norm = np.sqrt(part.multiply(part).sum())
+            parts.append(part / norm if norm else part)
+            start += width
+        return scipy.sparse.hstack(parts).tocsr()
 
     def _matrix(self, messages: List[Message], idf: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
         rows = []
@@ -78,8 +127,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 counts.data = 1.0 + np.log(np.maximum(counts.data, 1e-12))  # sublinear term frequency
                 if idf is not None:
                     counts = counts.multiply(idf[: counts.shape[1]].reshape(1, -1)).tocsr()
-                norm = np.sqrt(counts.multiply(counts).sum())
-                parts.append(counts / norm if norm else counts)
+                parts.append(self._unit_length(counts.tocsr(), self._blocks(message)))
             rows.append(scipy.sparse.hstack(parts).tocsr())
         return scipy.sparse.vstack(rows).tocsr()
 
@@ -124,14 +172,15 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "LinearIntentClassifier":
-        try:
-            with model_storage.read_from(resource) as directory:
-                arrays = np.load(directory / "model.npz")
-                model = {key: arrays[key] for key in arrays.files}
-                labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
-            logger.warning("LinearIntentClassifier: no trained model found")
+        def read(directory: Path) -> tuple[Dict[str, np.ndarray], List[str]]:
+            arrays = np.load(directory / "model.npz")
+            labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+            return {key: arrays[key] for key in arrays.files}, labels
+
+        stored = read_stored(model_storage, resource, read, cls.__name__)
+        if stored is None:
             return cls(config, model_storage, resource)
+        model, labels = stored
         return cls(config, model_storage, resource, model, labels)
 
     def process(self, messages: List[Message]) -> List[Message]:

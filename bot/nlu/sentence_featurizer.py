@@ -37,11 +37,15 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         """One row per text."""
         raise NotImplementedError
 
+    def _message_vectors(self, messages: List[Message]) -> np.ndarray:
+        """One row per message; by default from the texts alone."""
+        return self._vectors([m.get(TEXT) for m in messages])
+
     def _featurize(self, messages: List[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT) is not None]
         if not todo:
             return
-        vectors = self._vectors([m.get(TEXT) for m in todo])
+        vectors = self._message_vectors(todo)
         for message, vector in zip(todo, vectors):
             self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
 

@@ -132,3 +132,75 @@ def test_bank_references_come_from_the_generated_file(tmp_path):
     assert featurizer.refers_to_bank("本店几点开门") and not featurizer.refers_to_bank("你们几点开门")
     with pytest.raises(FileNotFoundError):
         BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "path": str(tmp_path / "none.txt")}, "refs")
+
+
+def test_gated_bank_reference_repeats_the_sentence_vector_only_when_the_bank_is_addressed():
+    import numpy as np
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.bank_reference import BankReferenceFeaturizer
+
+    featurizer = BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "gate_dense": True}, "refs")
+    vector = np.array([[0.5, -1.0]], dtype=np.float32)
+    rows = {}
+    for text in ("你们的网银怎么登录", "工行的网银怎么登录"):
+        message = Message(data={TEXT: text})
+        message.add_features(Features(vector, FEATURE_TYPE_SENTENCE, TEXT, "e5"))
+        featurizer.process([message])
+        _, sentence = message.get_dense_features(TEXT, ["refs"])
+        rows[text] = sentence.features.reshape(-1).tolist()
+    assert rows["你们的网银怎么登录"] == [1.0, 0.5, -1.0]
+    assert rows["工行的网银怎么登录"] == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="dense featurizer"):
+        featurizer.process([Message(data={TEXT: "你们好"})])
+
+
+def _train_text_ngrams(tmp_path, texts):
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.text_ngrams import TextCharNgramFeaturizer
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("text_chars")
+    context = ExecutionContext(graph_schema=None, node_name="text_chars")
+    config = TextCharNgramFeaturizer.get_default_config()
+    trainer = TextCharNgramFeaturizer.create(config, storage, resource, context)
+    trainer.train(TrainingData([Message(data={TEXT: t, "intent": "x"}) for t in texts]))
+    return TextCharNgramFeaturizer.load(config, storage, resource, context)
+
+
+def test_text_char_ngrams_span_word_boundaries_and_survive_reloading(tmp_path):
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    featurizer = _train_text_ngrams(tmp_path, ["手机银行闪退", "信用卡年费"])
+    vocabulary = featurizer._vectorizer.vocabulary
+    assert "行闪" in vocabulary and "银行闪" in vocabulary  # across 手机银行 | 闪退
+    message, unknown, empty = Message(data={TEXT: "手机银行闪退了"}), Message(data={TEXT: "🙂🙂"}), Message(data={TEXT: ""})
+    featurizer.process([message, unknown, empty])
+    _, sentence = message.get_sparse_features(TEXT)
+    assert sentence.features.shape == (1, len(vocabulary)) and sentence.features.sum() > 10
+    _, nothing = unknown.get_sparse_features(TEXT)
+    assert nothing.features.shape == (1, len(vocabulary))
+    assert nothing.features.sum() == nothing.features.toarray()[0, vocabulary[" "]]  # only the word-edge padding
+
+
+def test_linear_classifier_gives_each_sparse_featurizer_unit_length():
+    import numpy as np
+    import scipy.sparse
+
+    from bot.nlu.linear_classifier import LinearIntentClassifier
+
+    counts = scipy.sparse.csr_matrix(np.array([[3.0, 4.0, 0.0, 1.0, 1.0, 1.0, 1.0]]))
+    per_block = LinearIntentClassifier._unit_length(counts, [2, 5]).toarray().reshape(-1)
+    assert np.allclose(per_block, [0.6, 0.8, 0.0, 0.5, 0.5, 0.5, 0.5])
+    whole = LinearIntentClassifier._unit_length(counts, [3]).toarray().reshape(-1)  # blocks do not cover it
+    assert np.isclose(np.linalg.norm(whole), 1.0)
+    with pytest.raises(ValueError):
+        LinearIntentClassifier({"sparse_norm": "sideways"}, None, None)

@@ -1,0 +1,132 @@
+"""Character n-gram counts over the whole message text, across word boundaries.
+
+Rasa's CountVectorsFeaturizer builds character n-grams from the tokenizer's
+words, so an n-gram never spans two jieba words: when jieba cuts a colloquial or
+misspelt phrase differently from the training examples ("位用卡", "手机银行闪
+退"), those n-grams are simply missing. Counting n-grams over the (normalised)
+text itself keeps them whatever the segmentation; on the real customer questions
+this lifts the intent classifier (docs/nlu-evaluation.md).
+
+Sentence features only: the component feeds the intent classifier; the token-level
+n-grams stay for the models that need a sequence. The vocabulary is stored as JSON.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import CountVectorizer
+
+from bot.nlu.stored import read_stored
+
+logger = logging.getLogger(__name__)
+
+VOCABULARY_FILE = "vocabulary.json"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
+class TextCharNgramFeaturizer(SparseFeaturizer, GraphComponent):
+    """Counts of the text's character n-grams (min_ngram..max_ngram) as one sparse sentence feature."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**SparseFeaturizer.get_default_config(), "min_ngram": 1, "max_ngram": 3, "min_count": 1}
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        low, high = config.get("min_ngram"), config.get("max_ngram")
+        if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
+            raise ValueError("TextCharNgramFeaturizer: need 1 <= min_ngram <= max_ngram (integers)")
+        if not isinstance(config.get("min_count"), int) or config["min_count"] < 1:
+            raise ValueError("TextCharNgramFeaturizer: min_count must be a positive integer")
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        name: Text,
+        model_storage: ModelStorage,
+        resource: Resource,
+        vocabulary: Optional[Dict[str, int]] = None,
+    ) -> None:
+        super().__init__(name, config)
+        self._storage = model_storage
+        self._resource = resource
+        self._vectorizer: Optional[CountVectorizer] = None
+        if vocabulary:
+            self._vectorizer = self._make_vectorizer(vocabulary)
+
+    def _make_vectorizer(self, vocabulary: Optional[Dict[str, int]] = None) -> CountVectorizer:
+        return CountVectorizer(
+            analyzer="char_wb",
+            ngram_range=(self._config["min_ngram"], self._config["max_ngram"]),
+            lowercase=True,
+            min_df=self._config["min_count"] if vocabulary is None else 1,
+            vocabulary=vocabulary,
+            dtype=float,
+        )
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TextCharNgramFeaturizer":
+        return cls(config, execution_context.node_name, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TextCharNgramFeaturizer":
+        vocabulary = read_stored(
+            model_storage,
+            resource,
+            lambda directory: json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8")),
+            cls.__name__,
+        )
+        return cls(config, execution_context.node_name, model_storage, resource, vocabulary)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        texts = [m.get(TEXT) for m in training_data.training_examples if m.get(TEXT)]
+        if not texts:
+            logger.warning("TextCharNgramFeaturizer: no texts to learn n-grams from")
+            return self._resource
+        vectorizer = self._make_vectorizer()
+        vectorizer.fit(texts)
+        vocabulary = {ngram: int(index) for ngram, index in vectorizer.vocabulary_.items()}
+        self._vectorizer = self._make_vectorizer(vocabulary)
+        with self._storage.write_to(self._resource) as directory:
+            (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    def _featurize(self, messages: List[Message]) -> None:
+        todo = [m for m in messages if m.get(TEXT) is not None]
+        if not todo or self._vectorizer is None:
+            return
+        counts = self._vectorizer.transform([m.get(TEXT) for m in todo]).tocsr()
+        for row, message in enumerate(todo):
+            self.add_features_to_message(None, scipy.sparse.coo_matrix(counts[row]), TEXT, message)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(messages)
+        return messages
