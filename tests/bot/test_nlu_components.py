@@ -204,3 +204,24 @@ def test_linear_classifier_gives_each_sparse_featurizer_unit_length():
     assert np.isclose(np.linalg.norm(whole), 1.0)
     with pytest.raises(ValueError):
         LinearIntentClassifier({"sparse_norm": "sideways"}, None, None)
+
+
+def test_linear_classifier_reads_only_the_featurizers_it_is_given():
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.linear_classifier import LinearIntentClassifier
+
+    message = Message(data={TEXT: "信用卡年费"})
+    for origin, width in (("word_chars", 5), ("words", 3), ("text_chars", 4)):
+        counts = scipy.sparse.coo_matrix(np.ones((1, width)))
+        message.add_features(Features(counts, FEATURE_TYPE_SENTENCE, TEXT, origin))
+    message.add_features(Features(np.ones((1, 2)), FEATURE_TYPE_SENTENCE, TEXT, "e5"))
+    chosen = LinearIntentClassifier({"featurizers": ["words", "text_chars", "e5"]}, None, None)
+    dense, sparse = chosen._features(message)
+    assert dense.shape == (2,) and sparse.shape == (1, 7) and chosen._blocks(message) == [3, 4]
+    everything = LinearIntentClassifier({}, None, None)
+    assert everything._features(message)[1].shape == (1, 12) and everything._blocks(message) == [5, 3, 4]
