@@ -5,7 +5,7 @@ featurizing training data and incoming messages is the same for all of them.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Iterable, List, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -17,7 +17,32 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 
-class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
+class SentenceFeatures:
+    """Featurizing training data and incoming messages the same way: one sentence-level row per text.
+
+    Mixed into a Rasa featurizer (dense or sparse); ``_rows(messages)`` gives the rows.
+    """
+
+    def _rows(self, messages: List[Message]) -> Iterable[Any]:
+        raise NotImplementedError
+
+    def _featurize(self, messages: List[Message]) -> None:
+        todo = [m for m in messages if m.get(TEXT) is not None]
+        if not todo:
+            return
+        for message, row in zip(todo, self._rows(todo)):
+            self.add_features_to_message(None, row, TEXT, message)  # type: ignore[attr-defined]
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(messages)
+        return messages
+
+
+class SentenceFeaturizer(SentenceFeatures, DenseFeaturizer, GraphComponent):
     """Adds ``_vectors(texts)[i]`` as the sentence feature of message i (no sequence features)."""
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
@@ -41,18 +66,5 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         """One row per message; by default from the texts alone."""
         return self._vectors([m.get(TEXT) for m in messages])
 
-    def _featurize(self, messages: List[Message]) -> None:
-        todo = [m for m in messages if m.get(TEXT) is not None]
-        if not todo:
-            return
-        vectors = self._message_vectors(todo)
-        for message, vector in zip(todo, vectors):
-            self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
-        return messages
+    def _rows(self, messages: List[Message]) -> Iterable[np.ndarray]:
+        return (vector.reshape(1, -1) for vector in self._message_vectors(messages))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Optional, Text
 
 import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -27,6 +27,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
+from bot.nlu.sentence_featurizer import SentenceFeatures
 from bot.nlu.stored import read_stored
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ VOCABULARY_FILE = "vocabulary.json"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
-class TextCharNgramFeaturizer(SparseFeaturizer, GraphComponent):
+class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent):
     """Counts of the text's character n-grams (min_ngram..max_ngram) as one sparse sentence feature."""
 
     @staticmethod
@@ -115,18 +116,8 @@ class TextCharNgramFeaturizer(SparseFeaturizer, GraphComponent):
             (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
-    def _featurize(self, messages: List[Message]) -> None:
-        todo = [m for m in messages if m.get(TEXT) is not None]
-        if not todo or self._vectorizer is None:
-            return
-        counts = self._vectorizer.transform([m.get(TEXT) for m in todo]).tocsr()
-        for row, message in enumerate(todo):
-            self.add_features_to_message(None, scipy.sparse.coo_matrix(counts[row]), TEXT, message)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
-        return messages
+    def _rows(self, messages: List[Message]) -> Iterable[scipy.sparse.coo_matrix]:
+        if self._vectorizer is None:
+            return []
+        counts = self._vectorizer.transform([m.get(TEXT) for m in messages]).tocsr()
+        return (scipy.sparse.coo_matrix(counts[row]) for row in range(counts.shape[0]))
