@@ -78,10 +78,10 @@ browser-test: setup ## the website chat in headless Chromium (installs chromium 
 bench: setup kb ## knowledge-base lookup latency on SQLite and PostgreSQL
 	@$(PY_ACTIONS) benchmarks/kb_lookup.py
 
-lint: setup ## ruff + black (check only)
-	@$(VENV_ACTIONS)/bin/pip install -q ruff black >/dev/null
+lint: setup ## ruff + black (check only; rules and versions pinned, settings in pyproject.toml)
+	@$(VENV_ACTIONS)/bin/pip install -q ruff==0.17.6 black==26.10.1 >/dev/null
 	@$(VENV_ACTIONS)/bin/ruff check knowledge actions bot tests benchmarks
-	@$(VENV_ACTIONS)/bin/black --check -l 120 knowledge actions bot tests benchmarks
+	@$(VENV_ACTIONS)/bin/black --check knowledge actions bot tests benchmarks
 
 types: setup ## mypy on the knowledge base and actions
 	@$(VENV_ACTIONS)/bin/pip install -q mypy types-PyYAML >/dev/null

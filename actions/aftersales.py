@@ -1,4 +1,5 @@
 """After-sales: complaints, hand-off to a human agent, leaving a form."""
+
 from __future__ import annotations
 
 from typing import Any

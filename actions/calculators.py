@@ -3,6 +3,7 @@
 Pure functions, checked in tests against hand-worked examples; the actions
 that call them live in ``actions.products``.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,12 +4,14 @@ Actions never hold Chinese wording: ``Wording`` reads the domain's ``fmt_*``
 responses (sent by the Rasa server with every action call) for the pieces that
 lists and tables are built from.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
@@ -48,7 +50,7 @@ class Wording:
     def join(self, items: Any) -> str:
         return self("fmt_joiner").join(str(i) for i in items if i)
 
-    def term(self, months: Optional[float]) -> str:
+    def term(self, months: float | None) -> str:
         if months is None:
             return self("fmt_none")
         if months == 0:
@@ -82,7 +84,7 @@ def latest_entities(tracker: Tracker, name: str) -> list[Any]:
     return seen
 
 
-def latest_number(tracker: Tracker, name: str) -> Optional[float]:
+def latest_number(tracker: Tracker, name: str) -> float | None:
     """The numeric value of entity ``name`` in the latest message, if the NLU read one."""
     for value in latest_entities(tracker, name):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -94,7 +96,7 @@ def latest_number(tracker: Tracker, name: str) -> Optional[float]:
     return None
 
 
-def as_number(value: Any) -> Optional[float]:
+def as_number(value: Any) -> float | None:
     """A slot value as a number, or None when it is text that is not a number."""
     if value is None or isinstance(value, bool):
         return None

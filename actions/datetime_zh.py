@@ -3,18 +3,34 @@
 This module holds parsing vocabulary (what customers type), not wording the
 assistant says.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Optional
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+_WEEKDAY = {
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "四": 3,
+    "五": 4,
+    "六": 5,
+    "日": 6,
+    "天": 6,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
 _RELATIVE = {"前天": -2, "昨天": -1, "今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "後天": 2, "大后天": 3}
 
 
-def _int(text: str) -> Optional[int]:
+def _int(text: str) -> int | None:
     """Arabic or Chinese numerals up to 99: 10, 十, 十二, 二十三."""
     text = text.strip()
     if text.isdigit():
@@ -38,11 +54,11 @@ _TIME = re.compile(rf"({_NUM})(?:[:：](\d{{2}})|[点點时時](?:(半)|({_NUM})
 _PERIOD = re.compile(r"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上)")
 
 
-def parse_datetime(text: str, now: dt.datetime) -> Optional[dt.datetime]:
+def parse_datetime(text: str, now: dt.datetime) -> dt.datetime | None:
     """The moment ``text`` names, relative to ``now``; None when it names no date and time."""
     # spaces separate numbers ("12/5 14:00") but nothing else ("明天 上午 10 点")
     text = re.sub(r"\s+", "", re.sub(r"(?<=\d)\s+(?=\d)", ",", (text or "").strip())).replace("：", ":")
-    day: Optional[dt.date] = None
+    day: dt.date | None = None
     rest = text
     for word in sorted(_RELATIVE, key=len, reverse=True):
         if word in text:
@@ -65,7 +81,7 @@ def parse_datetime(text: str, now: dt.datetime) -> Optional[dt.datetime]:
                 day = day.replace(year=year + 1)
             if m.re is _DATE_CN and day < now.date():
                 day = day.replace(year=year + 1)
-            rest = text[: m.start()] + text[m.end():]
+            rest = text[: m.start()] + text[m.end() :]
     if day is None:
         w = _WEEK.search(text)
         if w:
@@ -75,7 +91,7 @@ def parse_datetime(text: str, now: dt.datetime) -> Optional[dt.datetime]:
             day = base + dt.timedelta(weeks=weeks, days=target)
             if weeks == 0 and day < now.date():
                 day += dt.timedelta(weeks=1)
-            rest = text[: w.start()] + text[w.end():]
+            rest = text[: w.start()] + text[w.end() :]
     t = _TIME.search(rest)
     if day is None or t is None:
         return None

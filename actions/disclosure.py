@@ -1,4 +1,5 @@
 """The customer's answer to a risk disclosure: acknowledged (audited), or declined."""
+
 from __future__ import annotations
 
 from typing import Any

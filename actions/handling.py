@@ -1,10 +1,11 @@
 """Reception and handling: greeting, lost cards, fraud, contact, branches and appointments."""
+
 from __future__ import annotations
 
 import datetime as dt
-from abc import ABC, abstractmethod
 import os
-from typing import Any, Optional
+from abc import ABC, abstractmethod
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -29,7 +30,7 @@ def now_local() -> dt.datetime:
     return dt.datetime.now(BANK_TZ).replace(tzinfo=None)
 
 
-def bank_values(bank: Optional[BankView]) -> dict[str, str]:
+def bank_values(bank: BankView | None) -> dict[str, str]:
     """The bank's own facts for responses; the domain never hard-codes them."""
     if bank is None:
         return {}
@@ -142,7 +143,8 @@ def _hours_text(w: Wording, branch: BranchView, day: dt.date) -> str:
 
 def branch_list(w: Wording, branches: list[BranchView], day: dt.date) -> str:
     return "\n".join(
-        w("fmt_branch_row", name=b.name, address=b.address, phone=b.phone, today=_hours_text(w, b, day)) for b in branches
+        w("fmt_branch_row", name=b.name, address=b.address, phone=b.phone, today=_hours_text(w, b, day))
+        for b in branches
     )
 
 
@@ -161,7 +163,9 @@ class ActionFindBranches(Action):
             if not found:
                 dispatcher.utter_message(response="utter_ask_city", cities=cities)
                 return []
-            dispatcher.utter_message(response="utter_branches_found", branches=branch_list(w, found[:5], now_local().date()))
+            dispatcher.utter_message(
+                response="utter_branches_found", branches=branch_list(w, found[:5], now_local().date())
+            )
         return []
 
 
@@ -189,7 +193,9 @@ class ValidateAppointmentForm(FormValidationAction):
                 )
             else:
                 dispatcher.utter_message(
-                    response="utter_branch_not_found", place=redact(text)[:30], cities=Wording(domain).join(q.list_cities(s))
+                    response="utter_branch_not_found",
+                    place=redact(text)[:30],
+                    cities=Wording(domain).join(q.list_cities(s)),
                 )
         return {"appointment_branch": None}
 
@@ -211,7 +217,10 @@ class ValidateAppointmentForm(FormValidationAction):
             branch = q.get_branch(s, tracker.get_slot("appointment_branch") or "")
         if branch and not branch.is_open_at(when):
             dispatcher.utter_message(
-                response="utter_branch_closed_then", branch=branch.name, when=label, hours=_hours_text(w, branch, when.date())
+                response="utter_branch_closed_then",
+                branch=branch.name,
+                when=label,
+                hours=_hours_text(w, branch, when.date()),
             )
             return {"appointment_time": None}
         return {"appointment_time": when.isoformat(timespec="minutes")}
@@ -222,7 +231,14 @@ class ValidateAppointmentForm(FormValidationAction):
 
 
 def format_when(w: Wording, when: dt.datetime) -> str:
-    return w("fmt_datetime", month=when.month, day=when.day, weekday=_weekday(w, when.date()), hour=when.hour, minute=when.minute)
+    return w(
+        "fmt_datetime",
+        month=when.month,
+        day=when.day,
+        weekday=_weekday(w, when.date()),
+        hour=when.hour,
+        minute=when.minute,
+    )
 
 
 class ActionBookAppointment(Action):

@@ -1,4 +1,5 @@
 """Mask personal numbers before anything is stored: card, ID and phone numbers."""
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,9 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _ID18.sub(lambda m: f"{m.group(1)}{'*' * 11}{m.group(2)[-1]}", text)
-    text = _CARD.sub(lambda m: f"{m.group(1)}{'*' * (len(re.sub(r'[ -]', '', m.group(0))) - 8)}{m.group(2).strip(' -')}", text)
+    text = _CARD.sub(
+        lambda m: f"{m.group(1)}{'*' * (len(re.sub(r'[ -]', '', m.group(0))) - 8)}{m.group(2).strip(' -')}", text
+    )
     text = _PHONE.sub(r"\1****\2", text)
     text = _ID15.sub(r"\1******\2", text)
     return text

@@ -4,10 +4,11 @@ Every answer names a product the knowledge base knows, or says it found none;
 the product under discussion is remembered, so "那它的年费呢" needs no name.
 Products that need a risk disclosure get it first (``actions.risk``).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -54,7 +55,7 @@ def rate_table(w: Wording, p: ProductView) -> str:
     return "\n".join(rows)
 
 
-def _calculate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> Optional[list]:
+def _calculate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list | None:
     """Deposit interest or loan repayment when the customer gave an amount or term; None otherwise."""
     if p.category not in DEPOSITS | LOANS:
         return None
@@ -260,7 +261,9 @@ class ProductAnswerAction(Action, ABC):
     def _answer(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording) -> list:
         if found.not_found:
             log_unanswered(s, tracker, reason="product_not_found")
-            d.utter_message(response="utter_product_not_found", query=found.not_found, buttons=category_buttons(s, self.intent))
+            d.utter_message(
+                response="utter_product_not_found", query=found.not_found, buttons=category_buttons(s, self.intent)
+            )
             return [SlotSet("product", None)]
         if found.candidates:
             d.utter_message(
@@ -296,7 +299,9 @@ class ProductAnswerAction(Action, ABC):
             return gate
         events = answer(self.aspect, s, flagship, tracker, d, w)
         if len(products) > 1:
-            d.utter_message(response="utter_other_products", buttons=[button(self.intent, p.name) for p in products[1:]])
+            d.utter_message(
+                response="utter_other_products", buttons=[button(self.intent, p.name) for p in products[1:]]
+            )
         return events
 
 
@@ -372,7 +377,11 @@ def attribute_value(w: Wording, p: ProductView, attribute: str) -> str:
             return none
         return w("fmt_term_range", low=w.term(p.min_term_months), high=w.term(p.max_term_months))
     if attribute == "risk_level":
-        return w("fmt_risk_value", risk_level=p.risk_level, label=w(f"fmt_risk_label_{p.risk_level}")) if p.risk_level else none
+        return (
+            w("fmt_risk_value", risk_level=p.risk_level, label=w(f"fmt_risk_label_{p.risk_level}"))
+            if p.risk_level
+            else none
+        )
     if attribute == "fees":
         return w.join(f"{f.name} {_fee_detail(w, f)}" for f in p.fees[:3]) or none
     if attribute in ("features", "eligibility"):
@@ -416,7 +425,7 @@ class ActionCompareProducts(Action):
 def _products_to_compare(s: Session, tracker: Tracker) -> list[ProductView]:
     found: list[ProductView] = []
 
-    def add(p: Optional[ProductView]) -> None:
+    def add(p: ProductView | None) -> None:
         if p and p.code not in [f.code for f in found]:
             found.append(p)
 
@@ -431,4 +440,3 @@ def _products_to_compare(s: Session, tracker: Tracker) -> list[ProductView]:
     if len(found) == 1 and tracker.get_slot("product_code"):
         add(q.get_product(s, tracker.get_slot("product_code")))
     return found
-

@@ -1,4 +1,5 @@
 """Questions the assistant could not answer, kept (redacted) for the staff quality view."""
+
 from __future__ import annotations
 
 from typing import Any

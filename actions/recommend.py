@@ -1,7 +1,8 @@
 """Suitable recommendations: the profile form, the risk questionnaire, up to three products."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -38,7 +39,7 @@ GOAL_WORDS = {
 }
 
 
-def risk_answer(value: Any) -> Optional[str]:
+def risk_answer(value: Any) -> str | None:
     """A, B, C or D from a button or what the customer typed (a, 1, "B.", "选C")."""
     text = str(value or "").strip().upper()
     for char in text:
@@ -54,7 +55,7 @@ def tolerance_from(answers: list[str]) -> str:
     return next(level for top, level in _BANDS if score <= top)
 
 
-def segment_from_text(s: Session, text: str) -> Optional[str]:
+def segment_from_text(s: Session, text: str) -> str | None:
     key = normalise(text)
     best, best_len = None, 0
     for seg in s.scalars(select(m.Segment)):
@@ -65,7 +66,7 @@ def segment_from_text(s: Session, text: str) -> Optional[str]:
     return best
 
 
-def goal_from_text(text: str) -> Optional[str]:
+def goal_from_text(text: str) -> str | None:
     text = str(text or "").strip()
     if text in GOALS:
         return text
@@ -151,7 +152,7 @@ def _recommendations(s: Session, tracker: Tracker, tolerance: str) -> list[q.Rec
 
 
 def show_recommendations(
-    s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording, codes: Optional[list[str]] = None
+    s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording, codes: list[str] | None = None
 ) -> list[EventType]:
     """The recommendations themselves, each with its reason; ends the recommendation."""
     tolerance = tracker.get_slot("risk_tolerance")

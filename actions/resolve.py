@@ -1,9 +1,10 @@
 """Which product or category the customer means, from this message or the conversation."""
+
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
@@ -20,10 +21,10 @@ MENTION_SCORE = 0.62
 
 @dataclasses.dataclass
 class Resolution:
-    product: Optional[ProductView] = None
-    category: Optional[CategoryView] = None
+    product: ProductView | None = None
+    category: CategoryView | None = None
     candidates: list[ProductView] = dataclasses.field(default_factory=list)
-    not_found: Optional[str] = None  # what the customer named that the catalogue lacks
+    not_found: str | None = None  # what the customer named that the catalogue lacks
 
 
 def button(intent: str, product_name: str) -> dict[str, str]:

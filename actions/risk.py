@@ -6,9 +6,10 @@ the disclosure in force is shown and the customer must acknowledge it. Until the
 the question waits in ``pending_aspect``; ``actions.disclosure`` answers it once
 acknowledged and writes the audit record.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -29,11 +30,11 @@ def acknowledged(tracker: Tracker) -> list[str]:
 
 def disclosure_gate(
     s: Session,
-    products: Union[ProductView, Sequence[ProductView]],
+    products: ProductView | Sequence[ProductView],
     aspect: str,
     tracker: Tracker,
     d: CollectingDispatcher,
-) -> Optional[list]:
+) -> list | None:
     """Show the disclosures still owed for ``products``; None when nothing is owed."""
     products = [products] if isinstance(products, ProductView) else list(products)
     if aspect in UNGATED_ASPECTS:

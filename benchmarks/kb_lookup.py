@@ -6,6 +6,7 @@ product on that backend), since absolute times vary between machines.
 
     make bench            (starts the test PostgreSQL server if needed)
 """
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,9 @@ def postgres_url() -> str:
     url = os.environ.get("KNOWLEDGE_TEST_PG_URL")
     if url:
         return url
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "pg_test_server.sh")], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "pg_test_server.sh")], capture_output=True, text=True, check=True
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -75,7 +78,9 @@ def bench(url: str) -> dict[str, float]:
         "disclosure in force": lambda: q.disclosure_for(session, "WM-MIX"),
         "suitable products": lambda: q.suitable_products(session, "retiree", "C2", "saving", 200000, 12),
         "compare two products": lambda: q.compare_products(session, ["TD-ZCZQ", "CD-STD"]),
-        "branches in a city, open now": lambda: q.find_branches(session, city="北京", open_at=__import__("datetime").datetime(2026, 12, 1, 10)),
+        "branches in a city, open now": lambda: q.find_branches(
+            session, city="北京", open_at=__import__("datetime").datetime(2026, 12, 1, 10)
+        ),
     }
     try:
         return {name: timed(fn) for name, fn in cases.items()}
@@ -88,11 +93,13 @@ def main() -> int:
         backends = {"sqlite": fresh(f"sqlite:///{tmp}/bench.db"), "postgresql": fresh(postgres_url())}
         results = {name: bench(url) for name, url in backends.items()}
     names = list(next(iter(results.values())))
-    print(f"Knowledge-base lookups: median microseconds per call over {REPEATS} calls (x = ratio to that backend's baseline)")
+    print(
+        f"Knowledge-base lookups: median microseconds per call over {REPEATS} calls (x = ratio to that backend's baseline)"
+    )
     print(f"{'lookup':32s}" + "".join(f"{b:>22s}" for b in results))
     for name in names:
         row = f"{name:32s}"
-        for backend, figures in results.items():
+        for figures in results.values():
             base = figures["baseline: product by code"]
             row += f"{figures[name]:12.0f} us {figures[name] / base:5.1f}x"
         print(row)

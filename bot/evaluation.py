@@ -13,6 +13,7 @@ same data:
 The response selector only ranks FAQ answers and does not change the intent, so
 it is left out of the pipelines measured here to keep the run short.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -77,7 +79,9 @@ def eval_config(pipeline: list[dict[str, Any]], path: Path) -> Path:
     import yaml
 
     path.write_text(
-        yaml.safe_dump({"recipe": "default.v1", "language": "zh", "pipeline": pipeline, "policies": []}, allow_unicode=True),
+        yaml.safe_dump(
+            {"recipe": "default.v1", "language": "zh", "pipeline": pipeline, "policies": []}, allow_unicode=True
+        ),
         encoding="utf-8",
     )
     return path
@@ -188,27 +192,29 @@ def cross_validate(name: str, config: Path, training_data, work: Path, k: int) -
         model, _ = train(config, train_file, work / f"{name}-fold{i}")
         texts = [ex.get("text") for ex in parts[i]]
         predicted, _ = predict(model, texts)
-        pairs += [(base_intent(ex.get("intent")), p) for ex, p in zip(parts[i], predicted)]
+        pairs += [(base_intent(ex.get("intent")), p) for ex, p in zip(parts[i], predicted, strict=True)]
         print(f"    {name}: fold {i + 1}/{k} accuracy {accuracy(pairs[-len(texts):]):.3f}", flush=True)
     return {"accuracy": accuracy(pairs), "macro_f1": macro_f1(pairs)}
 
 
 def confusions(pairs: list[tuple[str, str]], texts: list[str], top: int = 15) -> list[tuple[str, str, int, list[str]]]:
     counts: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
-    for (gold, pred), text in zip(pairs, texts):
+    for (gold, pred), text in zip(pairs, texts, strict=True):
         if gold != pred:
             counts[(gold, pred)].append(text)
     ranked = sorted(counts.items(), key=lambda kv: -len(kv[1]))[:top]
     return [(g, p, len(t), t[:2]) for (g, p), t in ranked]
 
 
-def evaluate(name: str, pipeline: list[dict[str, Any]], training_data, nlu_file: Path, questions, work: Path, k: int) -> dict:
+def evaluate(
+    name: str, pipeline: list[dict[str, Any]], training_data, nlu_file: Path, questions, work: Path, k: int
+) -> dict:
     print(f"==> {name}: training on {len(training_data.intent_examples)} examples", flush=True)
     config = eval_config(pipeline, work / f"{name}.yml")
     model, train_seconds = train(config, nlu_file, work / name)
     texts = [t for t, _ in questions]
     predicted, parse_seconds = predict(model, texts)
-    pairs = [(gold, p) for (_, gold), p in zip(questions, predicted)]
+    pairs = [(gold, p) for (_, gold), p in zip(questions, predicted, strict=True)]
     result = {
         "real_accuracy": accuracy(pairs),
         "real_macro_f1": macro_f1(pairs),
@@ -225,7 +231,9 @@ def evaluate(name: str, pipeline: list[dict[str, Any]], training_data, nlu_file:
 
 def report(results: dict[str, dict], n_questions: int, k: int) -> None:
     print()
-    print(f"Real customer questions ({n_questions}, {EVAL_DIR.name}/real_questions_dev.tsv) and {k}-fold cross-validation")
+    print(
+        f"Real customer questions ({n_questions}, {EVAL_DIR.name}/real_questions_dev.tsv) and {k}-fold cross-validation"
+    )
     header = f"{'pipeline':10s} {'real acc':>9s} {'real F1':>8s} {'fallbacks':>9s} {'cv acc':>7s} {'cv F1':>7s} {'train s':>8s} {'parse ms':>9s}"
     print(header)
     print("-" * len(header))
@@ -276,7 +284,10 @@ def main(argv=None) -> int:
         for name, pipeline in pipelines.items():
             if args.only and args.only != name:
                 continue
-            results[name] = {**evaluate(name, pipeline, training_data, nlu_file, questions, work, args.folds), "data": fingerprint}
+            results[name] = {
+                **evaluate(name, pipeline, training_data, nlu_file, questions, work, args.folds),
+                "data": fingerprint,
+            }
     if args.only:
         results.update(stored_results(args.out, fingerprint, skip=results))
         results = {name: results[name] for name in ("project", "baseline") if name in results}

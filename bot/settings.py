@@ -5,14 +5,16 @@ fails on an unset variable, so the channels read their settings here: environmen
 variables with defaults, optionally overridden by the values of their credentials
 section.
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import Any, ClassVar
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class WeChatSettings:
     reply_deadline: float = WECHAT_REPLY_DEADLINE
 
     # the environment variable of each setting
-    ENV: ClassVar[Dict[str, str]] = {
+    ENV: ClassVar[dict[str, str]] = {
         "token": "WECHAT_TOKEN",
         "app_id": "WECHAT_APP_ID",
         "app_secret": "WECHAT_APP_SECRET",
@@ -55,8 +57,8 @@ class WeChatSettings:
 
     @classmethod
     def load(
-        cls, overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None
-    ) -> "WeChatSettings":
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> WeChatSettings:
         """The settings from the environment, each overridden by a non-empty value in ``overrides``.
 
         Raises:

@@ -1,9 +1,10 @@
 """Command line of the knowledge base.
 
-    python -m knowledge load [--db URL] [SEED_DIR]   validate, then load in one transaction
-    python -m knowledge check [SEED_DIR]             validate only
-    python -m knowledge export-nlu [SEED_DIR]        write lookup tables, synonyms, FAQ data, jieba dictionary
+python -m knowledge load [--db URL] [SEED_DIR]   validate, then load in one transaction
+python -m knowledge check [SEED_DIR]             validate only
+python -m knowledge export-nlu [SEED_DIR]        write lookup tables, synonyms, FAQ data, jieba dictionary
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def cmd_load(args) -> int:
     with session_scope(url) as session:
         report = apply_seed(session, seed)
     for table, counts in report.items():
-        print(f"  {table:12s} created {counts['created']:3d}  updated {counts['kept']:3d}  removed {counts['removed']:3d}")
+        print(
+            f"  {table:12s} created {counts['created']:3d}  updated {counts['kept']:3d}  removed {counts['removed']:3d}"
+        )
     print(f"Loaded in {time.perf_counter() - started:.2f}s.")
     return 0
 
@@ -51,7 +54,9 @@ def cmd_check(args) -> int:
     seed = _read(args.seed_dir)
     if seed is None:
         return 1
-    print(f"{args.seed_dir}: {len(seed.products)} products, {len(seed.branches)} branches, {len(seed.faqs)} FAQ entries: valid.")
+    print(
+        f"{args.seed_dir}: {len(seed.products)} products, {len(seed.branches)} branches, {len(seed.faqs)} FAQ entries: valid."
+    )
     return 0
 
 
@@ -76,7 +81,9 @@ def main(argv=None) -> int:
     check = sub.add_parser("check", help="validate a seed folder without writing anything")
     check.add_argument("seed_dir", nargs="?", type=Path, default=config.SEED_DIR)
     check.set_defaults(func=cmd_check)
-    export = sub.add_parser("export-nlu", help="generate NLU lookup tables, synonyms, FAQ data and the jieba dictionary")
+    export = sub.add_parser(
+        "export-nlu", help="generate NLU lookup tables, synonyms, FAQ data and the jieba dictionary"
+    )
     export.add_argument("seed_dir", nargs="?", type=Path, default=config.SEED_DIR)
     export.add_argument("--project-root", type=Path, default=config.PROJECT_ROOT)
     export.set_defaults(func=cmd_export)

@@ -1,4 +1,5 @@
 """Settings of the knowledge base, read from the environment in one place."""
+
 from __future__ import annotations
 
 import os

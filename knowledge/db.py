@@ -1,10 +1,11 @@
 """Engine and session factory, created on first use from one URL setting."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Optional
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -22,7 +23,7 @@ def _normalise_url(url: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: Optional[str] = None) -> Engine:
+def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for ``url`` or the configured URL."""
     url = _normalise_url(url or config.db_url())
     parsed = make_url(url)
@@ -41,7 +42,7 @@ def get_engine(url: Optional[str] = None) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def get_sessionmaker(url: Optional[str] = None) -> sessionmaker[Session]:
+def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
     """A session factory bound to the engine of ``url``.
 
     ``expire_on_commit=False`` lets callers read what they just wrote after the
@@ -51,7 +52,7 @@ def get_sessionmaker(url: Optional[str] = None) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(url: Optional[str] = None) -> Iterator[Session]:
+def session_scope(url: str | None = None) -> Iterator[Session]:
     """One session per operation: commit on success, roll back on error."""
     session = get_sessionmaker(url)()
     try:
@@ -64,7 +65,7 @@ def session_scope(url: Optional[str] = None) -> Iterator[Session]:
         session.close()
 
 
-def create_schema(url: Optional[str] = None) -> None:
+def create_schema(url: str | None = None) -> None:
     """Create any missing tables."""
     from knowledge.models import Base
 

@@ -4,6 +4,7 @@ The Rasa server never imports ``knowledge``; it reads these files instead, so
 product names, synonyms and FAQ answers cannot drift between NLU and the
 knowledge base. Every generated file says what it was generated from.
 """
+
 from __future__ import annotations
 
 import random
@@ -80,9 +81,17 @@ def product_mention_examples(seed: Seed, per_intent: int = 60, rng_seed: int = 7
 OWN_BANK_WORDS = ("你们", "你們", "贵行", "貴行", "你行", "本行")
 
 #: Words a bank reference can stand before: "你们银行信用卡", "云澜手机银行", "贵行的贷款".
-_BANKABLE = re.compile(r"(\[)?(信用卡|借记卡|银行卡|储蓄卡|手机银行|网上银行|网银|掌银|贷款|理财|存款|定期|账户|账号|卡)")
+_BANKABLE = re.compile(
+    r"(\[)?(信用卡|借记卡|银行卡|储蓄卡|手机银行|网上银行|网银|掌银|贷款|理财|存款|定期|账户|账号|卡)"
+)
 #: Hand-written intents whose examples get bank-reference variants (the bank's own services).
-_IN_SCOPE_FILES = ("consultation.yml", "consultation_extra.yml", "consultation_qa.yml", "handling.yml", "aftersales.yml")
+_IN_SCOPE_FILES = (
+    "consultation.yml",
+    "consultation_extra.yml",
+    "consultation_qa.yml",
+    "handling.yml",
+    "aftersales.yml",
+)
 
 
 #: What may stand right before the inserted reference: the start, punctuation or a
@@ -115,7 +124,11 @@ def bank_reference_variants(seed: Seed, nlu_dir: Path, share: float = 0.5, rng_s
             continue
         for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []) or []:
             if "intent" in item:
-                sources += [(item["intent"], line.strip()[2:]) for line in item["examples"].splitlines() if line.strip().startswith("- ")]
+                sources += [
+                    (item["intent"], line.strip()[2:])
+                    for line in item["examples"].splitlines()
+                    if line.strip().startswith("- ")
+                ]
     sources += [(f"faq/{entry.topic}", _clean(q)) for entry in seed.faqs for q in entry.questions]
     existing = {text for _, text in sources}
     out: dict[str, set[str]] = {}
@@ -130,7 +143,7 @@ def bank_reference_variants(seed: Seed, nlu_dir: Path, share: float = 0.5, rng_s
         match = next((mt for mt in _BANKABLE.finditer(text) if _outside_annotation(text, mt)), None)
         if not match:
             continue
-        variant = text[: match.start()] + rng.choice(refs_with_de) + text[match.start():]
+        variant = text[: match.start()] + rng.choice(refs_with_de) + text[match.start() :]
         if variant not in existing:
             out.setdefault(intent, set()).add(variant)
     return {intent: sorted(lines) for intent, lines in sorted(out.items())}

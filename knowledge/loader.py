@@ -5,11 +5,13 @@ touches the database until the whole folder is known to be good. ``apply_seed``
 then upserts by stable code inside the caller's transaction, so a failure
 leaves the database exactly as it was and a second run changes nothing.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional, Type, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -81,7 +83,7 @@ def _field_path(loc: Iterable) -> str:
     return path
 
 
-def _parse(path: Path, root: Path, model: Type[T], problems: list[Problem]) -> Optional[T]:
+def _parse(path: Path, root: Path, model: type[T], problems: list[Problem]) -> T | None:
     rel = path.relative_to(root).as_posix()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -124,7 +126,7 @@ def read_seed(root: Path) -> Seed:
     if not root.is_dir():
         raise SeedError([Problem(str(root), "", "", "seed folder not found")])
 
-    def one(name: str, model: Type[T]) -> Optional[T]:
+    def one(name: str, model: type[T]) -> T | None:
         path = root / name
         if not path.is_file():
             problems.append(Problem(name, "", "", "file missing"))
@@ -171,7 +173,7 @@ def _cross_check(seed: Seed, problems: list[Problem]) -> None:
         for key, first, second in _duplicates(pairs):
             problems.append(Problem(file, f"{kind} ({second})", what, f"'{key}' is also used by {first}"))
 
-    for (key, first, second) in _duplicates([(p.code, f) for f, p in prods]):
+    for key, first, second in _duplicates([(p.code, f) for f, p in prods]):
         problems.append(Problem(second, f"products ({key})", "code", f"duplicate product code (also in {first})"))
     names = [(normalise(p.name), p.code) for _, p in prods]
     aliases = [(normalise(a), p.code) for _, p in prods for a in p.aliases]
@@ -185,7 +187,12 @@ def _cross_check(seed: Seed, problems: list[Problem]) -> None:
     if missing:
         problems.append(Problem("categories.yml", "", "categories", f"missing categories: {', '.join(missing)}"))
     dup("categories.yml", "categories", [(c.code, c.code) for c in seed.categories if True], "code")
-    dup("categories.yml", "categories", [(normalise(w), c.code) for c in seed.categories for w in c.synonyms], "synonyms")
+    dup(
+        "categories.yml",
+        "categories",
+        [(normalise(w), c.code) for c in seed.categories for w in c.synonyms],
+        "synonyms",
+    )
     dup("segments.yml", "segments", [(normalise(w), g.code) for g in seed.segments for w in g.synonyms], "synonyms")
     seg_codes = [g.code for g in seed.segments]
     for code in set(seg_codes):
@@ -204,7 +211,12 @@ def _cross_check(seed: Seed, problems: list[Problem]) -> None:
     for f, p in prods:
         if p.risk_level and p.risk_level not in general:
             problems.append(
-                Problem(f, f"products ({p.code})", "risk_level", f"no general disclosure for {p.risk_level} in disclosures.yml")
+                Problem(
+                    f,
+                    f"products ({p.code})",
+                    "risk_level",
+                    f"no general disclosure for {p.risk_level} in disclosures.yml",
+                )
             )
 
 
@@ -232,7 +244,7 @@ def _sync_children(rows: list, items: list[dict], model: type, order_field: str 
                     setattr(rows[position], field, value)
         else:
             rows.append(model(**values))
-    del rows[len(items):]
+    del rows[len(items) :]
 
 
 def _prune(session: Session, model: type, key: str, keep: set[str]) -> int:

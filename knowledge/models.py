@@ -5,11 +5,12 @@ FAQ) are owned by the seed loader and keyed by a stable ``code``. Operational
 tables (disclosure acknowledgements, unanswered questions, appointments,
 complaints) are written by the action server and never touched by a reload.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -18,7 +19,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    Integer,
     Numeric,
     String,
     Table,
@@ -44,11 +44,11 @@ class Bank(Base):
     name: Mapped[str] = mapped_column(String(100))
     short_name: Mapped[str] = mapped_column(String(40))
     hotline: Mapped[str] = mapped_column(String(40))
-    credit_card_hotline: Mapped[Optional[str]] = mapped_column(String(40))
-    fraud_hotline: Mapped[Optional[str]] = mapped_column(String(40))
+    credit_card_hotline: Mapped[str | None] = mapped_column(String(40))
+    fraud_hotline: Mapped[str | None] = mapped_column(String(40))
     website: Mapped[str] = mapped_column(String(200))
-    app_name: Mapped[Optional[str]] = mapped_column(String(60))
-    wechat_account: Mapped[Optional[str]] = mapped_column(String(60))
+    app_name: Mapped[str | None] = mapped_column(String(60))
+    wechat_account: Mapped[str | None] = mapped_column(String(60))
     service_hours: Mapped[str] = mapped_column(String(100))
 
 
@@ -61,7 +61,7 @@ class Category(Base):
     description: Mapped[str] = mapped_column(Text)
     synonyms: Mapped[list[Any]] = mapped_column(default=list)
 
-    products: Mapped[list["Product"]] = relationship(back_populates="category")
+    products: Mapped[list[Product]] = relationship(back_populates="category")
 
 
 product_segment = Table(
@@ -83,34 +83,34 @@ class Product(Base):
     summary: Mapped[str] = mapped_column(Text)
     features: Mapped[list[Any]] = mapped_column(default=list)
     goals: Mapped[list[Any]] = mapped_column(default=list)
-    risk_level: Mapped[Optional[str]] = mapped_column(String(2))
-    min_amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(16, 2))
-    max_amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(16, 2))
-    min_term_months: Mapped[Optional[int]]
-    max_term_months: Mapped[Optional[int]]
+    risk_level: Mapped[str | None] = mapped_column(String(2))
+    min_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    max_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    min_term_months: Mapped[int | None]
+    max_term_months: Mapped[int | None]
     currency: Mapped[str] = mapped_column(String(8), default="CNY")
-    rate_effective_date: Mapped[Optional[dt.date]] = mapped_column(Date)
-    rate_kind: Mapped[Optional[str]] = mapped_column(String(20))
-    rate_note: Mapped[Optional[str]] = mapped_column(Text)
+    rate_effective_date: Mapped[dt.date | None] = mapped_column(Date)
+    rate_kind: Mapped[str | None] = mapped_column(String(20))
+    rate_note: Mapped[str | None] = mapped_column(Text)
     eligibility: Mapped[list[Any]] = mapped_column(default=list)
     documents: Mapped[list[Any]] = mapped_column(default=list)
     apply_channels: Mapped[list[Any]] = mapped_column(default=list)
     apply_steps: Mapped[list[Any]] = mapped_column(default=list)
-    maturity: Mapped[Optional[str]] = mapped_column(Text)
-    auto_renew: Mapped[Optional[bool]] = mapped_column(Boolean)
-    early_withdrawal: Mapped[Optional[str]] = mapped_column(Text)
+    maturity: Mapped[str | None] = mapped_column(Text)
+    auto_renew: Mapped[bool | None] = mapped_column(Boolean)
+    early_withdrawal: Mapped[str | None] = mapped_column(Text)
 
     category: Mapped[Category] = relationship(back_populates="products")
-    aliases: Mapped[list["ProductAlias"]] = relationship(
+    aliases: Mapped[list[ProductAlias]] = relationship(
         back_populates="product", cascade="all, delete-orphan", order_by="ProductAlias.position"
     )
-    rates: Mapped[list["RateRow"]] = relationship(
+    rates: Mapped[list[RateRow]] = relationship(
         back_populates="product", cascade="all, delete-orphan", order_by="RateRow.position"
     )
-    fees: Mapped[list["Fee"]] = relationship(
+    fees: Mapped[list[Fee]] = relationship(
         back_populates="product", cascade="all, delete-orphan", order_by="Fee.position"
     )
-    segments: Mapped[list["Segment"]] = relationship(secondary=product_segment)
+    segments: Mapped[list[Segment]] = relationship(secondary=product_segment)
 
 
 class ProductAlias(Base):
@@ -130,8 +130,8 @@ class RateRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
-    term_months: Mapped[Optional[int]]
-    label: Mapped[Optional[str]] = mapped_column(String(60))
+    term_months: Mapped[int | None]
+    label: Mapped[str | None] = mapped_column(String(60))
     rate: Mapped[Decimal] = mapped_column(Numeric(12, 4))
     unit: Mapped[str] = mapped_column(String(30), default="%")
     position: Mapped[int] = mapped_column(default=0)
@@ -145,10 +145,10 @@ class Fee(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(60))
-    amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(14, 4))
-    unit: Mapped[Optional[str]] = mapped_column(String(30))
-    waiver: Mapped[Optional[str]] = mapped_column(Text)
-    description: Mapped[Optional[str]] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    unit: Mapped[str | None] = mapped_column(String(30))
+    waiver: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
     position: Mapped[int] = mapped_column(default=0)
 
     product: Mapped[Product] = relationship(back_populates="fees")
@@ -163,7 +163,7 @@ class Segment(Base):
     synonyms: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text)
 
-    rules: Mapped[list["RecommendationRule"]] = relationship(
+    rules: Mapped[list[RecommendationRule]] = relationship(
         back_populates="segment", cascade="all, delete-orphan", order_by="RecommendationRule.priority"
     )
 
@@ -188,7 +188,7 @@ class Disclosure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     risk_level: Mapped[str] = mapped_column(String(2))
-    category_code: Mapped[Optional[str]] = mapped_column(String(40))
+    category_code: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[str] = mapped_column(String(20))
     effective_date: Mapped[dt.date] = mapped_column(Date)
     title: Mapped[str] = mapped_column(String(100))
@@ -244,8 +244,8 @@ class UnansweredQuestion(Base):
     conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
     text: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(String(40))
-    intent: Mapped[Optional[str]] = mapped_column(String(60))
-    confidence: Mapped[Optional[float]]
+    intent: Mapped[str | None] = mapped_column(String(60))
+    confidence: Mapped[float | None]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 
@@ -273,5 +273,5 @@ class Complaint(Base):
     conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(Text)
-    contact: Mapped[Optional[str]] = mapped_column(String(60))
+    contact: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)

@@ -3,6 +3,7 @@
 Functions return plain frozen dataclasses, never ORM rows, so callers can use the
 results after their session has closed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +11,8 @@ import datetime as dt
 import difflib
 import hashlib
 import secrets
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Optional, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -31,8 +32,8 @@ _BANK_REFERENCES = ("你们银行", "贵行", "你行", "你们", "本行")
 
 @dataclasses.dataclass(frozen=True)
 class RateView:
-    term_months: Optional[int]
-    label: Optional[str]
+    term_months: int | None
+    label: str | None
     rate: Decimal
     unit: str
 
@@ -40,10 +41,10 @@ class RateView:
 @dataclasses.dataclass(frozen=True)
 class FeeView:
     name: str
-    amount: Optional[Decimal]
-    unit: Optional[str]
-    waiver: Optional[str]
-    description: Optional[str]
+    amount: Decimal | None
+    unit: str | None
+    waiver: str | None
+    description: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,24 +58,24 @@ class ProductView:
     features: tuple[str, ...]
     segments: tuple[str, ...]
     goals: tuple[str, ...]
-    risk_level: Optional[str]
-    min_amount: Optional[Decimal]
-    max_amount: Optional[Decimal]
-    min_term_months: Optional[int]
-    max_term_months: Optional[int]
+    risk_level: str | None
+    min_amount: Decimal | None
+    max_amount: Decimal | None
+    min_term_months: int | None
+    max_term_months: int | None
     currency: str
-    rate_effective_date: Optional[dt.date]
-    rate_kind: Optional[str]
-    rate_note: Optional[str]
+    rate_effective_date: dt.date | None
+    rate_kind: str | None
+    rate_note: str | None
     rates: tuple[RateView, ...]
     fees: tuple[FeeView, ...]
     eligibility: tuple[str, ...]
     documents: tuple[str, ...]
     apply_channels: tuple[str, ...]
     apply_steps: tuple[str, ...]
-    maturity: Optional[str]
-    auto_renew: Optional[bool]
-    early_withdrawal: Optional[str]
+    maturity: str | None
+    auto_renew: bool | None
+    early_withdrawal: str | None
 
     @property
     def risk_rank(self) -> int:
@@ -108,11 +109,11 @@ class BankView:
     name: str
     short_name: str
     hotline: str
-    credit_card_hotline: Optional[str]
-    fraud_hotline: Optional[str]
+    credit_card_hotline: str | None
+    fraud_hotline: str | None
     website: str
-    app_name: Optional[str]
-    wechat_account: Optional[str]
+    app_name: str | None
+    wechat_account: str | None
     service_hours: str
 
 
@@ -120,7 +121,7 @@ class BankView:
 class DisclosureView:
     code: str
     risk_level: str
-    category: Optional[str]
+    category: str | None
     version: str
     effective_date: dt.date
     title: str
@@ -138,7 +139,7 @@ class BranchView:
     hours: dict
     services: tuple[str, ...]
 
-    def hours_on(self, day: dt.date) -> Optional[tuple[dt.time, dt.time]]:
+    def hours_on(self, day: dt.date) -> tuple[dt.time, dt.time] | None:
         """Opening and closing time on ``day``; None when closed."""
         span = self.hours.get(WEEKDAYS[day.weekday()])
         if not span:
@@ -168,14 +169,14 @@ class Comparison:
 class Recommendation:
     product: ProductView
     reason: str  # the segment's reason for this goal, from the knowledge base
-    rule_goal: Optional[str]
+    rule_goal: str | None
     score: float
 
 
 @dataclasses.dataclass(frozen=True)
 class Suitability:
     suitable: bool
-    product_risk: Optional[str]
+    product_risk: str | None
     tolerance: str
 
 
@@ -237,7 +238,7 @@ def _products_query():
 # --- bank, categories -----------------------------------------------------------
 
 
-def get_bank(session: Session) -> Optional[BankView]:
+def get_bank(session: Session) -> BankView | None:
     row = session.scalar(select(m.Bank).order_by(m.Bank.id))
     if row is None:
         return None
@@ -249,7 +250,7 @@ def list_categories(session: Session) -> list[CategoryView]:
     return [CategoryView(r.code, r.name, r.description, tuple(r.synonyms)) for r in rows]
 
 
-def find_category(session: Session, text: str) -> Optional[CategoryView]:
+def find_category(session: Session, text: str) -> CategoryView | None:
     """The category whose code, name or synonym occurs in ``text`` (longest mention wins)."""
     key = normalise(text)
     best, best_len = None, 0
@@ -266,16 +267,16 @@ def find_category(session: Session, text: str) -> Optional[CategoryView]:
 # --- products -------------------------------------------------------------------
 
 
-def get_product(session: Session, code: str) -> Optional[ProductView]:
+def get_product(session: Session, code: str) -> ProductView | None:
     row = session.scalar(_products_query().where(m.Product.code == code))
     return _product_view(row) if row else None
 
 
 def list_products(
     session: Session,
-    category: Optional[str] = None,
-    segment: Optional[str] = None,
-    max_risk: Optional[str] = None,
+    category: str | None = None,
+    segment: str | None = None,
+    max_risk: str | None = None,
 ) -> list[ProductView]:
     """Products filtered by category code, target segment code and highest risk level."""
     stmt = _products_query().order_by(m.Product.id)
@@ -292,7 +293,7 @@ def list_products(
 def _strip_bank(key: str, bank_keys: Sequence[str]) -> str:
     for ref in (*bank_keys, *_BANK_REFERENCES):
         if ref and key.startswith(ref) and len(key) > len(ref):
-            return key[len(ref):]
+            return key[len(ref) :]
     return key
 
 
@@ -341,7 +342,7 @@ def find_products(session: Session, text: str, limit: int = 5) -> list[ProductMa
     return [ProductMatch(_product_view(rows[pid]), round(score, 3), how) for pid, (score, how) in best]
 
 
-def rate_for_term(session: Session, code: str, term_months: Optional[int] = None) -> Optional[RateQuote]:
+def rate_for_term(session: Session, code: str, term_months: int | None = None) -> RateQuote | None:
     """The rate row for ``term_months``: the exact term, else the longest term not above it.
 
     Without a term, the first row. None when the product has no rate table or the
@@ -386,12 +387,22 @@ COMPARE_ATTRIBUTES = {
     "service": ("features", "fees", "apply_channels"),
 }
 _ATTRIBUTE_GROUP = {
-    "demand_deposit": "deposit", "time_deposit": "deposit", "certificate_of_deposit": "deposit",
-    "debit_card": "card", "credit_card": "card",
-    "mortgage": "loan", "consumer_loan": "loan", "business_loan": "loan", "student_loan": "loan",
-    "wealth_management": "investment", "fund": "investment", "insurance": "investment",
-    "precious_metal": "investment", "forex": "investment",
-    "e_banking": "service", "corporate_settlement": "service",
+    "demand_deposit": "deposit",
+    "time_deposit": "deposit",
+    "certificate_of_deposit": "deposit",
+    "debit_card": "card",
+    "credit_card": "card",
+    "mortgage": "loan",
+    "consumer_loan": "loan",
+    "business_loan": "loan",
+    "student_loan": "loan",
+    "wealth_management": "investment",
+    "fund": "investment",
+    "insurance": "investment",
+    "precious_metal": "investment",
+    "forex": "investment",
+    "e_banking": "service",
+    "corporate_settlement": "service",
 }
 
 
@@ -409,7 +420,7 @@ def compare_products(session: Session, codes: Sequence[str]) -> Comparison:
 # --- risk -----------------------------------------------------------------------
 
 
-def disclosure_for(session: Session, code: str, on: Optional[dt.date] = None) -> Optional[DisclosureView]:
+def disclosure_for(session: Session, code: str, on: dt.date | None = None) -> DisclosureView | None:
     """The disclosure in force for a product on ``on`` (today by default).
 
     The newest category-specific text for the product's risk level wins over the
@@ -428,7 +439,9 @@ def disclosure_for(session: Session, code: str, on: Optional[dt.date] = None) ->
     row = row or session.scalar(base.where(m.Disclosure.category_code.is_(None)))
     if row is None:
         return None
-    return DisclosureView(row.code, row.risk_level, row.category_code, row.version, row.effective_date, row.title, row.text)
+    return DisclosureView(
+        row.code, row.risk_level, row.category_code, row.version, row.effective_date, row.title, row.text
+    )
 
 
 def suitability(product: ProductView, tolerance: str) -> Suitability:
@@ -462,9 +475,9 @@ def suitable_products(
     session: Session,
     segment: str,
     tolerance: str,
-    goal: Optional[str] = None,
-    amount: Optional[Decimal | float | int] = None,
-    term_months: Optional[int] = None,
+    goal: str | None = None,
+    amount: Decimal | float | int | None = None,
+    term_months: int | None = None,
     limit: int = 3,
 ) -> list[Recommendation]:
     """Up to ``limit`` products suited to the customer, each with the reason why.
@@ -517,7 +530,9 @@ def suitable_products(
 
 
 def _branch_view(row: m.Branch) -> BranchView:
-    return BranchView(row.code, row.name, row.city, row.district, row.address, row.phone, dict(row.hours), tuple(row.services))
+    return BranchView(
+        row.code, row.name, row.city, row.district, row.address, row.phone, dict(row.hours), tuple(row.services)
+    )
 
 
 def _place_key(text: str) -> str:
@@ -530,10 +545,10 @@ def _place_key(text: str) -> str:
 
 def find_branches(
     session: Session,
-    city: Optional[str] = None,
-    district: Optional[str] = None,
-    open_at: Optional[dt.datetime] = None,
-    service: Optional[str] = None,
+    city: str | None = None,
+    district: str | None = None,
+    open_at: dt.datetime | None = None,
+    service: str | None = None,
 ) -> list[BranchView]:
     """Branches in a city and district (either may be written loosely), optionally open at a time."""
     views = [_branch_view(r) for r in session.scalars(select(m.Branch).order_by(m.Branch.id))]
@@ -550,7 +565,7 @@ def find_branches(
     return views
 
 
-def get_branch(session: Session, code: str) -> Optional[BranchView]:
+def get_branch(session: Session, code: str) -> BranchView | None:
     row = session.scalar(select(m.Branch).where(m.Branch.code == code))
     return _branch_view(row) if row else None
 
@@ -562,13 +577,16 @@ def list_cities(session: Session) -> list[str]:
 # --- FAQ, quality records, bookings --------------------------------------------------
 
 
-def faq_answer(session: Session, topic: str) -> Optional[FaqView]:
+def faq_answer(session: Session, topic: str) -> FaqView | None:
     row = session.scalar(select(m.Faq).where(m.Faq.topic == topic))
     return FaqView(row.topic, row.title, tuple(row.questions), row.answer) if row else None
 
 
 def list_faqs(session: Session) -> list[FaqView]:
-    return [FaqView(r.topic, r.title, tuple(r.questions), r.answer) for r in session.scalars(select(m.Faq).order_by(m.Faq.id))]
+    return [
+        FaqView(r.topic, r.title, tuple(r.questions), r.answer)
+        for r in session.scalars(select(m.Faq).order_by(m.Faq.id))
+    ]
 
 
 def log_unanswered(
@@ -576,8 +594,8 @@ def log_unanswered(
     conversation_id: str,
     redacted_text: str,
     reason: str,
-    intent: Optional[str] = None,
-    confidence: Optional[float] = None,
+    intent: str | None = None,
+    confidence: float | None = None,
 ) -> None:
     """Keep a question the assistant could not answer (text already redacted by the caller)."""
     session.add(
@@ -624,7 +642,7 @@ def book_appointment(
 
 
 def lodge_complaint(
-    session: Session, conversation_id: str, category: str, redacted_description: str, masked_contact: Optional[str]
+    session: Session, conversation_id: str, category: str, redacted_description: str, masked_contact: str | None
 ) -> str:
     """Store a complaint (already redacted by the caller) and return its reference."""
     code = _booking_code("TS")

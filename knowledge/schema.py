@@ -3,37 +3,80 @@
 Every model forbids unknown fields so that a misspelt key is an error, not a
 silently ignored value.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CATEGORY_CODES = (
-    "demand_deposit", "time_deposit", "certificate_of_deposit", "debit_card", "credit_card",
-    "mortgage", "consumer_loan", "business_loan", "student_loan", "wealth_management", "fund",
-    "insurance", "precious_metal", "forex", "e_banking", "corporate_settlement",
+    "demand_deposit",
+    "time_deposit",
+    "certificate_of_deposit",
+    "debit_card",
+    "credit_card",
+    "mortgage",
+    "consumer_loan",
+    "business_loan",
+    "student_loan",
+    "wealth_management",
+    "fund",
+    "insurance",
+    "precious_metal",
+    "forex",
+    "e_banking",
+    "corporate_settlement",
 )
 SEGMENT_CODES = (
-    "student", "young_professional", "homemaker", "retiree", "business_owner", "high_net_worth",
+    "student",
+    "young_professional",
+    "homemaker",
+    "retiree",
+    "business_owner",
+    "high_net_worth",
 )
 GOALS = (
-    "saving", "liquidity", "growth", "consumption", "housing", "education", "retirement",
-    "business", "protection", "travel",
+    "saving",
+    "liquidity",
+    "growth",
+    "consumption",
+    "housing",
+    "education",
+    "retirement",
+    "business",
+    "protection",
+    "travel",
 )
 RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Categories whose products must carry a risk level.
-RATED_CATEGORIES = frozenset({
-    "demand_deposit", "time_deposit", "certificate_of_deposit", "wealth_management", "fund",
-    "insurance", "precious_metal", "forex",
-})
+RATED_CATEGORIES = frozenset(
+    {
+        "demand_deposit",
+        "time_deposit",
+        "certificate_of_deposit",
+        "wealth_management",
+        "fund",
+        "insurance",
+        "precious_metal",
+        "forex",
+    }
+)
 #: Wording that promises returns; never allowed for anything above R1.
 PROMISE_PHRASES = (
-    "保本保息", "稳赚", "零风险", "无风险", "保证收益", "稳赚不赔", "只赚不赔", "保本保收益", "绝对安全",
+    "保本保息",
+    "稳赚",
+    "零风险",
+    "无风险",
+    "保证收益",
+    "稳赚不赔",
+    "只赚不赔",
+    "保本保收益",
+    "绝对安全",
 )
 
 Code = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=40)
@@ -49,11 +92,11 @@ class BankIn(_Strict):
     name: str = Text
     short_name: str = Text
     hotline: str = Text
-    credit_card_hotline: Optional[str] = None
-    fraud_hotline: Optional[str] = None
+    credit_card_hotline: str | None = None
+    fraud_hotline: str | None = None
     website: str = Field(pattern=r"^https?://\S+$")
-    app_name: Optional[str] = None
-    wechat_account: Optional[str] = None
+    app_name: str | None = None
+    wechat_account: str | None = None
     service_hours: str = Text
 
 
@@ -75,13 +118,13 @@ class CategoriesFile(_Strict):
 
 
 class RateRowIn(_Strict):
-    term_months: Optional[int] = Field(default=None, ge=0, le=600)  # 0: demand (活期)
-    label: Optional[str] = None
+    term_months: int | None = Field(default=None, ge=0, le=600)  # 0: demand (活期)
+    label: str | None = None
     rate: Decimal = Field(ge=0, le=100000)
     unit: str = "%"
 
     @model_validator(mode="after")
-    def _term_or_label(self) -> "RateRowIn":
+    def _term_or_label(self) -> RateRowIn:
         if self.term_months is None and not self.label:
             raise ValueError("a rate row needs term_months or label")
         return self
@@ -90,16 +133,16 @@ class RateRowIn(_Strict):
 class RatesIn(_Strict):
     effective_date: dt.date
     kind: Literal["fixed", "floating", "lpr", "benchmark", "exchange", "reference"]
-    note: Optional[str] = None
+    note: str | None = None
     rows: list[RateRowIn] = Field(min_length=1)
 
 
 class FeeIn(_Strict):
     name: str = Text
-    amount: Optional[Decimal] = Field(default=None, ge=0)
-    unit: Optional[str] = None
-    waiver: Optional[str] = None
-    description: Optional[str] = None
+    amount: Decimal | None = Field(default=None, ge=0)
+    unit: str | None = None
+    waiver: str | None = None
+    description: str | None = None
 
 
 class ProductIn(_Strict):
@@ -111,24 +154,24 @@ class ProductIn(_Strict):
     features: list[str] = Field(default_factory=list)
     segments: list[Literal[SEGMENT_CODES]] = Field(default_factory=list)  # type: ignore[valid-type]
     goals: list[Literal[GOALS]] = Field(default_factory=list)  # type: ignore[valid-type]
-    risk_level: Optional[Literal[RISK_LEVELS]] = None  # type: ignore[valid-type]
-    min_amount: Optional[Decimal] = Field(default=None, ge=0)
-    max_amount: Optional[Decimal] = Field(default=None, gt=0)
-    min_term_months: Optional[int] = Field(default=None, ge=0, le=600)
-    max_term_months: Optional[int] = Field(default=None, ge=0, le=600)
+    risk_level: Literal[RISK_LEVELS] | None = None  # type: ignore[valid-type]
+    min_amount: Decimal | None = Field(default=None, ge=0)
+    max_amount: Decimal | None = Field(default=None, gt=0)
+    min_term_months: int | None = Field(default=None, ge=0, le=600)
+    max_term_months: int | None = Field(default=None, ge=0, le=600)
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    rates: Optional[RatesIn] = None
+    rates: RatesIn | None = None
     fees: list[FeeIn] = Field(default_factory=list)
     eligibility: list[str] = Field(default_factory=list)
     documents: list[str] = Field(default_factory=list)
     apply_channels: list[str] = Field(default_factory=list)
     apply_steps: list[str] = Field(default_factory=list)
-    maturity: Optional[str] = None
-    auto_renew: Optional[bool] = None
-    early_withdrawal: Optional[str] = None
+    maturity: str | None = None
+    auto_renew: bool | None = None
+    early_withdrawal: str | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ProductIn":
+    def _consistent(self) -> ProductIn:
         if self.category in RATED_CATEGORIES and self.risk_level is None:
             raise ValueError(f"risk_level is required for category {self.category}")
         if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
@@ -144,9 +187,7 @@ class ProductIn(_Strict):
             for phrase in PROMISE_PHRASES:
                 for text in self.texts():
                     if phrase in text:
-                        raise ValueError(
-                            f"promises returns ('{phrase}') on a {self.risk_level} product: {text[:40]}"
-                        )
+                        raise ValueError(f"promises returns ('{phrase}') on a {self.risk_level} product: {text[:40]}")
         return self
 
     def texts(self) -> list[str]:
@@ -168,7 +209,7 @@ class ProductsFile(_Strict):
 class DisclosureIn(_Strict):
     code: str = Code
     risk_level: Literal[RISK_LEVELS]  # type: ignore[valid-type]
-    category: Optional[Literal[CATEGORY_CODES]] = None  # type: ignore[valid-type]
+    category: Literal[CATEGORY_CODES] | None = None  # type: ignore[valid-type]
     version: str = Field(min_length=1, max_length=20)
     effective_date: dt.date
     title: str = Text
@@ -180,7 +221,7 @@ class DisclosureIn(_Strict):
         return str(value) if isinstance(value, (int, float)) else value
 
     @model_validator(mode="after")
-    def _no_promises(self) -> "DisclosureIn":
+    def _no_promises(self) -> DisclosureIn:
         for phrase in PROMISE_PHRASES:
             if phrase in self.text and not re.search(f"(不|非|并非|没有|无法)[^。]{{0,8}}{phrase}", self.text):
                 raise ValueError(f"disclosure text promises returns ('{phrase}')")
@@ -221,7 +262,7 @@ class BranchIn(_Strict):
     district: str = Text
     address: str = Text
     phone: str = Text
-    hours: dict[Literal[WEEKDAYS], Optional[str]]  # type: ignore[valid-type]
+    hours: dict[Literal[WEEKDAYS], str | None]  # type: ignore[valid-type]
     services: list[str] = Field(default_factory=list)
 
     @field_validator("hours")

@@ -4,6 +4,7 @@ Customers type product names with spaces, full-width characters, Traditional
 script and stray punctuation; the catalogue stores one normalised key per name
 so that all of these find the same product.
 """
+
 from __future__ import annotations
 
 import re

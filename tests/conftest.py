@@ -1,4 +1,5 @@
 """Fixtures shared by the knowledge and action tests (action-server environment)."""
+
 from __future__ import annotations
 
 import os

@@ -16,12 +16,14 @@ Channels register an :class:`Outbound` (how to deliver to one recipient on that
 channel) once, at start-up. The gateway lives in the Rasa server's process; one
 instance (:data:`gateway`) serves all channels.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol
+from typing import Any, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 
@@ -31,16 +33,16 @@ from actions.privacy import redact
 
 logger = logging.getLogger(__name__)
 
-Message = Dict[str, Any]  # a bot message as Rasa produces it: text, buttons, image, custom ...
+Message = dict[str, Any]  # a bot message as Rasa produces it: text, buttons, image, custom ...
 
 
 class Outbound(Protocol):
     """How a channel delivers messages to one of its recipients outside a reply."""
 
-    async def deliver(self, recipient_id: str, messages: List[Message]) -> None:
+    async def deliver(self, recipient_id: str, messages: list[Message]) -> None:
         """Send ``messages`` (Rasa bot-message dicts) to ``recipient_id``."""
 
-    async def agent_status(self, recipient_id: str, agent: Optional[str]) -> None:
+    async def agent_status(self, recipient_id: str, agent: str | None) -> None:
         """Tell the recipient a human agent (name) took over, or the bot is back (None)."""
 
 
@@ -51,11 +53,11 @@ class Incoming:
     channel: str
     sender_id: str
     text: str
-    metadata: Dict[str, Any] = field(default_factory=dict)
-    message_id: Optional[str] = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
 
 
-InboundHook = Callable[[Incoming], Awaitable[Optional[Incoming]]]
+InboundHook = Callable[[Incoming], Awaitable[Incoming | None]]
 AgentListener = Callable[[Incoming, str], Awaitable[None]]
 
 
@@ -69,11 +71,11 @@ class Gateway:
     """Routes incoming messages to the bot (or a human agent) and outgoing ones to channels."""
 
     def __init__(self) -> None:
-        self._outbound: Dict[str, Outbound] = {}
-        self._where: Dict[str, str] = {}  # conversation id -> channel name
-        self._agents: Dict[str, str] = {}  # conversation id -> agent holding it
-        self._hooks: List[InboundHook] = [mask_personal_numbers]
-        self._agent_listeners: List[AgentListener] = []
+        self._outbound: dict[str, Outbound] = {}
+        self._where: dict[str, str] = {}  # conversation id -> channel name
+        self._agents: dict[str, str] = {}  # conversation id -> agent holding it
+        self._hooks: list[InboundHook] = [mask_personal_numbers]
+        self._agent_listeners: list[AgentListener] = []
 
     # --- set-up -------------------------------------------------------------
     def register_channel(self, name: str, outbound: Outbound) -> None:
@@ -93,8 +95,8 @@ class Gateway:
         self,
         incoming: Incoming,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        output_channel: Optional[OutputChannel] = None,
-    ) -> Optional[Incoming]:
+        output_channel: OutputChannel | None = None,
+    ) -> Incoming | None:
         """Pass one customer message on: hooks, then the agent holding the conversation or the bot.
 
         Returns the message as it was passed on (masked), or None when a hook dropped it.
@@ -125,11 +127,11 @@ class Gateway:
         return incoming
 
     # --- outgoing -----------------------------------------------------------
-    def channel_of(self, conversation_id: str) -> Optional[str]:
+    def channel_of(self, conversation_id: str) -> str | None:
         """The channel a conversation was last seen on, if any."""
         return self._where.get(conversation_id)
 
-    async def send(self, conversation_id: str, messages: List[Message]) -> bool:
+    async def send(self, conversation_id: str, messages: list[Message]) -> bool:
         """Deliver ``messages`` to a conversation on its own channel; False when it is unknown."""
         outbound = self._outbound.get(self._where.get(conversation_id, ""))
         if outbound is None:
@@ -139,10 +141,10 @@ class Gateway:
         return True
 
     # --- human agents -------------------------------------------------------
-    def agent_of(self, conversation_id: str) -> Optional[str]:
+    def agent_of(self, conversation_id: str) -> str | None:
         return self._agents.get(conversation_id)
 
-    async def hand_over(self, conversation_id: str, agent: Optional[str]) -> bool:
+    async def hand_over(self, conversation_id: str, agent: str | None) -> bool:
         """A human ``agent`` takes the conversation over; ``None`` gives it back to the bot."""
         if agent is None:
             self._agents.pop(conversation_id, None)

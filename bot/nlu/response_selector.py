@@ -5,9 +5,8 @@ whitespace-only message): its TensorFlow graph expects at least one token. Such
 a message has no FAQ answer to select, so it is passed over and the assistant's
 fallback answers it.
 """
-from __future__ import annotations
 
-from typing import List
+from __future__ import annotations
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.selectors.response_selector import ResponseSelector
@@ -19,7 +18,7 @@ from rasa.shared.nlu.training_data.message import Message
 class EmptySafeResponseSelector(ResponseSelector):
     """ResponseSelector that skips messages without text."""
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         with_text = [m for m in messages if (m.get(TEXT) or "").strip()]
         if with_text:
             super().process(with_text)

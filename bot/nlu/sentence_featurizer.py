@@ -3,9 +3,11 @@
 Subclasses say how texts become vectors (``_vectors``); building the component,
 featurizing training data and incoming messages is the same for all of them.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Text
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -23,21 +25,21 @@ class SentenceFeatures:
     Mixed into a Rasa featurizer (dense or sparse); ``_rows(messages)`` gives the rows.
     """
 
-    def _rows(self, messages: List[Message]) -> Iterable[Any]:
+    def _rows(self, messages: list[Message]) -> Iterable[Any]:
         raise NotImplementedError
 
-    def _featurize(self, messages: List[Message]) -> None:
+    def _featurize(self, messages: list[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT) is not None]
         if not todo:
             return
-        for message, row in zip(todo, self._rows(todo)):
+        for message, row in zip(todo, self._rows(todo), strict=True):
             self.add_features_to_message(None, row, TEXT, message)  # type: ignore[attr-defined]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize(training_data.training_examples)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         self._featurize(messages)
         return messages
 
@@ -45,26 +47,26 @@ class SentenceFeatures:
 class SentenceFeaturizer(SentenceFeatures, DenseFeaturizer, GraphComponent):
     """Adds ``_vectors(texts)[i]`` as the sentence feature of message i (no sequence features)."""
 
-    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SentenceFeaturizer":
+    ) -> SentenceFeaturizer:
         return cls(config, execution_context.node_name)
 
-    def _vectors(self, texts: List[str]) -> np.ndarray:
+    def _vectors(self, texts: list[str]) -> np.ndarray:
         """One row per text."""
         raise NotImplementedError
 
-    def _message_vectors(self, messages: List[Message]) -> np.ndarray:
+    def _message_vectors(self, messages: list[Message]) -> np.ndarray:
         """One row per message; by default from the texts alone."""
         return self._vectors([m.get(TEXT) for m in messages])
 
-    def _rows(self, messages: List[Message]) -> Iterable[np.ndarray]:
+    def _rows(self, messages: list[Message]) -> Iterable[np.ndarray]:
         return (vector.reshape(1, -1) for vector in self._message_vectors(messages))

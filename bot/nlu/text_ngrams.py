@@ -10,11 +10,13 @@ this lifts the intent classifier (docs/nlu-evaluation.md).
 Sentence features only: the component feeds the intent classifier; the token-level
 n-grams stay for the models that need a sequence. The vocabulary is stored as JSON.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Text
+from collections.abc import Iterable
+from typing import Any
 
 import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -40,11 +42,11 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
     """Counts of the text's character n-grams (min_ngram..max_ngram) as one sparse sentence feature."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {**SparseFeaturizer.get_default_config(), "min_ngram": 1, "max_ngram": 3, "min_count": 1}
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         low, high = config.get("min_ngram"), config.get("max_ngram")
         if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
             raise ValueError("TextCharNgramFeaturizer: need 1 <= min_ngram <= max_ngram (integers)")
@@ -53,20 +55,20 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
 
     def __init__(
         self,
-        config: Dict[Text, Any],
-        name: Text,
+        config: dict[str, Any],
+        name: str,
         model_storage: ModelStorage,
         resource: Resource,
-        vocabulary: Optional[Dict[str, int]] = None,
+        vocabulary: dict[str, int] | None = None,
     ) -> None:
         super().__init__(name, config)
         self._storage = model_storage
         self._resource = resource
-        self._vectorizer: Optional[CountVectorizer] = None
+        self._vectorizer: CountVectorizer | None = None
         if vocabulary:
             self._vectorizer = self._make_vectorizer(vocabulary)
 
-    def _make_vectorizer(self, vocabulary: Optional[Dict[str, int]] = None) -> CountVectorizer:
+    def _make_vectorizer(self, vocabulary: dict[str, int] | None = None) -> CountVectorizer:
         return CountVectorizer(
             analyzer="char_wb",
             ngram_range=(self._config["min_ngram"], self._config["max_ngram"]),
@@ -79,22 +81,22 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TextCharNgramFeaturizer":
+    ) -> TextCharNgramFeaturizer:
         return cls(config, execution_context.node_name, model_storage, resource)
 
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "TextCharNgramFeaturizer":
+    ) -> TextCharNgramFeaturizer:
         vocabulary = read_stored(
             model_storage,
             resource,
@@ -116,7 +118,7 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
             (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
-    def _rows(self, messages: List[Message]) -> Iterable[scipy.sparse.coo_matrix]:
+    def _rows(self, messages: list[Message]) -> Iterable[scipy.sparse.coo_matrix]:
         if self._vectorizer is None:
             return []
         counts = self._vectorizer.transform([m.get(TEXT) for m in messages]).tocsr()

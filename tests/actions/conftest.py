@@ -1,8 +1,9 @@
 """Fixtures for the action tests: a seeded SQLite knowledge base, the domain, trackers."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 import yaml
@@ -52,10 +53,10 @@ def dispatcher() -> CollectingDispatcher:
 def make_tracker(
     text: str = "",
     intent: str = "",
-    entities: Optional[list[dict]] = None,
-    slots: Optional[dict[str, Any]] = None,
-    events: Optional[list[dict]] = None,
-    active_loop: Optional[str] = None,
+    entities: list[dict] | None = None,
+    slots: dict[str, Any] | None = None,
+    events: list[dict] | None = None,
+    active_loop: str | None = None,
     sender_id: str = "web:test-user",
     confidence: float = 0.95,
 ) -> Tracker:
@@ -77,7 +78,7 @@ def make_tracker(
     )
 
 
-def ent(entity: str, value: Any, text: Optional[str] = None) -> dict:
+def ent(entity: str, value: Any, text: str | None = None) -> dict:
     return {"entity": entity, "value": value, "text": text if text is not None else str(value)}
 
 

@@ -1,4 +1,5 @@
 """No wording anywhere promises returns on a risky product."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,12 @@ def _response_texts(path: Path):
 
 
 def test_domain_and_generated_responses_promise_nothing():
-    bad = [(where, _promises(text)) for path in (ROOT / "domain.yml", ROOT / "data" / "nlu" / "faq.yml")
-           for where, text in _response_texts(path) if _promises(text)]
+    bad = [
+        (where, _promises(text))
+        for path in (ROOT / "domain.yml", ROOT / "data" / "nlu" / "faq.yml")
+        for where, text in _response_texts(path)
+        if _promises(text)
+    ]
     assert not bad, bad
 
 

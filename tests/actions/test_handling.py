@@ -1,4 +1,5 @@
 """Reception, lost cards, fraud, branches, appointments, complaints, fallback, recommendations."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,7 +38,9 @@ async def test_urgent_steps_carry_the_hotline(action, dispatcher, tracker_for, d
 
 async def test_branches_by_city_and_district(dispatcher, tracker_for, domain, seed):
     branch = seed.branches[0]
-    await ActionFindBranches().run(dispatcher, tracker_for(f"{branch.city}{branch.district}有网点吗", "ask_branch"), domain)
+    await ActionFindBranches().run(
+        dispatcher, tracker_for(f"{branch.city}{branch.district}有网点吗", "ask_branch"), domain
+    )
     assert responses(dispatcher) == ["utter_branches_found"]
     assert branch.name in dispatcher.messages[0]["branches"]
 
@@ -50,16 +53,19 @@ async def test_branch_question_without_place_asks_the_city(dispatcher, tracker_f
 NOW = dt.datetime(2026, 11, 28, 13, 0)  # a Saturday
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("明天上午10点", dt.datetime(2026, 11, 29, 10, 0)),
-    ("12月3日下午2点半", dt.datetime(2026, 12, 3, 14, 30)),
-    ("下周一 9:30", dt.datetime(2026, 11, 30, 9, 30)),
-    ("2026-12-01 10:00", dt.datetime(2026, 12, 1, 10, 0)),
-    ("后天下午三点十五", dt.datetime(2026, 11, 30, 15, 15)),
-    ("1月5号上午九点", dt.datetime(2027, 1, 5, 9, 0)),
-    ("随便什么时候", None),
-    ("明天", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("明天上午10点", dt.datetime(2026, 11, 29, 10, 0)),
+        ("12月3日下午2点半", dt.datetime(2026, 12, 3, 14, 30)),
+        ("下周一 9:30", dt.datetime(2026, 11, 30, 9, 30)),
+        ("2026-12-01 10:00", dt.datetime(2026, 12, 1, 10, 0)),
+        ("后天下午三点十五", dt.datetime(2026, 11, 30, 15, 15)),
+        ("1月5号上午九点", dt.datetime(2027, 1, 5, 9, 0)),
+        ("随便什么时候", None),
+        ("明天", None),
+    ],
+)
 def test_appointment_times_people_write(text, expected):
     assert parse_datetime(text, NOW) == expected
 
@@ -72,12 +78,23 @@ def frozen_now(monkeypatch):
 async def test_appointment_form_and_booking(frozen_now, dispatcher, tracker_for, domain, kb, seed):
     form = ValidateAppointmentForm()
     weekday_branch = next(b for b in seed.branches if b.hours.get("mon"))
-    got = form.validate_appointment_branch(f"{weekday_branch.city}{weekday_branch.district}", dispatcher, tracker_for(""), domain)
+    got = form.validate_appointment_branch(
+        f"{weekday_branch.city}{weekday_branch.district}", dispatcher, tracker_for(""), domain
+    )
     branch_code = got["appointment_branch"] or weekday_branch.code
     slots = {"appointment_branch": branch_code}
-    assert form.validate_appointment_time("昨天上午10点", dispatcher, tracker_for(slots=slots), domain) == {"appointment_time": None}
-    assert form.validate_appointment_time("下周一凌晨3点", dispatcher, tracker_for(slots=slots), domain) == {"appointment_time": None}
-    assert form.validate_appointment_time("明年3月1日上午10点", dispatcher, tracker_for(slots=slots), domain)["appointment_time"] is None
+    assert form.validate_appointment_time("昨天上午10点", dispatcher, tracker_for(slots=slots), domain) == {
+        "appointment_time": None
+    }
+    assert form.validate_appointment_time("下周一凌晨3点", dispatcher, tracker_for(slots=slots), domain) == {
+        "appointment_time": None
+    }
+    assert (
+        form.validate_appointment_time("明年3月1日上午10点", dispatcher, tracker_for(slots=slots), domain)[
+            "appointment_time"
+        ]
+        is None
+    )
     assert responses(dispatcher)[-3:] == ["utter_time_in_past", "utter_branch_closed_then", "utter_time_too_far"]
     ok = form.validate_appointment_time("下周一上午10点", dispatcher, tracker_for(slots=slots), domain)
     assert ok == {"appointment_time": "2026-11-30T10:00"}
@@ -102,10 +119,14 @@ async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb)
         "柜员态度差，我的卡号6222021234567890123，身份证11010519900101123X", dispatcher, tracker_for(""), domain
     )["complaint_description"]
     assert "6222021234567890123" not in described and "11010519900101123X" not in described
-    assert form.validate_complaint_contact("13812345678", dispatcher, tracker_for(""), domain) == {"complaint_contact": "138****5678"}
+    assert form.validate_complaint_contact("13812345678", dispatcher, tracker_for(""), domain) == {
+        "complaint_contact": "138****5678"
+    }
     assert form.validate_complaint_contact("不用了", dispatcher, tracker_for(""), domain) == {"complaint_contact": "-"}
     assert form.validate_complaint_contact("123", dispatcher, tracker_for(""), domain) == {"complaint_contact": None}
-    tracker = tracker_for(slots={"complaint_category": "服务态度", "complaint_description": described, "complaint_contact": "138****5678"})
+    tracker = tracker_for(
+        slots={"complaint_category": "服务态度", "complaint_description": described, "complaint_contact": "138****5678"}
+    )
     await ActionLodgeComplaint().run(dispatcher, tracker, domain)
     stored = kb.scalar(select(m.Complaint).where(m.Complaint.code == dispatcher.messages[-1]["code"]))
     assert stored.contact == "138****5678" and "6222021234567890123" not in stored.description
@@ -153,7 +174,9 @@ async def test_recommendation_form_validation(dispatcher, tracker_for, domain):
     assert form.validate_segment("我已经退休了", dispatcher, tracker_for(""), domain) == {"segment": "retiree"}
     assert form.validate_segment("火星人", dispatcher, tracker_for(""), domain) == {"segment": None}
     assert form.validate_amount("很多钱", dispatcher, tracker_for("很多钱"), domain) == {"amount": None}
-    assert form.validate_amount("二十万", dispatcher, tracker_for("二十万", entities=[ent("amount", 200000, "二十万")]), domain) == {"amount": 200000}
+    assert form.validate_amount(
+        "二十万", dispatcher, tracker_for("二十万", entities=[ent("amount", 200000, "二十万")]), domain
+    ) == {"amount": 200000}
     assert form.validate_term("-3", dispatcher, tracker_for("-3"), domain) == {"term": None}
     assert form.validate_goal("养老用", dispatcher, tracker_for(""), domain) == {"goal": "retirement"}
     slots = await form.required_slots([], dispatcher, tracker_for(slots={"risk_tolerance": "C2"}), domain)
@@ -161,10 +184,17 @@ async def test_recommendation_form_validation(dispatcher, tracker_for, domain):
     assert "utter_invalid_amount" in responses(dispatcher)
 
 
-@pytest.mark.parametrize("answers,tolerance", [(["A"] * 5, "C1"), (["B"] * 5, "C2"), (["B", "C", "C", "B", "C"], "C3"), (["D"] * 5, "C5")])
+@pytest.mark.parametrize(
+    "answers,tolerance", [(["A"] * 5, "C1"), (["B"] * 5, "C2"), (["B", "C", "C", "B", "C"], "C3"), (["D"] * 5, "C5")]
+)
 async def test_recommendations_respect_the_questionnaire(answers, tolerance, dispatcher, tracker_for, domain, kb):
-    slots = {"segment": "retiree", "goal": "saving", "amount": 200000, "term": 12,
-             **{f"risk_q{i}": a for i, a in enumerate(answers, 1)}}
+    slots = {
+        "segment": "retiree",
+        "goal": "saving",
+        "amount": 200000,
+        "term": 12,
+        **{f"risk_q{i}": a for i, a in enumerate(answers, 1)},
+    }
     events = await ActionRecommendProducts().run(dispatcher, tracker_for(slots=slots), domain)
     assert slots_set(events)["risk_tolerance"] == tolerance
     assert responses(dispatcher)[0] == "utter_risk_result"

@@ -1,4 +1,5 @@
 """Product facts, the disclosure gate and comparisons, over a seeded knowledge base."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -26,7 +27,12 @@ async def run(action, dispatcher, tracker, domain):
 
 
 async def test_product_info_by_name(dispatcher, tracker_for, domain):
-    events = await run(ActionAnswerProductInfo(), dispatcher, tracker_for("整存整取是什么", "ask_product_info", [ent("product", "整存整取")]), domain)
+    events = await run(
+        ActionAnswerProductInfo(),
+        dispatcher,
+        tracker_for("整存整取是什么", "ask_product_info", [ent("product", "整存整取")]),
+        domain,
+    )
     assert responses(dispatcher) == ["utter_product_info"]
     message = dispatcher.messages[0]
     assert message["name"] == "云澜整存整取定期储蓄存款" and "50元起存" in message["features"]
@@ -35,7 +41,9 @@ async def test_product_info_by_name(dispatcher, tracker_for, domain):
 
 @pytest.mark.parametrize("named", ["整存整取", "整存 整取", "云澜定期", "雲瀾整存整取定期儲蓄存款"])
 async def test_product_named_many_ways(named, dispatcher, tracker_for, domain):
-    events = await run(ActionAnswerFees(), dispatcher, tracker_for(f"{named}收费吗", "ask_fees", [ent("product", named)]), domain)
+    events = await run(
+        ActionAnswerFees(), dispatcher, tracker_for(f"{named}收费吗", "ask_fees", [ent("product", named)]), domain
+    )
     assert slots_set(events)["product_code"] == "TD-ZCZQ"
 
 
@@ -47,7 +55,9 @@ async def test_follow_up_uses_the_product_under_discussion(dispatcher, tracker_f
 
 
 async def test_product_mentioned_in_text_without_entity(dispatcher, tracker_for, domain):
-    events = await run(ActionAnswerEligibility(), dispatcher, tracker_for("云澜整存整取定期储蓄存款谁能办", "ask_eligibility"), domain)
+    events = await run(
+        ActionAnswerEligibility(), dispatcher, tracker_for("云澜整存整取定期储蓄存款谁能办", "ask_eligibility"), domain
+    )
     assert slots_set(events)["product_code"] == "TD-ZCZQ"
     assert responses(dispatcher) == ["utter_product_eligibility"]
 
@@ -62,7 +72,9 @@ async def test_unknown_product_is_said_and_logged_redacted(dispatcher, tracker_f
 
 
 async def test_ambiguous_name_offers_candidates(dispatcher, tracker_for, domain):
-    await run(ActionAnswerProductInfo(), dispatcher, tracker_for("云澜卡", "ask_product_info", [ent("product", "卡")]), domain)
+    await run(
+        ActionAnswerProductInfo(), dispatcher, tracker_for("云澜卡", "ask_product_info", [ent("product", "卡")]), domain
+    )
     assert responses(dispatcher) in (["utter_choose_product"], ["utter_product_not_found"])
 
 
@@ -95,44 +107,71 @@ async def test_risky_product_needs_disclosure_first(dispatcher, tracker_for, dom
     assert responses(dispatcher) == ["utter_disclosure_acknowledged", "utter_product_info"]
     assert slots_set(events)["acknowledged_products"] == ["WM-MIX"]
     assert slots_set(events)["disclosure_pending"] is False
-    record = kb.scalars(select(m.DisclosureAcknowledgement).where(m.DisclosureAcknowledgement.product_code == "WM-MIX")).all()[-1]
+    record = kb.scalars(
+        select(m.DisclosureAcknowledgement).where(m.DisclosureAcknowledgement.product_code == "WM-MIX")
+    ).all()[-1]
     assert record.disclosure_version and "o-secret-id" not in record.conversation_ref
 
 
 async def test_acknowledged_product_is_not_gated_again(dispatcher, tracker_for, domain):
-    tracker = tracker_for("睿远混合理财利率", "ask_interest_rate", [ent("product", "云澜睿远混合类一年持有期理财")], slots={"acknowledged_products": ["WM-MIX"]})
+    tracker = tracker_for(
+        "睿远混合理财利率",
+        "ask_interest_rate",
+        [ent("product", "云澜睿远混合类一年持有期理财")],
+        slots={"acknowledged_products": ["WM-MIX"]},
+    )
     await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
     assert responses(dispatcher) in (["utter_product_rates"], ["utter_product_no_rates"])
 
 
 async def test_declined_disclosure_gives_no_details(dispatcher, tracker_for, domain, kb):
     before = kb.scalar(select(m.DisclosureAcknowledgement.id).order_by(m.DisclosureAcknowledgement.id.desc()))
-    tracker = tracker_for("不了解了", "deny", slots={"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "apply"})
+    tracker = tracker_for(
+        "不了解了",
+        "deny",
+        slots={"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "apply"},
+    )
     events = await run(ActionDeclineDisclosure(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_disclosure_declined"]
     assert slots_set(events)["disclosure_pending"] is False
     assert kb.scalar(select(m.DisclosureAcknowledgement.id).order_by(m.DisclosureAcknowledgement.id.desc())) == before
 
 
-@pytest.mark.parametrize("code,name,gated", [
-    ("TD-ZCZQ", "云澜整存整取定期储蓄存款", False),  # R1 deposit
-    ("FD-MMF", "澜山货币市场基金A（云澜代销）", True),  # R1, but every fund is disclosed
-    ("WM-EQUITY", "云澜锐进权益精选理财", True),  # R4
-])
+@pytest.mark.parametrize(
+    "code,name,gated",
+    [
+        ("TD-ZCZQ", "云澜整存整取定期储蓄存款", False),  # R1 deposit
+        ("FD-MMF", "澜山货币市场基金A（云澜代销）", True),  # R1, but every fund is disclosed
+        ("WM-EQUITY", "云澜锐进权益精选理财", True),  # R4
+    ],
+)
 async def test_who_is_gated(code, name, gated, dispatcher, tracker_for, domain):
-    await run(ActionApplyProduct(), dispatcher, tracker_for(f"我想买{name}", "apply_product", [ent("product", name)]), domain)
+    await run(
+        ActionApplyProduct(), dispatcher, tracker_for(f"我想买{name}", "apply_product", [ent("product", name)]), domain
+    )
     assert (responses(dispatcher)[0] == "utter_risk_disclosure") is gated
 
 
 async def test_risk_question_is_answered_without_gate(dispatcher, tracker_for, domain):
-    await run(ActionAnswerRisk(), dispatcher, tracker_for("QDII风险大吗", "ask_risk", [ent("product", "澜山纳斯达克100指数QDII基金（人民币份额，云澜代销）")]), domain)
+    await run(
+        ActionAnswerRisk(),
+        dispatcher,
+        tracker_for(
+            "QDII风险大吗", "ask_risk", [ent("product", "澜山纳斯达克100指数QDII基金（人民币份额，云澜代销）")]
+        ),
+        domain,
+    )
     assert responses(dispatcher) == ["utter_product_risk"]
     assert dispatcher.messages[0]["risk_level"] == "R5"
 
 
 async def test_apply_above_tolerance_is_refused_with_reason(dispatcher, tracker_for, domain):
-    tracker = tracker_for("我要买锐进权益", "apply_product", [ent("product", "云澜锐进权益精选理财")],
-                          slots={"risk_tolerance": "C2", "acknowledged_products": ["WM-EQUITY"]})
+    tracker = tracker_for(
+        "我要买锐进权益",
+        "apply_product",
+        [ent("product", "云澜锐进权益精选理财")],
+        slots={"risk_tolerance": "C2", "acknowledged_products": ["WM-EQUITY"]},
+    )
     await run(ActionApplyProduct(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_not_suitable"]
     assert dispatcher.messages[0]["product_risk"] == "R4" and dispatcher.messages[0]["max_risk"] == "R2"
@@ -142,29 +181,46 @@ async def test_apply_above_tolerance_is_refused_with_reason(dispatcher, tracker_
 
 
 async def test_deposit_interest(dispatcher, tracker_for, domain):
-    tracker = tracker_for("整存整取存10万一年利息多少", "ask_interest_rate",
-                          [ent("product", "整存整取"), ent("amount", 100000, "10万"), ent("term", 12, "一年")])
+    tracker = tracker_for(
+        "整存整取存10万一年利息多少",
+        "ask_interest_rate",
+        [ent("product", "整存整取"), ent("amount", 100000, "10万"), ent("term", 12, "一年")],
+    )
     await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_deposit_interest"]
     assert dispatcher.messages[0]["interest"] == "950.00" and dispatcher.messages[0]["total"] == "100,950.00"
 
 
 async def test_loan_repayment(dispatcher, tracker_for, domain, kb):
-    tracker = tracker_for("首套房贷100万30年月供多少", "ask_interest_rate",
-                          [ent("product", "云澜首套个人住房贷款"), ent("amount", 1000000, "100万"), ent("term", 360, "30年")])
+    tracker = tracker_for(
+        "首套房贷100万30年月供多少",
+        "ask_interest_rate",
+        [ent("product", "云澜首套个人住房贷款"), ent("amount", 1000000, "100万"), ent("term", 360, "30年")],
+    )
     await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_loan_repayment"]
-    rate = kb.scalar(select(m.RateRow.rate).join(m.Product).where(m.Product.code == "ML-FIRST").order_by(m.RateRow.position))
+    rate = kb.scalar(
+        select(m.RateRow.rate).join(m.Product).where(m.Product.code == "ML-FIRST").order_by(m.RateRow.position)
+    )
     plan = calc.loan_repayment(1000000, rate, 360)
     assert dispatcher.messages[0]["annuity_monthly"] == f"{plan.annuity_monthly:,}"
 
 
-@pytest.mark.parametrize("amount,term,expected", [
-    (-5, 12, "utter_invalid_amount"), (0, 12, "utter_invalid_amount"), ("很多", 12, "utter_invalid_amount"),
-    (10000, 0, "utter_invalid_term"), (10000, 9999, "utter_invalid_term"), (10000, 7, "utter_term_not_offered"),
-])
+@pytest.mark.parametrize(
+    "amount,term,expected",
+    [
+        (-5, 12, "utter_invalid_amount"),
+        (0, 12, "utter_invalid_amount"),
+        ("很多", 12, "utter_invalid_amount"),
+        (10000, 0, "utter_invalid_term"),
+        (10000, 9999, "utter_invalid_term"),
+        (10000, 7, "utter_term_not_offered"),
+    ],
+)
 async def test_impossible_calculator_input_asks_again(amount, term, expected, dispatcher, tracker_for, domain):
-    tracker = tracker_for("整存整取利息", "ask_interest_rate", [ent("product", "整存整取"), ent("amount", amount), ent("term", term)])
+    tracker = tracker_for(
+        "整存整取利息", "ask_interest_rate", [ent("product", "整存整取"), ent("amount", amount), ent("term", term)]
+    )
     await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
     assert responses(dispatcher) == [expected]
 
@@ -173,8 +229,11 @@ async def test_impossible_calculator_input_asks_again(amount, term, expected, di
 
 
 async def test_compare_two_deposits(dispatcher, tracker_for, domain):
-    tracker = tracker_for("定期和大额存单哪个好", "compare_products",
-                          [ent("product_type", "time_deposit", "定期"), ent("product_type", "certificate_of_deposit", "大额存单")])
+    tracker = tracker_for(
+        "定期和大额存单哪个好",
+        "compare_products",
+        [ent("product_type", "time_deposit", "定期"), ent("product_type", "certificate_of_deposit", "大额存单")],
+    )
     await run(ActionCompareProducts(), dispatcher, tracker, domain)
     names = responses(dispatcher)
     assert names[0] == "utter_compare_intro" and names[-1] == "utter_compare_outro"
@@ -188,7 +247,9 @@ async def test_compare_needs_two(dispatcher, tracker_for, domain):
 
 
 async def test_compare_with_a_fund_is_gated(dispatcher, tracker_for, domain):
-    tracker = tracker_for("定期和货币基金比", "compare_products", [ent("product", "整存整取"), ent("product", "澜山货币")])
+    tracker = tracker_for(
+        "定期和货币基金比", "compare_products", [ent("product", "整存整取"), ent("product", "澜山货币")]
+    )
     events = await run(ActionCompareProducts(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_risk_disclosure"]
     assert slots_set(events)["pending_aspect"] == "compare"
@@ -198,7 +259,11 @@ def test_calculators_match_hand_worked_examples():
     # 100,000 yuan, 12 months at 4.35 %: the textbook example
     plan = calc.loan_repayment(100000, Decimal("4.35"), 12)
     assert (plan.annuity_monthly, plan.annuity_interest) == (Decimal("8530.99"), Decimal("2371.88"))
-    assert (plan.linear_first, plan.linear_step, plan.linear_interest) == (Decimal("8695.83"), Decimal("30.21"), Decimal("2356.25"))
+    assert (plan.linear_first, plan.linear_step, plan.linear_interest) == (
+        Decimal("8695.83"),
+        Decimal("30.21"),
+        Decimal("2356.25"),
+    )
     # 1,000,000 yuan over 30 years at 3.05 %: r = 0.0025416..., (1+r)^360 = 2.4942...
     plan = calc.loan_repayment(1000000, Decimal("3.05"), 360)
     assert plan.annuity_monthly == Decimal("4243.05") and plan.linear_first == Decimal("5319.44")

@@ -1,4 +1,5 @@
 """The action server registers exactly the actions the domain names."""
+
 from __future__ import annotations
 
 from rasa_sdk.executor import ActionExecutor

@@ -1,10 +1,10 @@
 """Fixtures for the Rasa-server side: the trained model and a live action server."""
+
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,24 +30,28 @@ def action_server(tmp_path_factory):
     env = {**os.environ, "KNOWLEDGE_DB_URL": f"sqlite:///{work / 'kb.db'}", "PYTHONPATH": str(ROOT)}
     subprocess.run([str(ACTIONS_PY), "-m", "knowledge", "load"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
-    log = open(work / "actions.log", "w")
-    proc = subprocess.Popen(
-        [str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    with open(work / "actions.log", "w") as log:
+        proc = subprocess.Popen(
+            [str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"action server did not start: {(work / 'actions.log').read_text()}")
-    yield f"http://127.0.0.1:{port}/webhook", work / "kb.db"
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                pytest.fail(f"action server did not start: {(work / 'actions.log').read_text()}")
+            yield f"http://127.0.0.1:{port}/webhook", work / "kb.db"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """`make eval` compares figures only when they were taken on the same training data."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,14 @@ from bot.evaluation import data_fingerprint, report, stored_results
 
 
 def _figures(accuracy: float) -> dict:
-    return {"real_accuracy": accuracy, "real_macro_f1": 0.5, "real_fallbacks": 0, "train_seconds": 10.0,
-            "parse_ms": 5.0, "confusions": []}
+    return {
+        "real_accuracy": accuracy,
+        "real_macro_f1": 0.5,
+        "real_fallbacks": 0,
+        "train_seconds": 10.0,
+        "parse_ms": 5.0,
+        "confusions": [],
+    }
 
 
 def test_a_stored_baseline_is_reused_only_on_the_same_data(tmp_path, capsys):

@@ -6,6 +6,7 @@ other institutions' products and requests the bank does not serve, while plain
 questions about the bank's own services still land on their intents. The model
 is the one `make train` built.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -45,7 +46,11 @@ async def _intent(agent, text: str) -> str:
 
 
 async def test_addressing_the_bank_does_not_make_chit_chat_in_scope(agent):
-    wrong = [(t, i) for t in ADDRESSED_BUT_OUT_OF_SCOPE if (i := await _intent(agent, t)) not in ("out_of_scope", "nlu_fallback")]
+    wrong = [
+        (t, i)
+        for t in ADDRESSED_BUT_OUT_OF_SCOPE
+        if (i := await _intent(agent, t)) not in ("out_of_scope", "nlu_fallback")
+    ]
     # a statistical model: at most one in six may slip, and the list says which
     assert len(wrong) <= len(ADDRESSED_BUT_OUT_OF_SCOPE) // 6, wrong
 

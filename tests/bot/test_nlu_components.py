@@ -1,4 +1,5 @@
 """The custom NLU components: script normalisation and numbers."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,13 +10,16 @@ from bot.nlu.normaliser import normalise
 from bot.nlu.numbers import parse_amount, parse_term_months
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("網銀轉賬限額是多少", "网银转账限额是多少"),
-    ("信用卡年費多少？", "信用卡年费多少?"),
-    ("ＡＢＣ１２３", "ABC123"),
-    ("你好", "你好"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("網銀轉賬限額是多少", "网银转账限额是多少"),
+        ("信用卡年費多少？", "信用卡年费多少?"),
+        ("ＡＢＣ１２３", "ABC123"),
+        ("你好", "你好"),
+        ("", ""),
+    ],
+)
 def test_normalise(text, expected):
     assert normalise(text) == expected
 
@@ -25,17 +29,37 @@ def test_normalise_keeps_length(text):
     assert len(normalise(text)) == len(text)
 
 
-@pytest.mark.parametrize("text,value", [
-    ("二十万", 200000), ("5万元", 50000), ("1.5万", 15000), ("三千块", 3000), ("100,000", 100000),
-    ("十万左右", 100000), ("两万", 20000), ("差不多8千", 8000), ("很多", None),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("二十万", 200000),
+        ("5万元", 50000),
+        ("1.5万", 15000),
+        ("三千块", 3000),
+        ("100,000", 100000),
+        ("十万左右", 100000),
+        ("两万", 20000),
+        ("差不多8千", 8000),
+        ("很多", None),
+    ],
+)
 def test_amounts(text, value):
     assert parse_amount(text) == value
 
 
-@pytest.mark.parametrize("text,months", [
-    ("三年", 36), ("半年", 6), ("一年半", 18), ("18个月", 18), ("90天", 3), ("两年", 24), ("五年期", 60), ("好久", None),
-])
+@pytest.mark.parametrize(
+    "text,months",
+    [
+        ("三年", 36),
+        ("半年", 6),
+        ("一年半", 18),
+        ("18个月", 18),
+        ("90天", 3),
+        ("两年", 24),
+        ("五年期", 60),
+        ("好久", None),
+    ],
+)
 def test_terms(text, months):
     assert parse_term_months(text) == months
 
@@ -45,11 +69,16 @@ def test_a_product_name_is_one_entity_named_as_written():
 
     from bot.nlu.numbers import NumberNormaliser
 
-    message = Message(data={"text": "手机银行转账限额", "entities": [
-        {"entity": "product", "start": 0, "end": 4, "value": "e_banking"},
-        {"entity": "product_type", "start": 0, "end": 4, "value": "e_banking"},
-        {"entity": "amount", "start": 5, "end": 7, "value": "二十万"},
-    ]})
+    message = Message(
+        data={
+            "text": "手机银行转账限额",
+            "entities": [
+                {"entity": "product", "start": 0, "end": 4, "value": "e_banking"},
+                {"entity": "product_type", "start": 0, "end": 4, "value": "e_banking"},
+                {"entity": "amount", "start": 5, "end": 7, "value": "二十万"},
+            ],
+        }
+    )
     NumberNormaliser().process([message])
     entities = message.get("entities")
     assert [(e["entity"], e["value"]) for e in entities] == [("product", "手机银行"), ("amount", 200000)]
@@ -84,29 +113,35 @@ def _patterns(name):
     return [re.compile(line[2:]) for line in item["examples"].splitlines() if line.startswith("- ")]
 
 
-@pytest.mark.parametrize("text,found", [
-    ("存5000元一年多少利息", "5000元"),
-    ("我有二十万想理财", "二十万"),
-    ("卡号6228****4410丢了", None),
-    ("尾号**12的卡被扣了钱", None),
-    ("手机138****2201收不到验证码", None),
-    ("623###5531这张卡", None),
-])
+@pytest.mark.parametrize(
+    "text,found",
+    [
+        ("存5000元一年多少利息", "5000元"),
+        ("我有二十万想理财", "二十万"),
+        ("卡号6228****4410丢了", None),
+        ("尾号**12的卡被扣了钱", None),
+        ("手机138****2201收不到验证码", None),
+        ("623###5531这张卡", None),
+    ],
+)
 def test_masked_digits_are_not_amounts(text, found):
     matches = [m.group(0) for p in _patterns("amount") for m in p.finditer(text)]
     assert (found in matches) if found else not matches
 
 
-@pytest.mark.parametrize("text,refers", [
-    ("你们银行的网银怎么登录不了", True),
-    ("贵行信用卡年费多少", True),
-    ("云澜app转账限额", True),
-    ("在你行办的卡被冻结了", True),
-    ("工行的网银怎么登录不了", False),
-    ("支付宝借呗额度怎么提高", False),
-    ("今天天气怎么样", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "text,refers",
+    [
+        ("你们银行的网银怎么登录不了", True),
+        ("贵行信用卡年费多少", True),
+        ("云澜app转账限额", True),
+        ("在你行办的卡被冻结了", True),
+        ("工行的网银怎么登录不了", False),
+        ("支付宝借呗额度怎么提高", False),
+        ("今天天气怎么样", False),
+        ("", False),
+    ],
+)
 def test_bank_reference_feature_marks_questions_to_our_bank(text, refers):
     from rasa.shared.nlu.constants import TEXT
     from rasa.shared.nlu.training_data.message import Message
@@ -124,14 +159,18 @@ def test_bank_reference_feature_marks_questions_to_our_bank(text, refers):
 def test_bank_references_come_from_the_generated_file(tmp_path):
     from bot.nlu.bank_reference import BankReferenceFeaturizer
 
-    words = (Path(__file__).resolve().parents[2] / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
+    words = (
+        (Path(__file__).resolve().parents[2] / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
+    )
     assert "你们" in words and "贵行" in words and len(words) >= 6
     custom = tmp_path / "refs.txt"
     custom.write_text("本店\n", encoding="utf-8")
     featurizer = BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "path": str(custom)}, "refs")
     assert featurizer.refers_to_bank("本店几点开门") and not featurizer.refers_to_bank("你们几点开门")
     with pytest.raises(FileNotFoundError):
-        BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "path": str(tmp_path / "none.txt")}, "refs")
+        BankReferenceFeaturizer(
+            {**BankReferenceFeaturizer.get_default_config(), "path": str(tmp_path / "none.txt")}, "refs"
+        )
 
 
 def test_gated_bank_reference_repeats_the_sentence_vector_only_when_the_bank_is_addressed():
@@ -182,7 +221,11 @@ def test_text_char_ngrams_span_word_boundaries_and_survive_reloading(tmp_path):
     featurizer = _train_text_ngrams(tmp_path, ["手机银行闪退", "信用卡年费"])
     vocabulary = featurizer._vectorizer.vocabulary
     assert "行闪" in vocabulary and "银行闪" in vocabulary  # across 手机银行 | 闪退
-    message, unknown, empty = Message(data={TEXT: "手机银行闪退了"}), Message(data={TEXT: "🙂🙂"}), Message(data={TEXT: ""})
+    message, unknown, empty = (
+        Message(data={TEXT: "手机银行闪退了"}),
+        Message(data={TEXT: "🙂🙂"}),
+        Message(data={TEXT: ""}),
+    )
     featurizer.process([message, unknown, empty])
     _, sentence = message.get_sparse_features(TEXT)
     assert sentence.features.shape == (1, len(vocabulary)) and sentence.features.sum() > 10

@@ -1,4 +1,5 @@
 """The training data keeps to the NLU contract and never contains the evaluation questions."""
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,11 @@ def real_questions() -> list[str]:
     """The normalised text of every question in the shared evaluation files."""
     eval_files = sorted((SHARED / "eval").glob("*.tsv"))
     assert eval_files, "the shared evaluation set must be beside the project (../shared/eval)"
-    return [normalise(row.split("\t")[0]) for path in eval_files for row in path.read_text(encoding="utf-8").splitlines()[1:]]
+    return [
+        normalise(row.split("\t")[0])
+        for path in eval_files
+        for row in path.read_text(encoding="utf-8").splitlines()[1:]
+    ]
 
 
 def test_no_real_evaluation_question_is_in_the_training_data(examples):
@@ -68,7 +73,9 @@ def test_no_training_example_is_a_near_copy_of_an_evaluation_question(examples):
                 shared[i] = shared.get(i, 0) + 1
         if any(n / len(grams | real[i]) >= 0.7 for i, n in shared.items()):
             near.append(f)
-    assert not near, f"{len(near)} training examples are near-copies of evaluation questions (files: {sorted(set(near))})"
+    assert (
+        not near
+    ), f"{len(near)} training examples are near-copies of evaluation questions (files: {sorted(set(near))})"
 
 
 def test_every_contract_intent_has_examples_and_a_path():
@@ -76,8 +83,17 @@ def test_every_contract_intent_has_examples_and_a_path():
     counts: dict[str, int] = {}
     for _, intent, _ in training_examples():
         counts[intent.split("/")[0]] = counts.get(intent.split("/")[0], 0) + 1
-    consultation = {"ask_product_info", "ask_interest_rate", "ask_fees", "ask_eligibility", "ask_required_documents",
-                    "ask_risk", "compare_products", "ask_recommendation", "apply_product"}
+    consultation = {
+        "ask_product_info",
+        "ask_interest_rate",
+        "ask_fees",
+        "ask_eligibility",
+        "ask_required_documents",
+        "ask_risk",
+        "compare_products",
+        "ask_recommendation",
+        "apply_product",
+    }
     for intent in spec["intents"]:
         assert counts.get(intent, 0) >= (80 if intent in consultation else 40), intent
     first_steps = set()

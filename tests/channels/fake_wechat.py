@@ -12,6 +12,7 @@ IV = first 16 key bytes, 32-byte PKCS#7, random(16) + length + message + AppID, 
 signature over the sorted strings) rather than borrowed from wechatpy, so the channel's
 use of wechatpy is checked against an independent implementation.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,7 @@ import secrets
 import socket
 import struct
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import aiohttp
 import xmltodict
@@ -50,7 +51,7 @@ def cdata(value: str) -> str:
     return f"<![CDATA[{value}]]>"
 
 
-def message_xml(openid: str, msg_type: str, create_time: Optional[int] = None, **fields: Any) -> str:
+def message_xml(openid: str, msg_type: str, create_time: int | None = None, **fields: Any) -> str:
     """A WeChat callback as WeChat writes it; ``fields`` in order (str in CDATA, int bare)."""
     body = [
         f"<ToUserName>{cdata(ACCOUNT)}</ToUserName>",
@@ -67,7 +68,7 @@ def text_xml(openid: str, content: str, msg_id: int) -> str:
     return message_xml(openid, "text", Content=content, MsgId=msg_id)
 
 
-def event_xml(openid: str, event: str, create_time: Optional[int] = None) -> str:
+def event_xml(openid: str, event: str, create_time: int | None = None) -> str:
     return message_xml(openid, "event", create_time, Event=event, EventKey="")
 
 
@@ -77,16 +78,16 @@ class FakeWeChat:
     def __init__(self, token: str, app_id: str, app_secret: str, aes_key: str) -> None:
         self.token, self.app_id, self.app_secret, self.aes_key = token, app_id, app_secret, aes_key
         self.key = base64.b64decode(aes_key + "=")
-        self.sent: List[Dict[str, Any]] = []  # customer-service messages: touser, content, raw body
+        self.sent: list[dict[str, Any]] = []  # customer-service messages: touser, content, raw body
         self.token_requests = 0
         self.reject_next_token = False  # the next custom/send answers 40001 (token invalidated)
         self._tokens: set[str] = set()
-        self._runner: Optional[web.AppRunner] = None
-        self._http: Optional[aiohttp.ClientSession] = None
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
         self.url = ""
 
     # --- lifecycle ----------------------------------------------------------
-    async def start(self) -> "FakeWeChat":
+    async def start(self) -> FakeWeChat:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._custom_send)
@@ -130,22 +131,22 @@ class FakeWeChat:
         self.sent.append({"touser": body["touser"], "content": body["text"]["content"], "raw": raw})
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
-    def sent_to(self, openid: str) -> List[str]:
+    def sent_to(self, openid: str) -> list[str]:
         return [m["content"] for m in self.sent if m["touser"] == openid]
 
     # --- the push to the channel --------------------------------------------
-    def signed(self, **extra: str) -> Dict[str, str]:
+    def signed(self, **extra: str) -> dict[str, str]:
         timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
         return {"signature": sign(self.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce, **extra}
 
-    async def get(self, url: str, params: Dict[str, str]) -> Tuple[int, str, str]:
+    async def get(self, url: str, params: dict[str, str]) -> tuple[int, str, str]:
         assert self._http is not None
         async with self._http.get(url, params=params) as r:
             return r.status, r.headers.get("Content-Type", ""), await r.text()
 
     async def post(
-        self, url: str, xml: str | bytes, aes: bool = False, params: Optional[Dict[str, str]] = None
-    ) -> Tuple[int, str]:
+        self, url: str, xml: str | bytes, aes: bool = False, params: dict[str, str] | None = None
+    ) -> tuple[int, str]:
         """POST a callback the way WeChat does; the raw status and body of the channel's answer."""
         assert self._http is not None
         query = self.signed()
@@ -159,7 +160,7 @@ class FakeWeChat:
         async with self._http.post(url, params=query, data=body, headers={"Content-Type": "text/xml"}) as r:
             return r.status, await r.text()
 
-    def read_reply(self, body: str, aes: bool = False) -> Dict[str, Any]:
+    def read_reply(self, body: str, aes: bool = False) -> dict[str, Any]:
         """The fields of a passive reply; in safe mode its signature is checked and it is decrypted."""
         if aes:
             envelope = xmltodict.parse(body)["xml"]
@@ -203,7 +204,7 @@ class SanicOnLoopback:
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: Any = None
 
-    async def start(self) -> "SanicOnLoopback":
+    async def start(self) -> SanicOnLoopback:
         from sanic import Sanic
 
         # Sanic 21.12 rewrites its own methods at the first start-up; a second app in the

@@ -1,7 +1,6 @@
 """The gateway: every incoming message passes it masked; any component reaches a conversation through it."""
-from __future__ import annotations
 
-from typing import List, Optional
+from __future__ import annotations
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -13,19 +12,19 @@ class RecordingChannel:
     """An Outbound that keeps what a channel would have delivered."""
 
     def __init__(self) -> None:
-        self.delivered: List[tuple] = []
-        self.status: List[tuple] = []
+        self.delivered: list[tuple] = []
+        self.status: list[tuple] = []
 
     async def deliver(self, recipient_id: str, messages: list) -> None:
         self.delivered.append((recipient_id, messages))
 
-    async def agent_status(self, recipient_id: str, agent: Optional[str]) -> None:
+    async def agent_status(self, recipient_id: str, agent: str | None) -> None:
         self.status.append((recipient_id, agent))
 
 
 @pytest.fixture
 def bot_inbox():
-    received: List[UserMessage] = []
+    received: list[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
         received.append(message)
@@ -54,9 +53,9 @@ async def test_personal_numbers_are_masked_before_the_bot_sees_them(bot_inbox, t
 
 async def test_a_hook_sees_every_message_and_can_drop_one(bot_inbox):
     gateway = Gateway()
-    seen: List[str] = []
+    seen: list[str] = []
 
-    async def spam_filter(incoming: Incoming) -> Optional[Incoming]:
+    async def spam_filter(incoming: Incoming) -> Incoming | None:
         seen.append(incoming.text)
         return None if "spam" in incoming.text else incoming
 
@@ -86,7 +85,7 @@ async def test_a_human_agent_takes_over_and_gives_back(bot_inbox):
     gateway = Gateway()
     web = RecordingChannel()
     gateway.register_channel("web", web)
-    to_agent: List[tuple] = []
+    to_agent: list[tuple] = []
 
     async def console(incoming: Incoming, agent: str) -> None:
         to_agent.append((agent, incoming.text))

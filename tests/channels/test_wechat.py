@@ -3,6 +3,7 @@ which runs in a Rasa app with the trained assistant and a live action server.
 
 The answers are the real bot's; the tracker store shows what reached the bot.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -162,7 +163,9 @@ async def test_product_question_is_answered_passively(aes, agent, fake, url):  #
 
 async def test_voice_with_speech_recognition_is_answered_like_text(agent, fake, url):  # noqa: F811
     openid = new_openid()
-    xml = message_xml(openid, "voice", MediaId="media-1", Format="amr", Recognition="信用卡年费多少", MsgId=new_msg_id())
+    xml = message_xml(
+        openid, "voice", MediaId="media-1", Format="amr", Recognition="信用卡年费多少", MsgId=new_msg_id()
+    )
     status, body = await fake.post(url, xml)
     assert status == 200 and "年费" in fake.read_reply(body)["Content"]
     assert [e.text for e in await user_events(agent, openid)] == ["信用卡年费多少"]
@@ -448,7 +451,9 @@ async def test_gateway_delivers_and_announces_human_agents(agent, fake, url):  #
         assert await gateway.send(openid, [{"text": "请看办理须知："}, {"text": long_text}])
         notes = fake.sent_to(openid)[1:]
         assert len(notes) >= 2 and all(len(n.encode("utf-8")) <= WECHAT_TEXT_LIMIT for n in notes)
-        assert notes[0].startswith("请看办理须知：") and notes[-1].endswith("第39条：请携带本人有效身份证件到网点办理。")
+        assert notes[0].startswith("请看办理须知：") and notes[-1].endswith(
+            "第39条：请携带本人有效身份证件到网点办理。"
+        )
 
         assert await gateway.hand_over(openid, None)
         assert fake.sent_to(openid)[-1] == BOT_BACK

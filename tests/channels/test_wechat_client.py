@@ -1,4 +1,5 @@
 """The customer-service API client against the fake WeChat: access tokens, refreshes, errors, local mode."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,9 +28,12 @@ async def api(fake):
 async def test_messages_are_sent_with_one_cached_token(api, fake):
     await api.send_text("o1", "您好，大额存单1年期利率1.15%")
     await api.send_text("o2", "第二条")
-    assert [(m["touser"], m["content"]) for m in fake.sent] == [("o1", "您好，大额存单1年期利率1.15%"), ("o2", "第二条")]
+    assert [(m["touser"], m["content"]) for m in fake.sent] == [
+        ("o1", "您好，大额存单1年期利率1.15%"),
+        ("o2", "第二条"),
+    ]
     assert fake.token_requests == 1
-    assert "大额存单".encode("utf-8") in fake.sent[0]["raw"]  # UTF-8 text, not \u escapes
+    assert "大额存单".encode() in fake.sent[0]["raw"]  # UTF-8 text, not \u escapes
 
 
 async def test_a_rejected_token_is_fetched_again_once(api, fake):

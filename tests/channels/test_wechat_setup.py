@@ -1,4 +1,5 @@
 """Setting the WeChat channel up: environment, credentials.yml, and a channel without credentials."""
+
 from __future__ import annotations
 
 from pathlib import Path

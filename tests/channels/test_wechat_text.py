@@ -1,5 +1,8 @@
 """How the WeChat channel shapes text and reads WeChat's XML, without a server."""
+
 from __future__ import annotations
+
+import itertools
 
 import pytest
 import xmltodict
@@ -52,7 +55,7 @@ def test_short_texts_are_joined_into_as_few_messages_as_fit():
     many = [ROW * 5] * 7  # about 650 bytes each: three to a message
     packets = pack_texts(many)
     assert len(packets) == 3 and all(utf8_len(p) <= TEXT_LIMIT for p in packets)
-    assert all(utf8_len(a + "\n\n" + b) > TEXT_LIMIT for a, b in zip(packets, packets[1:]))  # none could merge
+    assert all(utf8_len(a + "\n\n" + b) > TEXT_LIMIT for a, b in itertools.pairwise(packets))  # none could merge
     assert "\n\n".join(packets) == "\n\n".join(many)  # order kept, nothing lost
     assert pack_texts([]) == [] and pack_texts(["  "]) == []
 
@@ -61,7 +64,10 @@ def test_buttons_become_one_numbered_menu_per_answer():
     texts, menu = render(
         [
             {"text": "费用如下"},
-            {"text": "还有以下几款：", "buttons": [{"title": "金卡", "payload": "/a"}, {"title": "白金卡", "payload": "/b"}]},
+            {
+                "text": "还有以下几款：",
+                "buttons": [{"title": "金卡", "payload": "/a"}, {"title": "白金卡", "payload": "/b"}],
+            },
             {"text": "需要推荐吗？", "buttons": [{"title": "帮我推荐", "payload": "/ask_recommendation"}]},
             {"image": "https://example.com/card.png"},
         ]

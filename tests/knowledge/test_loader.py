@@ -1,4 +1,5 @@
 """The seed loader: validation before writing, one transaction, idempotent reloads."""
+
 from __future__ import annotations
 
 import shutil
@@ -96,12 +97,14 @@ def _first_product(data):
 def _set(key, value):
     def change(data):
         _first_product(data)[key] = value
+
     return change
 
 
 def _write_raw(text):
     def change(seed_dir: Path):
         (seed_dir / "products" / "credit_card.yml").write_text(text, encoding="utf-8")
+
     return change
 
 
@@ -118,24 +121,82 @@ def _alias_clash(seed_dir: Path):
 
 
 BAD_SEEDS = {
-    "broken YAML": (_write_raw("sample_data: true\nproducts:\n  - code: [unclosed\n"), ["products/credit_card.yml", "not valid YAML"]),
-    "missing field": (lambda d: _edit(d, "products/credit_card.yml", lambda x: _first_product(x).pop("summary")), ["products/credit_card.yml", "products[0]", "summary", "Field required"]),
-    "misspelt field": (lambda d: _edit(d, "products/credit_card.yml", _set("sumary", "x")), ["products[0]", "sumary", "Extra inputs"]),
-    "unknown category": (lambda d: _edit(d, "products/credit_card.yml", _set("category", "crypto")), ["products[0]", "category"]),
-    "risk level out of range": (lambda d: _edit(d, "products/fund.yml", _set("risk_level", "R6")), ["products/fund.yml", "risk_level"]),
-    "rated product without risk level": (lambda d: _edit(d, "products/fund.yml", _set("risk_level", None)), ["products/fund.yml", "risk_level is required"]),
-    "negative rate": (lambda d: _edit(d, "products/time_deposit.yml", lambda x: _first_product(x)["rates"]["rows"][0].update(rate=-1)), ["products/time_deposit.yml", "rates.rows[0].rate"]),
-    "rate row without term or label": (lambda d: _edit(d, "products/time_deposit.yml", lambda x: _first_product(x)["rates"]["rows"].append({"rate": 1.0})), ["rates.rows", "term_months or label"]),
-    "unknown segment": (lambda d: _edit(d, "products/credit_card.yml", _set("segments", ["astronaut"])), ["products[0]", "segments[0]"]),
-    "duplicate code across files": (_cross_file_duplicate_code, ["products/debit_card.yml", "duplicate product code", "credit_card.yml"]),
+    "broken YAML": (
+        _write_raw("sample_data: true\nproducts:\n  - code: [unclosed\n"),
+        ["products/credit_card.yml", "not valid YAML"],
+    ),
+    "missing field": (
+        lambda d: _edit(d, "products/credit_card.yml", lambda x: _first_product(x).pop("summary")),
+        ["products/credit_card.yml", "products[0]", "summary", "Field required"],
+    ),
+    "misspelt field": (
+        lambda d: _edit(d, "products/credit_card.yml", _set("sumary", "x")),
+        ["products[0]", "sumary", "Extra inputs"],
+    ),
+    "unknown category": (
+        lambda d: _edit(d, "products/credit_card.yml", _set("category", "crypto")),
+        ["products[0]", "category"],
+    ),
+    "risk level out of range": (
+        lambda d: _edit(d, "products/fund.yml", _set("risk_level", "R6")),
+        ["products/fund.yml", "risk_level"],
+    ),
+    "rated product without risk level": (
+        lambda d: _edit(d, "products/fund.yml", _set("risk_level", None)),
+        ["products/fund.yml", "risk_level is required"],
+    ),
+    "negative rate": (
+        lambda d: _edit(
+            d, "products/time_deposit.yml", lambda x: _first_product(x)["rates"]["rows"][0].update(rate=-1)
+        ),
+        ["products/time_deposit.yml", "rates.rows[0].rate"],
+    ),
+    "rate row without term or label": (
+        lambda d: _edit(
+            d, "products/time_deposit.yml", lambda x: _first_product(x)["rates"]["rows"].append({"rate": 1.0})
+        ),
+        ["rates.rows", "term_months or label"],
+    ),
+    "unknown segment": (
+        lambda d: _edit(d, "products/credit_card.yml", _set("segments", ["astronaut"])),
+        ["products[0]", "segments[0]"],
+    ),
+    "duplicate code across files": (
+        _cross_file_duplicate_code,
+        ["products/debit_card.yml", "duplicate product code", "credit_card.yml"],
+    ),
     "alias names another product": (_alias_clash, ["products/debit_card.yml", "aliases", "also names"]),
-    "min above max": (lambda d: _edit(d, "products/consumer_loan.yml", lambda x: _first_product(x).update(min_amount=10**9, max_amount=10)), ["products/consumer_loan.yml", "min_amount is larger"]),
-    "promise of returns on a risky product": (lambda d: _edit(d, "products/fund.yml", lambda x: [p.update(summary="稳赚不赔的好产品") for p in x["products"] if p["risk_level"] != "R1"]), ["products/fund.yml", "promises returns"]),
-    "bad opening hours": (lambda d: _edit(d, "branches.yml", lambda x: x["branches"][0]["hours"].update(mon="17:00-09:00")), ["branches.yml", "branches[0]", "hours", "closes at"]),
-    "bad date": (lambda d: _edit(d, "disclosures.yml", lambda x: x["disclosures"][0].update(effective_date="2025-13-01")), ["disclosures.yml", "disclosures[0]", "effective_date"]),
-    "duplicate FAQ topic": (lambda d: _edit(d, "faq.yml", lambda x: x["faqs"].append(dict(x["faqs"][0]))), ["faq.yml", "topic"]),
+    "min above max": (
+        lambda d: _edit(
+            d, "products/consumer_loan.yml", lambda x: _first_product(x).update(min_amount=10**9, max_amount=10)
+        ),
+        ["products/consumer_loan.yml", "min_amount is larger"],
+    ),
+    "promise of returns on a risky product": (
+        lambda d: _edit(
+            d,
+            "products/fund.yml",
+            lambda x: [p.update(summary="稳赚不赔的好产品") for p in x["products"] if p["risk_level"] != "R1"],
+        ),
+        ["products/fund.yml", "promises returns"],
+    ),
+    "bad opening hours": (
+        lambda d: _edit(d, "branches.yml", lambda x: x["branches"][0]["hours"].update(mon="17:00-09:00")),
+        ["branches.yml", "branches[0]", "hours", "closes at"],
+    ),
+    "bad date": (
+        lambda d: _edit(d, "disclosures.yml", lambda x: x["disclosures"][0].update(effective_date="2025-13-01")),
+        ["disclosures.yml", "disclosures[0]", "effective_date"],
+    ),
+    "duplicate FAQ topic": (
+        lambda d: _edit(d, "faq.yml", lambda x: x["faqs"].append(dict(x["faqs"][0]))),
+        ["faq.yml", "topic"],
+    ),
     "missing file": (lambda d: (d / "segments.yml").unlink(), ["segments.yml", "file missing"]),
-    "missing category": (lambda d: _edit(d, "categories.yml", lambda x: x["categories"].pop()), ["categories.yml", "missing categories"]),
+    "missing category": (
+        lambda d: _edit(d, "categories.yml", lambda x: x["categories"].pop()),
+        ["categories.yml", "missing categories"],
+    ),
 }
 
 
@@ -170,15 +231,16 @@ def test_failure_while_writing_rolls_everything_back(empty_db, monkeypatch):
         return real_prune(session, model, key, keep)
 
     monkeypatch.setattr(loader, "_prune", failing_prune)
-    with pytest.raises(RuntimeError):
-        with session_scope(empty_db) as session:
-            apply_seed(session, seed)
+    with pytest.raises(RuntimeError), session_scope(empty_db) as session:
+        apply_seed(session, seed)
     assert snapshot(empty_db) == before
 
 
 def test_cli_loads_and_reports_problems(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    ok = subprocess.run([sys.executable, "-m", "knowledge", "load", "--db", url], cwd=ROOT, capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "knowledge", "load", "--db", url], cwd=ROOT, capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     assert "products" in ok.stdout and "created" in ok.stdout
     bad = tmp_path / "bad"

@@ -1,4 +1,5 @@
 """Queries over the seeded knowledge base, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,8 +64,13 @@ def test_category_word_lists_candidates(session):
 
 @pytest.mark.parametrize(
     "text,code",
-    [("我想问问信用卡", "credit_card"), ("房貸利率", "mortgage"), ("大额存单起存多少", "certificate_of_deposit"),
-     ("手機銀行", "e_banking"), ("基金", "fund")],
+    [
+        ("我想问问信用卡", "credit_card"),
+        ("房貸利率", "mortgage"),
+        ("大额存单起存多少", "certificate_of_deposit"),
+        ("手機銀行", "e_banking"),
+        ("基金", "fund"),
+    ],
 )
 def test_find_category(session, text, code):
     assert q.find_category(session, text).code == code
@@ -109,8 +115,14 @@ def test_compare_products_uses_attributes_of_the_category(session, seed):
 
 
 def test_disclosure_in_force_follows_versions_and_category(session, seed):
-    r3 = next(p for _, p in seed.products if p.risk_level == "R3" and p.category not in ("fund", "wealth_management", "insurance"))
-    versions = sorted((d.effective_date, d.version) for d in seed.disclosures if d.risk_level == "R3" and d.category is None)
+    r3 = next(
+        p
+        for _, p in seed.products
+        if p.risk_level == "R3" and p.category not in ("fund", "wealth_management", "insurance")
+    )
+    versions = sorted(
+        (d.effective_date, d.version) for d in seed.disclosures if d.risk_level == "R3" and d.category is None
+    )
     assert len(versions) >= 2, "the sample seed keeps two versions of the R3 text"
     old, new = versions[-2], versions[-1]
     assert q.disclosure_for(session, r3.code, on=new[0] - dt.timedelta(days=1)).version == old[1]
@@ -127,7 +139,9 @@ def test_needs_disclosure(session, seed):
         assert view.needs_disclosure == expected, p.code
 
 
-@pytest.mark.parametrize("segment", ["student", "young_professional", "homemaker", "retiree", "business_owner", "high_net_worth"])
+@pytest.mark.parametrize(
+    "segment", ["student", "young_professional", "homemaker", "retiree", "business_owner", "high_net_worth"]
+)
 @pytest.mark.parametrize("tolerance", ["C1", "C2", "C3", "C4", "C5"])
 def test_recommendations_never_exceed_tolerance(session, segment, tolerance):
     recs = q.suitable_products(session, segment, tolerance, goal="saving", amount=200000, term_months=12)
@@ -157,7 +171,9 @@ def test_branches_by_city_district_and_open_now(session, seed):
     in_city = q.find_branches(session, city=city + "市")
     assert in_city and all(b.city == city for b in in_city)
     district = seed.branches[0].district
-    assert seed.branches[0].code in [b.code for b in q.find_branches(session, city=city, district=district.rstrip("区"))]
+    assert seed.branches[0].code in [
+        b.code for b in q.find_branches(session, city=city, district=district.rstrip("区"))
+    ]
     sunday = dt.datetime(2026, 11, 29, 11, 0)  # a Sunday
     open_sunday = q.find_branches(session, open_at=sunday)
     expected = {b.code for b in seed.branches if b.hours.get("sun")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -37,12 +37,12 @@ class ChatPage:
         self.timeout = timeout
 
     # --- navigation ----------------------------------------------------------
-    def open(self, path: str = "/chat") -> "ChatPage":
+    def open(self, path: str = "/chat") -> ChatPage:
         self.driver.get(self.base_url + path)
         self.wait_ready()
         return self
 
-    def reload(self) -> "ChatPage":
+    def reload(self) -> ChatPage:
         self.driver.refresh()
         self.wait_ready()
         return self
@@ -60,10 +60,10 @@ class ChatPage:
     def state(self) -> str | None:
         return self.driver.execute_script("return document.getElementById('chat').dataset.state || null")
 
-    def rows(self) -> List[Dict[str, Any]]:
+    def rows(self) -> list[dict[str, Any]]:
         return self.driver.execute_script(_ROWS_JS)
 
-    def texts(self, who: str) -> List[str]:
+    def texts(self, who: str) -> list[str]:
         return [r["text"] for r in self.rows() if r["who"] == who]
 
     def session_id(self) -> str | None:
@@ -75,7 +75,7 @@ class ChatPage:
     def visible(self, css: str) -> bool:
         return self.element(css).is_displayed()
 
-    def wait_for_bot(self, contains: str, after: int = 0) -> Dict[str, Any]:
+    def wait_for_bot(self, contains: str, after: int = 0) -> dict[str, Any]:
         """The first bot message from row ``after`` on whose text contains ``contains``."""
 
         def found(_):
@@ -86,7 +86,7 @@ class ChatPage:
 
         return self.wait(found, f"no bot message containing {contains!r}; the page shows {self.rows()}")
 
-    def wait_for_rows(self, count: int) -> List[Dict[str, Any]]:
+    def wait_for_rows(self, count: int) -> list[dict[str, Any]]:
         return self.wait(lambda _: len(self.rows()) >= count and self.rows(), f"fewer than {count} rows: {self.rows()}")
 
     # --- acting --------------------------------------------------------------

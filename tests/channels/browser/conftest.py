@@ -17,15 +17,15 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 RASA_PY = ROOT / ".venv" / "rasa" / "bin" / "python"
 SCREENSHOTS = ROOT / "var" / "screenshots"
-_taken: List[Path] = []
+_taken: list[Path] = []
 
 
 def free_port() -> int:
@@ -34,7 +34,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 60, proc: Optional[subprocess.Popen] = None) -> None:
+def wait_for_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -61,7 +61,7 @@ def webchat_url() -> str:
     return url.rstrip("/")
 
 
-def tracker_user_texts(base_url: str, conversation_id: str) -> List[str]:
+def tracker_user_texts(base_url: str, conversation_id: str) -> list[str]:
     """What the server stored of the customer's messages in one conversation, in order."""
     tracker = get_json(f"{base_url}/conversations/{conversation_id}/tracker?include_events=ALL")
     return [e.get("text") for e in tracker["events"] if e["event"] == "user"]
@@ -74,7 +74,7 @@ class StubServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_dir = log_dir
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.starts = 0
 
     def start(self) -> None:

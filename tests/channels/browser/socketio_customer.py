@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import socketio
 
@@ -18,8 +18,8 @@ class Customer:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.received: Dict[str, asyncio.Queue] = {name: asyncio.Queue() for name in EVENTS}
-        self.session_id: Optional[str] = None
+        self.received: dict[str, asyncio.Queue] = {name: asyncio.Queue() for name in EVENTS}
+        self.session_id: str | None = None
         for name in EVENTS:
             self.sio.on(name, self._collector(name))
 
@@ -29,7 +29,7 @@ class Customer:
 
         return collect
 
-    async def open(self, session_id: Optional[str] = None, request: bool = True) -> Optional[str]:
+    async def open(self, session_id: str | None = None, request: bool = True) -> str | None:
         """Connect and (unless ``request`` is False) ask for ``session_id`` or a new session."""
         await self.sio.connect(self.base_url, socketio_path="/socket.io", transports=TRANSPORTS)
         if not request:
@@ -38,7 +38,7 @@ class Customer:
         self.session_id = await self.next("session_confirm")
         return self.session_id
 
-    async def say(self, text: str, session_id: Optional[str] = None) -> None:
+    async def say(self, text: str, session_id: str | None = None) -> None:
         await self.sio.emit("user_uttered", {"message": text, "session_id": session_id or self.session_id})
 
     async def next(self, event: str = "bot_uttered", timeout: float = 15) -> Any:
@@ -48,9 +48,9 @@ class Customer:
         except asyncio.TimeoutError:
             raise AssertionError(f"no {event} within {timeout} s") from None
 
-    async def replies_until(self, contains: str, timeout: float = 20) -> List[Dict[str, Any]]:
+    async def replies_until(self, contains: str, timeout: float = 20) -> list[dict[str, Any]]:
         """Bot messages up to and including the first whose text contains ``contains``."""
-        seen: List[Dict[str, Any]] = []
+        seen: list[dict[str, Any]] = []
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             left = deadline - asyncio.get_running_loop().time()

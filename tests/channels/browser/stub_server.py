@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import uuid
-from typing import Optional
 
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
@@ -72,7 +71,7 @@ def scripted_agent(gateway: Gateway):
     return on_agent_message
 
 
-def build_app(gateway: Optional[Gateway] = None, **credentials) -> Sanic:
+def build_app(gateway: Gateway | None = None, **credentials) -> Sanic:
     """A Sanic app serving only the website chat channel under /webhooks/web/."""
     gateway = gateway or web.gateway
     gateway.add_agent_listener(scripted_agent(gateway))
