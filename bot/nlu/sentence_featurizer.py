@@ -22,17 +22,19 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 class SentenceFeatures:
     """Featurizing training data and incoming messages the same way: one sentence-level row per text.
 
-    Mixed into a Rasa featurizer (dense or sparse); ``_rows(messages)`` gives the rows.
+    Mixed into a Rasa featurizer (dense or sparse); ``_rows(messages)`` gives one row per message,
+    or None when the component has nothing to add (trained on no text).
     """
 
-    def _rows(self, messages: list[Message]) -> Iterable[Any]:
+    def _rows(self, messages: list[Message]) -> Iterable[Any] | None:
         raise NotImplementedError
 
     def _featurize(self, messages: list[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT) is not None]
-        if not todo:
+        rows = self._rows(todo) if todo else None
+        if rows is None:
             return
-        for message, row in zip(todo, self._rows(todo), strict=True):
+        for message, row in zip(todo, rows, strict=True):
             self.add_features_to_message(None, row, TEXT, message)  # type: ignore[attr-defined]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -118,8 +118,8 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
             (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
-    def _rows(self, messages: list[Message]) -> Iterable[scipy.sparse.coo_matrix]:
+    def _rows(self, messages: list[Message]) -> Iterable[scipy.sparse.coo_matrix] | None:
         if self._vectorizer is None:
-            return []
+            return None
         counts = self._vectorizer.transform([m.get(TEXT) for m in messages]).tocsr()
         return (scipy.sparse.coo_matrix(counts[row]) for row in range(counts.shape[0]))

@@ -234,6 +234,16 @@ def test_text_char_ngrams_span_word_boundaries_and_survive_reloading(tmp_path):
     assert nothing.features.sum() == nothing.features.toarray()[0, vocabulary[" "]]  # only the word-edge padding
 
 
+def test_text_char_ngrams_trained_on_no_text_add_nothing_and_do_not_fail(tmp_path):
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    featurizer = _train_text_ngrams(tmp_path, [])
+    message = Message(data={TEXT: "手机银行闪退了"})
+    featurizer.process([message])
+    assert message.get_sparse_features(TEXT) == (None, None)
+
+
 def test_linear_classifier_gives_each_sparse_featurizer_unit_length():
     import numpy as np
     import scipy.sparse
