@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import Wording, conversation_id, kb_session
-from actions.handling import bank_values
-from actions.privacy import mask_phone, redact
+from actions.common import (
+    KB_ERRORS,
+    GuardedFormValidation,
+    Wording,
+    bank_facts,
+    conversation_id,
+    kb_guard,
+    write_with_retry,
+)
+from banktext import mask_phone, redact
 from knowledge import queries as q
 
 #: Replies that mean "no call-back, thanks" to the contact question (parsing vocabulary).
@@ -19,7 +26,7 @@ NO_CONTACT = ("不用", "不需要", "不要", "算了", "不方便", "no")
 MIN_DESCRIPTION = 4
 
 
-class ValidateComplaintForm(FormValidationAction):
+class ValidateComplaintForm(GuardedFormValidation):
     """Category, a description long enough to act on, a contact number (stored masked) or none."""
 
     def name(self) -> str:
@@ -52,18 +59,25 @@ class ActionLodgeComplaint(Action):
     def name(self) -> str:
         return "action_lodge_complaint"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         contact = tracker.get_slot("complaint_contact")
         contact = None if contact in (None, "-") else contact
-        with kb_session() as s:
-            code = q.lodge_complaint(
-                s,
-                conversation_id(tracker),
-                tracker.get_slot("complaint_category") or "",
-                redact(tracker.get_slot("complaint_description") or ""),
-                contact,
+        try:
+            code = await write_with_retry(
+                lambda s: q.lodge_complaint(
+                    s,
+                    conversation_id(tracker),
+                    tracker.get_slot("complaint_category") or "",
+                    redact(tracker.get_slot("complaint_description") or ""),
+                    contact,
+                )
             )
+        except KB_ERRORS:
+            # nothing stored: say so; the answers are kept, so "投诉" again submits them again
+            dispatcher.utter_message(response="utter_complaint_not_saved", **bank_facts())
+            return []
         dispatcher.utter_message(
             response="utter_complaint_recorded",
             code=code,
@@ -79,8 +93,7 @@ class ActionHandoffToHuman(Action):
         return "action_handoff_to_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        with kb_session() as s:
-            dispatcher.utter_message(response="utter_handoff", **bank_values(q.get_bank(s)))
+        dispatcher.utter_message(response="utter_handoff", **bank_facts())
         return []
 
 

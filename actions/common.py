@@ -7,18 +7,38 @@ lists and tables are built from.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import logging
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from rasa_sdk import Tracker
+from abc import ABC, abstractmethod
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from knowledge.db import session_scope
+from knowledge import queries as q
+from knowledge.db import DatabaseMissing, session_scope
+from knowledge.text import normalise
 
 logger = logging.getLogger(__name__)
+
+#: What a knowledge base that is missing, locked or down raises.
+KB_ERRORS = (SQLAlchemyError, DatabaseMissing)
+#: The bank's contact facts as generated for the Rasa server: the last resort when the
+#: knowledge base cannot be read, so emergencies never depend on the database.
+BANK_FACTS_FILE = Path(__file__).resolve().parents[1] / "bot" / "resources" / "bank_facts.json"
+BANK_FACTS_TTL = 300.0
+_bank_cache: dict[str, Any] = {"values": {}, "at": 0.0}
 
 
 @contextmanager
@@ -26,6 +46,50 @@ def kb_session() -> Iterator[Session]:
     """One knowledge-base session for one action run."""
     with session_scope() as session:
         yield session
+
+
+def bank_facts() -> dict[str, str]:
+    """The bank's name and contact points: from the knowledge base (cached a few minutes),
+    else the last values read, else the generated file. Never raises."""
+    now = time.monotonic()
+    if _bank_cache["values"] and now - _bank_cache["at"] < BANK_FACTS_TTL:
+        return dict(_bank_cache["values"])
+    try:
+        with kb_session() as s:
+            values = q.bank_values(q.get_bank(s))
+        if values:
+            _bank_cache.update(values=values, at=now)
+            return dict(values)
+    except KB_ERRORS as exc:
+        logger.error("knowledge base unavailable for the bank's facts: %s", type(exc).__name__)
+    if _bank_cache["values"]:
+        return dict(_bank_cache["values"])
+    try:
+        facts = json.loads(BANK_FACTS_FILE.read_text(encoding="utf-8"))
+        return {k: str(v) for k, v in facts.items() if not k.startswith("_")}
+    except (OSError, ValueError):
+        logger.error("no bank facts: %s is missing", BANK_FACTS_FILE)
+        return {}
+
+
+Run = Callable[..., Awaitable[list]]
+
+
+def kb_guard(run: Run) -> Run:
+    """Wrap an action's ``run``: when the knowledge base fails, the customer gets an apology
+    with the hotline and a way to a person instead of an HTTP 500 and silence."""
+
+    @functools.wraps(run)
+    async def guarded(self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            return await run(self, dispatcher, tracker, domain)
+        except KB_ERRORS as exc:
+            # the type only: a statement's text could carry what the customer typed
+            logger.error("knowledge base unavailable in %s: %s", self.name(), type(exc).__name__)
+            dispatcher.utter_message(response="utter_service_unavailable", **bank_facts())
+            return []
+
+    return guarded
 
 
 class Wording:
@@ -110,3 +174,83 @@ def as_number(value: Any) -> float | None:
 
 def conversation_id(tracker: Tracker) -> str:
     return tracker.sender_id or "unknown"
+
+
+_OPTION_PREFIX = re.compile(r"^\s*[A-Da-d1-9][.、．:：)）]\s*")
+
+
+def _option_keys(title: str) -> list[str]:
+    """A button title as a customer might type it: whole, without "A. ", each "/" alternative."""
+    bare = _OPTION_PREFIX.sub("", title)
+    keys = [normalise(bare)] + [normalise(part) for part in re.split(r"[/／]", bare) if len(part.strip()) >= 2]
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def button_typed(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The button whose title the customer typed instead of clicking it, if exactly one fits.
+
+    "不能接受任何亏损" picks "A. 不能接受任何亏损", "装修" picks "消费/装修/买车"; a title
+    inside a longer answer counts ("我是学生"), the longest fitting title wins.
+    """
+    key = normalise(text)
+    if not key:
+        return None
+    best: tuple[int, dict[str, Any]] | None = None
+    tied = False
+    for button in buttons or []:
+        for option in _option_keys(str(button.get("title", ""))):
+            if option == key or option in key or (len(key) >= 2 and key in option):
+                score = len(option) + (100 if option == key else 0)
+                if best is None or score > best[0]:
+                    best, tied = (score, button), False
+                elif score == best[0] and button is not best[1]:
+                    tied = True
+    return None if best is None or tied else best[1]
+
+
+def payload_value(button: dict[str, Any], entity: str) -> Any:
+    """The value of ``entity`` in a button's payload (``/inform{"risk_answer": "A"}`` → "A")."""
+    payload = str(button.get("payload", ""))
+    start = payload.find("{")
+    if start < 0:
+        return None
+    try:
+        return json.loads(payload[start:]).get(entity)
+    except ValueError:
+        return None
+
+
+def response_buttons(domain: dict[str, Any], response: str) -> list[dict[str, Any]]:
+    """The buttons of a domain response (its first variant)."""
+    variants = (domain or {}).get("responses", {}).get(response) or [{}]
+    return list(variants[0].get("buttons", []) or [])
+
+
+async def write_with_retry(write: Callable[[Session], Any], attempts: int = 3, pause: float = 0.5) -> Any:
+    """Run ``write`` in its own transaction, retrying a locked or briefly unavailable database.
+
+    Returns what ``write`` returned; raises the last error when every attempt failed, so
+    the caller can tell the customer that nothing was stored.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with kb_session() as s:
+                return write(s)
+        except KB_ERRORS as exc:
+            logger.warning("write failed (attempt %d of %d): %s", attempt, attempts, type(exc).__name__)
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(pause * attempt)
+    return None  # pragma: no cover - the loop returns or raises
+
+
+class GuardedFormValidation(FormValidationAction, ABC):
+    """A form's validation action whose knowledge-base failures become an apology, not a 500."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """The validation action's name in the domain."""
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        return await super().run(dispatcher, tracker, domain)

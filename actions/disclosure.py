@@ -8,10 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import Wording, conversation_id, kb_session
+from actions.common import Wording, conversation_id, kb_guard, kb_session
 from actions.products import answer, compare_answer
 from actions.recommend import show_recommendations
-from actions.risk import acknowledged
+from actions.risk import acknowledged, disclosure_just_shown
 from knowledge import queries as q
 
 _CLEARED = [SlotSet("disclosure_pending", False), SlotSet("disclosure_product", None), SlotSet("pending_aspect", None)]
@@ -23,8 +23,13 @@ class ActionAcknowledgeDisclosure(Action):
     def name(self) -> str:
         return "action_acknowledge_disclosure"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
+        if not disclosure_just_shown(tracker):
+            # the disclosure was shown before the talk moved on: this "好的" answers something else
+            dispatcher.utter_message(response="utter_disclosure_expired")
+            return list(_CLEARED)
         codes = [c for c in (tracker.get_slot("disclosure_product") or "").split(",") if c]
         aspect = tracker.get_slot("pending_aspect") or "info"
         done = acknowledged(tracker)
@@ -53,6 +58,10 @@ class ActionDeclineDisclosure(Action):
     def name(self) -> str:
         return "action_decline_disclosure"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if not disclosure_just_shown(tracker):
+            dispatcher.utter_message(response="utter_anything_else")
+            return list(_CLEARED)
         dispatcher.utter_message(response="utter_disclosure_declined")
         return list(_CLEARED)

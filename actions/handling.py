@@ -8,17 +8,26 @@ from abc import ABC, abstractmethod
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import Wording, conversation_id, kb_session
+from actions.common import (
+    KB_ERRORS,
+    GuardedFormValidation,
+    Wording,
+    bank_facts,
+    conversation_id,
+    kb_guard,
+    kb_session,
+    write_with_retry,
+)
 from actions.datetime_zh import parse_datetime
-from actions.privacy import redact
+from banktext import redact
 from knowledge import queries as q
-from knowledge.queries import BankView, BranchView
+from knowledge.queries import BranchView
 from knowledge.text import normalise
 
 #: The bank's local time: opening hours and "tomorrow" are read in it.
@@ -30,24 +39,12 @@ def now_local() -> dt.datetime:
     return dt.datetime.now(BANK_TZ).replace(tzinfo=None)
 
 
-def bank_values(bank: BankView | None) -> dict[str, str]:
-    """The bank's own facts for responses; the domain never hard-codes them."""
-    if bank is None:
-        return {}
-    return {
-        "bank_name": bank.name,
-        "hotline": bank.hotline,
-        "card_hotline": bank.credit_card_hotline or bank.hotline,
-        "fraud_hotline": bank.fraud_hotline or bank.hotline,
-        "website": bank.website,
-        "wechat": bank.wechat_account or "",
-        "app_name": bank.app_name or "",
-        "service_hours": bank.service_hours,
-    }
-
-
 class BankFactAction(Action, ABC):
-    """Utter one response filled with the bank's facts from the knowledge base."""
+    """Utter one response filled with the bank's facts (the domain never hard-codes them).
+
+    The facts come from :func:`actions.common.bank_facts`, which never fails: lost cards
+    and fraud get their urgent steps even while the knowledge base is down.
+    """
 
     response = ""
 
@@ -56,8 +53,7 @@ class BankFactAction(Action, ABC):
         """The action's name in the domain."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        with kb_session() as s:
-            dispatcher.utter_message(response=self.response, **bank_values(q.get_bank(s)))
+        dispatcher.utter_message(response=self.response, **bank_facts())
         return []
 
 
@@ -154,6 +150,7 @@ class ActionFindBranches(Action):
     def name(self) -> str:
         return "action_find_branches"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         text = tracker.latest_message.get("text") or ""
@@ -172,7 +169,7 @@ class ActionFindBranches(Action):
 # --- appointments ----------------------------------------------------------------------
 
 
-class ValidateAppointmentForm(FormValidationAction):
+class ValidateAppointmentForm(GuardedFormValidation):
     """A real branch, a time within its opening hours in the next 30 days, a business type."""
 
     def name(self) -> str:
@@ -247,13 +244,22 @@ class ActionBookAppointment(Action):
     def name(self) -> str:
         return "action_book_appointment"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         when = dt.datetime.fromisoformat(tracker.get_slot("appointment_time"))
         business = tracker.get_slot("appointment_business")
-        with kb_session() as s:
+
+        def book(s: Session) -> tuple[BranchView, str]:
             branch = q.get_branch(s, tracker.get_slot("appointment_branch"))
-            code = q.book_appointment(s, conversation_id(tracker), branch.code, when, business)
+            return branch, q.book_appointment(s, conversation_id(tracker), branch.code, when, business)
+
+        try:
+            branch, code = await write_with_retry(book)
+        except KB_ERRORS:
+            # nothing booked: say so; the answers are kept, so "预约" again books them
+            dispatcher.utter_message(response="utter_booking_not_saved", **bank_facts())
+            return []
         dispatcher.utter_message(
             response="utter_appointment_confirmed",
             code=code,

@@ -13,18 +13,17 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions import calculators as calc
-from actions.common import Wording, kb_session, latest_entities, latest_number, logger, money, number
+from actions.common import Wording, kb_guard, kb_session, latest_entities, latest_number, money, number
 from actions.quality import log_unanswered
 from actions.resolve import Resolution, button, category_buttons, resolve
-from actions.risk import disclosure_gate, suitability_refusal
+from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
 from knowledge import queries as q
 from knowledge.queries import ProductView
 
-DEPOSITS = {"demand_deposit", "time_deposit", "certificate_of_deposit"}
+DEPOSITS = q.DEPOSIT_CATEGORIES
 LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
 
 
@@ -178,12 +177,14 @@ def answer_risk(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispa
     if not p.risk_level:
         d.utter_message(response="utter_product_no_risk_rating", name=p.name, summary=p.summary)
         return []
+    # deposit insurance belongs to deposits only: never to insurance, wealth or fund products
+    summary = w(f"fmt_risk_summary_{p.risk_level}") + (w("fmt_deposit_insurance") if p.category in DEPOSITS else "")
     d.utter_message(
         response="utter_product_risk",
         name=p.name,
         risk_level=p.risk_level,
         risk_label=w(f"fmt_risk_label_{p.risk_level}"),
-        risk_summary=w(f"fmt_risk_summary_{p.risk_level}"),
+        risk_summary=summary,
     )
     return []
 
@@ -230,7 +231,13 @@ def _hotline(s: Session) -> str:
 
 
 def answer(aspect: str, s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
-    """Answer ``aspect`` of ``p`` and remember it as the product under discussion."""
+    """Answer ``aspect`` of ``p`` and remember it as the product under discussion.
+
+    A product above the customer's assessed risk tolerance is named as such before its
+    details (applying for it is refused outright by ``answer_apply``).
+    """
+    if aspect not in ("apply", "risk"):
+        above_tolerance_note(p, tracker, d, w)
     events = ANSWERS[aspect](s, p, tracker, d, w)
     return [SlotSet("product_code", p.code), SlotSet("product_type", p.category), *events]
 
@@ -248,15 +255,12 @@ class ProductAnswerAction(Action, ABC):
     def name(self) -> str:
         """The action's name in the domain."""
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
-        try:
-            with kb_session() as s:
-                return self._answer(s, resolve(s, tracker), dispatcher, tracker, w)
-        except SQLAlchemyError:
-            logger.exception("knowledge base unavailable")
-            dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+        correct_guarantee_request(tracker, dispatcher)
+        with kb_session() as s:
+            return self._answer(s, resolve(s, tracker), dispatcher, tracker, w)
 
     def _answer(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording) -> list:
         if found.not_found:
@@ -409,6 +413,7 @@ class ActionCompareProducts(Action):
     def name(self) -> str:
         return "action_compare_products"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         with kb_session() as s:

@@ -7,11 +7,10 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.common import conversation_id, kb_session, logger
-from actions.privacy import redact
+from actions.common import KB_ERRORS, bank_facts, conversation_id, kb_session, logger
+from banktext import redact
 from knowledge import queries as q
 
 #: After this many misunderstood messages in a row, offer a human agent.
@@ -54,19 +53,16 @@ class ActionHandleFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = (tracker.latest_message.get("text") or "").strip()
-        hotline = ""
-        try:
-            with kb_session() as s:
-                if text:
+        if text:
+            try:
+                with kb_session() as s:
                     log_unanswered(s, tracker, reason="fallback")
-                bank = q.get_bank(s)
-                hotline = bank.hotline if bank else ""
-        except SQLAlchemyError:
-            logger.exception("could not log an unanswered question")
+            except KB_ERRORS as exc:  # the customer still gets the answer; only the log entry is lost
+                logger.error("could not log an unanswered question: %s", type(exc).__name__)
         if not text:
             dispatcher.utter_message(response="utter_empty_message")
         elif consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HUMAN:
-            dispatcher.utter_message(response="utter_offer_human", hotline=hotline)
+            dispatcher.utter_message(response="utter_offer_human", hotline=bank_facts().get("hotline", ""))
         else:
             dispatcher.utter_message(response="utter_please_rephrase")
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -12,14 +12,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions import calculators as calc
-from actions.common import Wording, as_number, kb_session, latest_number, number
-from actions.risk import disclosure_gate
+from actions.common import (
+    GuardedFormValidation,
+    Wording,
+    as_number,
+    button_typed,
+    kb_guard,
+    kb_session,
+    latest_number,
+    number,
+    payload_value,
+    response_buttons,
+)
+from actions.risk import correct_guarantee_request, disclosure_gate, excludes_any_loss
 from knowledge import models as m
 from knowledge import queries as q
 from knowledge.schema import GOALS, SEGMENT_CODES
 from knowledge.text import normalise
 
 RISK_QUESTIONS = ("risk_q1", "risk_q2", "risk_q3", "risk_q4", "risk_q5")
+#: The questions whose answer A rules out any loss (the most a loss may be; the aim of the money).
+NO_LOSS_QUESTIONS = ("risk_q2", "risk_q3")
 PROFILE = ["segment", "goal", "amount", "term"]
 #: Points of answers A-D; the sum of five answers (5-20) gives the tolerance.
 _POINTS = {"A": 1, "B": 2, "C": 3, "D": 4}
@@ -40,7 +53,7 @@ GOAL_WORDS = {
 
 
 def risk_answer(value: Any) -> str | None:
-    """A, B, C or D from a button or what the customer typed (a, 1, "B.", "选C")."""
+    """A, B, C or D from a button's letter or what the customer typed (a, 1, "B.", "选C")."""
     text = str(value or "").strip().upper()
     for char in text:
         if char in _POINTS:
@@ -50,9 +63,19 @@ def risk_answer(value: Any) -> str | None:
     return None
 
 
-def tolerance_from(answers: list[str]) -> str:
+def tolerance_from(answers: list[str], no_loss: bool = False) -> str:
+    """The C-level of the questionnaire's answers; C1 whatever they add up to when the
+    customer accepts no loss at all."""
+    if no_loss:
+        return "C1"
     score = sum(_POINTS[a] for a in answers)
     return next(level for top, level in _BANDS if score <= top)
+
+
+def customer_accepts_no_loss(tracker: Tracker) -> bool:
+    """Whether the customer ruled out any loss: in the questionnaire (A to the questions on
+    loss and on the aim) or in their own words during this recommendation."""
+    return bool(tracker.get_slot("no_loss")) or "A" in (tracker.get_slot("risk_q2"), tracker.get_slot("risk_q3"))
 
 
 def segment_from_text(s: Session, text: str) -> str | None:
@@ -76,7 +99,7 @@ def goal_from_text(text: str) -> str | None:
     return None
 
 
-class ValidateRecommendationForm(FormValidationAction):
+class ValidateRecommendationForm(GuardedFormValidation):
     """Profile first; the five risk questions only when no tolerance is known yet."""
 
     def name(self) -> str:
@@ -87,9 +110,21 @@ class ValidateRecommendationForm(FormValidationAction):
     ) -> list[str]:
         return PROFILE + ([] if tracker.get_slot("risk_tolerance") else list(RISK_QUESTIONS))
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
+        """Every message of the recommendation is read for what the customer says about loss and returns."""
+        events: list = []
+        correct_guarantee_request(tracker, dispatcher)
+        if excludes_any_loss(tracker.latest_message.get("text") or "") and not tracker.get_slot("no_loss"):
+            events.append(SlotSet("no_loss", True))
+            tracker.slots["no_loss"] = True
+        return events + await super().run(dispatcher, tracker, domain)
+
     def validate_segment(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         if value in SEGMENT_CODES:
             return {"segment": value}
+        typed = button_typed(str(value or ""), response_buttons(domain, "utter_ask_segment"))
+        if typed and payload_value(typed, "segment") in SEGMENT_CODES:
+            return {"segment": payload_value(typed, "segment")}
         with kb_session() as s:
             code = segment_from_text(s, str(value or ""))
         if code:
@@ -98,7 +133,8 @@ class ValidateRecommendationForm(FormValidationAction):
         return {"segment": None}
 
     def validate_goal(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        goal = goal_from_text(value)
+        typed = button_typed(str(value or ""), response_buttons(domain, "utter_ask_goal"))
+        goal = payload_value(typed, "goal") if typed else goal_from_text(value)
         if goal is None:
             dispatcher.utter_message(response="utter_invalid_goal")
         return {"goal": goal}
@@ -118,26 +154,33 @@ class ValidateRecommendationForm(FormValidationAction):
     def validate_term(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         return self._number("term", value, tracker, dispatcher, calc.valid_term)
 
-    def _risk(self, slot: str, value: Any, dispatcher) -> dict[str, Any]:
-        answer = risk_answer(value)
+    def _risk(self, slot: str, value: Any, dispatcher, domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "")
+        typed = button_typed(text, response_buttons(domain, f"utter_ask_{slot}"))
+        if typed:
+            answer = payload_value(typed, "risk_answer")
+        elif slot in NO_LOSS_QUESTIONS and excludes_any_loss(text):
+            answer = "A"  # "一分钱都不能亏": the option that rules out any loss
+        else:
+            answer = risk_answer(text)
         if answer is None:
             dispatcher.utter_message(response="utter_invalid_risk_answer")
         return {slot: answer}
 
     def validate_risk_q1(self, value, dispatcher, tracker, domain):
-        return self._risk("risk_q1", value, dispatcher)
+        return self._risk("risk_q1", value, dispatcher, domain)
 
     def validate_risk_q2(self, value, dispatcher, tracker, domain):
-        return self._risk("risk_q2", value, dispatcher)
+        return self._risk("risk_q2", value, dispatcher, domain)
 
     def validate_risk_q3(self, value, dispatcher, tracker, domain):
-        return self._risk("risk_q3", value, dispatcher)
+        return self._risk("risk_q3", value, dispatcher, domain)
 
     def validate_risk_q4(self, value, dispatcher, tracker, domain):
-        return self._risk("risk_q4", value, dispatcher)
+        return self._risk("risk_q4", value, dispatcher, domain)
 
     def validate_risk_q5(self, value, dispatcher, tracker, domain):
-        return self._risk("risk_q5", value, dispatcher)
+        return self._risk("risk_q5", value, dispatcher, domain)
 
 
 def _recommendations(s: Session, tracker: Tracker, tolerance: str) -> list[q.Recommendation]:
@@ -148,6 +191,7 @@ def _recommendations(s: Session, tracker: Tracker, tolerance: str) -> list[q.Rec
         goal=tracker.get_slot("goal"),
         amount=as_number(tracker.get_slot("amount")),
         term_months=int(as_number(tracker.get_slot("term")) or 0) or None,
+        no_loss=customer_accepts_no_loss(tracker),
     )
 
 
@@ -169,7 +213,8 @@ def show_recommendations(
     for rank, rec in enumerate(recs, 1):
         p = rec.product
         if p.risk_level:
-            fit = w("fmt_fit_risk", risk_level=p.risk_level, tolerance=tolerance)
+            worded = w("fmt_tolerance_value", tolerance=tolerance, label=w(f"fmt_tolerance_{tolerance}"))
+            fit = w("fmt_fit_risk", risk_level=p.risk_level, tolerance=worded)
             if p.min_amount:
                 fit += w("fmt_fit_amount", low=number(p.min_amount))
         else:
@@ -194,13 +239,15 @@ class ActionRecommendProducts(Action):
     def name(self) -> str:
         return "action_recommend_products"
 
+    @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         events: list[EventType] = []
         tolerance = tracker.get_slot("risk_tolerance")
+        no_loss = customer_accepts_no_loss(tracker)
         if not tolerance:
             answers = [risk_answer(tracker.get_slot(slot)) for slot in RISK_QUESTIONS]
-            tolerance = tolerance_from([a for a in answers if a] or ["A"])
+            tolerance = tolerance_from([a for a in answers if a] or ["A"], no_loss=no_loss)
             events.append(SlotSet("risk_tolerance", tolerance))
             dispatcher.utter_message(
                 response="utter_risk_result",

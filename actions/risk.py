@@ -16,12 +16,32 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import Wording
+from actions.common import Wording, bank_facts
+from banktext import to_simplified
 from knowledge import queries as q
 from knowledge.queries import ProductView
 
 #: Asking about the risk itself is never gated: that answer is part of the disclosure.
 UNGATED_ASPECTS = frozenset({"risk"})
+#: How customers ask for returns without risk (parsing vocabulary): such a request gets a
+#: plain correction, because no investment product guarantees its return.
+GUARANTEE_WORDS = (
+    "稳赚不赔",
+    "稳赚",
+    "只赚不赔",
+    "包赚",
+    "保本保息",
+    "保本保收益",
+    "保证收益",
+    "保收益",
+    "保证回报",
+    "零风险",
+    "无风险高收益",
+    "高收益无风险",
+    "没有风险的理财",
+    "不会亏的理财",
+    "刚性兑付",
+)
 
 
 def acknowledged(tracker: Tracker) -> list[str]:
@@ -47,7 +67,7 @@ def disclosure_gate(
         disclosure = q.disclosure_for(s, p.code)
         if disclosure is None:
             # no disclosure in force: no details either
-            d.utter_message(response="utter_service_unavailable")
+            d.utter_message(response="utter_service_unavailable", **bank_facts())
             return []
         d.utter_message(
             response="utter_risk_disclosure",
@@ -64,20 +84,92 @@ def disclosure_gate(
     ]
 
 
+#: How customers say that they accept no loss at all (parsing vocabulary).
+NO_LOSS_WORDS = (
+    "不能接受任何亏损",
+    "不接受任何亏损",
+    "不能接受亏损",
+    "不接受亏损",
+    "不能有亏损",
+    "不能有任何亏损",
+    "不能亏",
+    "不想亏",
+    "不愿意亏",
+    "不能赔",
+    "不想赔",
+    "亏不起",
+    "赔不起",
+    "一分都不能少",
+    "一分钱都不能少",
+    "一分都不能亏",
+    "一分钱都不能亏",
+    "本金不能少",
+    "本金不能损失",
+    "本金一分",
+    "只要保本",
+    "必须保本",
+)
+
+
+def excludes_any_loss(text: str) -> bool:
+    """Whether the customer says they accept no loss of principal at all."""
+    text = to_simplified(text or "")
+    return any(word in text for word in NO_LOSS_WORDS)
+
+
+def correct_guarantee_request(tracker: Tracker, d: CollectingDispatcher) -> bool:
+    """A customer who asks for guaranteed or risk-free returns is told plainly that none exist."""
+    text = to_simplified(tracker.latest_message.get("text") or "")
+    if not any(word in text for word in GUARANTEE_WORDS):
+        return False
+    d.utter_message(response="utter_no_guaranteed_returns")
+    return True
+
+
+def disclosure_just_shown(tracker: Tracker) -> bool:
+    """Whether the bot's turn right before the customer's latest message showed a risk disclosure.
+
+    Only an answer to that turn acknowledges (or declines) it: a "好的" after the talk has
+    moved on (a lost card, a password) answers something else.
+    """
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return False
+    previous, latest = users[-2], users[-1]
+    return any(
+        e.get("event") == "slot" and e.get("name") == "disclosure_pending" and e.get("value") is True
+        for e in tracker.events[previous:latest]
+    )
+
+
 def max_risk_for(tolerance: str) -> str:
     return f"R{tolerance[1]}"
 
 
+def _tolerance_values(tracker: Tracker, w: Wording) -> dict[str, str] | None:
+    """The customer's assessed tolerance, worded for a response; None when not assessed."""
+    tolerance = tracker.get_slot("risk_tolerance")
+    if not tolerance:
+        return None
+    return {
+        "tolerance": w("fmt_tolerance_value", tolerance=tolerance, label=w(f"fmt_tolerance_{tolerance}")),
+        "max_risk": max_risk_for(tolerance),
+    }
+
+
+def above_tolerance_note(p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> bool:
+    """Say that ``p`` is above the customer's assessed tolerance before any of its details."""
+    values = _tolerance_values(tracker, w)
+    if values is None or not p.risk_level or q.suitability(p, tracker.get_slot("risk_tolerance")).suitable:
+        return False
+    d.utter_message(response="utter_above_tolerance", name=p.name, product_risk=p.risk_level, **values)
+    return True
+
+
 def suitability_refusal(p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> bool:
     """Explain and return True when ``p`` is above the customer's assessed risk tolerance."""
-    tolerance = tracker.get_slot("risk_tolerance")
-    if not tolerance or not p.risk_level or q.suitability(p, tolerance).suitable:
+    values = _tolerance_values(tracker, w)
+    if values is None or not p.risk_level or q.suitability(p, tracker.get_slot("risk_tolerance")).suitable:
         return False
-    d.utter_message(
-        response="utter_not_suitable",
-        name=p.name,
-        product_risk=p.risk_level,
-        tolerance=w("fmt_tolerance_value", tolerance=tolerance, label=w(f"fmt_tolerance_{tolerance}")),
-        max_risk=max_risk_for(tolerance),
-    )
+    d.utter_message(response="utter_not_suitable", name=p.name, product_risk=p.risk_level, **values)
     return True

@@ -17,3 +17,16 @@ def db_url() -> str:
     ``var/`` folder, so a fresh clone runs with no database server.
     """
     return os.environ.get("KNOWLEDGE_DB_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
+
+
+def must_exist() -> bool:
+    """Whether a missing SQLite knowledge base is an error instead of a new empty file (the action server)."""
+    return os.environ.get("KNOWLEDGE_DB_MUST_EXIST", "") not in ("", "0", "false", "no")
+
+
+def busy_seconds() -> float:
+    """How long a query waits for a locked SQLite database before it fails."""
+    try:
+        return float(os.environ.get("SQLITE_BUSY_SECONDS", "5"))
+    except ValueError:
+        return 5.0

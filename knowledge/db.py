@@ -22,24 +22,61 @@ def _normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-@lru_cache(maxsize=8)
+class DatabaseMissing(RuntimeError):
+    """The knowledge base's file does not exist (it is created by ``python -m knowledge load``)."""
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """Return the (cached) engine for ``url`` or the configured URL."""
-    url = _normalise_url(url or config.db_url())
+    """Return the (cached) engine for ``url`` or the configured URL.
+
+    A SQLite file is created on first use, except where ``KNOWLEDGE_DB_MUST_EXIST`` is set
+    (the action server): there a missing file is an error at every connection, never a
+    new empty database that answers every question with "no such table".
+    """
+    return _engine(_normalise_url(url or config.db_url()), config.must_exist(), config.busy_seconds())
+
+
+@lru_cache(maxsize=16)
+def _engine(url: str, must_exist: bool, busy_seconds: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        path = parsed.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            if must_exist:
+                absolute = Path(path).resolve()
+                engine = create_engine(
+                    "sqlite://",
+                    creator=lambda: _open_existing(absolute, busy_seconds),
+                    hide_parameters=True,
+                )
+                _sqlite_foreign_keys(engine)
+                return engine
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_seconds}, hide_parameters=True
+        )
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        _sqlite_foreign_keys(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # hide_parameters: an error message never carries what a customer typed
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _open_existing(path: Path, busy_seconds: float):
+    import sqlite3
+
+    if not path.is_file():
+        raise DatabaseMissing(f"the knowledge base {path} does not exist: load it with `make kb`")
+    # read-write, never create; wait up to SQLITE_BUSY_SECONDS for a lock
+    return sqlite3.connect(f"file:{path}?mode=rw", uri=True, check_same_thread=False, timeout=busy_seconds)
+
+
+def _sqlite_foreign_keys(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:

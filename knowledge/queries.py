@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -23,6 +24,8 @@ from knowledge.text import normalise
 
 #: Categories whose every product needs a disclosure, whatever its risk level.
 DISCLOSED_CATEGORIES = frozenset({"fund", "wealth_management", "insurance"})
+#: Categories whose products are deposits, protected by the Deposit Insurance Regulations.
+DEPOSIT_CATEGORIES = frozenset({"demand_deposit", "time_deposit", "certificate_of_deposit"})
 #: The customer's own way of naming the bank, stripped before partial matching.
 _BANK_REFERENCES = ("你们银行", "贵行", "你行", "你们", "本行")
 
@@ -236,6 +239,22 @@ def _products_query():
 
 
 # --- bank, categories -----------------------------------------------------------
+
+
+def bank_values(bank: Any) -> dict[str, str]:
+    """The bank's name and contact points (of a ``BankView`` or the seed's bank), keyed as responses name them."""
+    if bank is None:
+        return {}
+    return {
+        "bank_name": bank.name,
+        "hotline": bank.hotline,
+        "card_hotline": bank.credit_card_hotline or bank.hotline,
+        "fraud_hotline": bank.fraud_hotline or bank.hotline,
+        "website": bank.website,
+        "wechat": bank.wechat_account or "",
+        "app_name": bank.app_name or "",
+        "service_hours": bank.service_hours,
+    }
 
 
 def get_bank(session: Session) -> BankView | None:
@@ -479,10 +498,13 @@ def suitable_products(
     amount: Decimal | float | int | None = None,
     term_months: int | None = None,
     limit: int = 3,
+    no_loss: bool = False,
 ) -> list[Recommendation]:
     """Up to ``limit`` products suited to the customer, each with the reason why.
 
     Never above the tolerance: a product rated above C-level N is not a candidate.
+    ``no_loss`` (the customer accepts no loss of principal at all): only deposits and
+    products that are not investments (cards, loans), never a product that may lose principal.
     The segment's rule for the goal orders the categories; products that target
     the segment and serve the goal rank higher; amount and term must fit.
     """
@@ -499,6 +521,8 @@ def suitable_products(
     found: list[Recommendation] = []
     for p in list_products(session):
         if p.category not in category_rank or p.risk_rank > max_rank:
+            continue
+        if no_loss and p.risk_level and p.category not in DEPOSIT_CATEGORIES:
             continue
         if amount is not None and p.min_amount is not None and p.min_amount > amount:
             continue

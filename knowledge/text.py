@@ -11,7 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_PUNCT = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】{}《》<>〈〉\-—_~～/\\|]+")
+_PUNCT = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】{}《》<>〈〉\-—–‐‑_~～/\\|]+")
 
 
 @lru_cache(maxsize=1)

@@ -51,14 +51,19 @@ rasa_port=$(free_port)
 while [ "$rasa_port" = "$action_port" ]; do rasa_port=$(free_port); done
 export KNOWLEDGE_DB_URL="sqlite:///$scratch/kb.db"
 .venv/actions/bin/python -m knowledge load >/dev/null
-printf 'action_endpoint:\n  url: "http://127.0.0.1:%s/webhook"\n' "$action_port" >"$scratch/endpoints.yml"
+SECRETS_FILE="$scratch/secrets.env" . scripts/secrets.sh
+# the tests read stored conversations through Rasa's HTTP API, which answers only with this token
+RASA_API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export RASA_API_TOKEN
+sed "s#http://127.0.0.1:5055/webhook#http://127.0.0.1:$action_port/webhook#" endpoints.yml >"$scratch/endpoints.yml"
 
 echo "==> starting the action server on :$action_port and the Rasa server on :$rasa_port"
-.venv/actions/bin/python -m rasa_sdk --actions actions -p "$action_port" >"$scratch/actions.log" 2>&1 &
+.venv/actions/bin/python -m actions.server -p "$action_port" >"$scratch/actions.log" 2>&1 &
 pids+=($!)
-# --enable-api: the tests read the stored conversation (GET /conversations/<id>/tracker)
+# --enable-api with a token: the tests read the stored conversation (GET /conversations/<id>/tracker)
 .venv/rasa/bin/rasa run --model models/assistant.tar.gz --endpoints "$scratch/endpoints.yml" \
-  --credentials credentials.yml --enable-api -i 127.0.0.1 -p "$rasa_port" >"$scratch/rasa.log" 2>&1 &
+  --credentials credentials.yml --enable-api --auth-token "$RASA_API_TOKEN" -i 127.0.0.1 -p "$rasa_port" \
+  >"$scratch/rasa.log" 2>&1 &
 pids+=($!)
 
 export WEBCHAT_URL="http://127.0.0.1:$rasa_port"

@@ -7,10 +7,11 @@ scratch=$(mktemp -d)
 export KNOWLEDGE_DB_URL="sqlite:///$scratch/kb.db"
 port="${ACTION_PORT:-5055}"
 .venv/actions/bin/python -m knowledge load >/dev/null
+SECRETS_FILE="$scratch/secrets.env" . scripts/secrets.sh
 if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
   echo "ERROR: port $port is in use: stop what listens there (make run?) and try again." >&2; exit 1
 fi
-.venv/actions/bin/python -m rasa_sdk --actions actions -p "$port" >"$scratch/actions.log" 2>&1 &
+.venv/actions/bin/python -m actions.server -p "$port" >"$scratch/actions.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.5; done

@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
 export TF_CPP_MIN_LOG_LEVEL=2
 mkdir -p var/log
+. scripts/secrets.sh
+# the servers listen on loopback; put a reverse proxy in front to serve customers (docs/deployment.md)
+RASA_HOST="${RASA_HOST:-127.0.0.1}"
+api=()
+if [ -n "${RASA_API_TOKEN:-}" ]; then
+  # Rasa's HTTP API (trackers, events, model) only with a token; off otherwise
+  api=(--enable-api --auth-token "$RASA_API_TOKEN")
+fi
 for port in 5055 5005; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     echo "ERROR: port $port is already in use. Stop whatever listens there (another 'make run'?)," >&2
@@ -26,14 +34,14 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-echo "==> starting the action server on :5055 (log: var/log/actions.log)"
-.venv/actions/bin/python -m rasa_sdk --actions actions -p 5055 >var/log/actions.log 2>&1 &
+echo "==> starting the action server on 127.0.0.1:5055 (log: var/log/actions.log)"
+.venv/actions/bin/python -m actions.server -p 5055 >var/log/actions.log 2>&1 &
 actions_pid=$!
 for _ in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null && break; sleep 0.5; done
 
 echo "==> starting the Rasa server on :5005 with the website chat (log: var/log/rasa.log); loading the model takes a minute"
 .venv/rasa/bin/rasa run --model models/assistant.tar.gz --endpoints endpoints.yml --credentials credentials.yml \
-  -p 5005 >var/log/rasa.log 2>&1 &
+  -i "$RASA_HOST" -p 5005 "${api[@]}" >var/log/rasa.log 2>&1 &
 rasa_pid=$!
 
 # the Rasa server listens only once the model is loaded

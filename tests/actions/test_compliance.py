@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
+from sqlalchemy import select
 
 from knowledge.schema import PROMISE_PHRASES
 
@@ -49,3 +51,82 @@ def test_seed_texts_above_r1_promise_nothing(seed):
 
 def test_the_scan_catches_a_promise():
     assert _promises("这款理财稳赚不赔") and not _promises("理财产品不等于无风险")
+
+
+# --- what the customer reads, over every product -------------------------------------------
+
+#: A claim that a product is covered by deposit insurance ("不受存款保险保障" is not one).
+DEPOSIT_INSURANCE_CLAIM = re.compile(r"(?<![不非])(受《?存款保险条例》?保护|受存款保险(保护|保障)|纳入存款保险)")
+
+
+def rendered(dispatcher, domain) -> str:
+    """The texts the customer reads, filled as Rasa fills the domain's responses."""
+    out = []
+    for message in dispatcher.messages:
+        name = message.get("response")
+        values = {k: v for k, v in message.items() if k not in ("response", "buttons")}
+        out.append(domain["responses"][name][0]["text"].format(**values) if name else message.get("text") or "")
+    return "\n".join(out)
+
+
+def _is_deposit(product) -> bool:
+    from knowledge.queries import DEPOSIT_CATEGORIES
+
+    return product.category in DEPOSIT_CATEGORIES or product.name.endswith("储蓄存款")
+
+
+@pytest.mark.parametrize("aspect", ["info", "rate", "fees", "eligibility", "documents", "risk", "maturity", "apply"])
+async def test_deposit_insurance_is_claimed_for_deposits_only(aspect, domain, tracker_for):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.common import Wording, kb_session
+    from actions.products import answer
+    from knowledge import queries as q
+
+    w = Wording(domain)
+    wrong, deposits_told = [], 0
+    with kb_session() as s:
+        for p in q.list_products(s):
+            d = CollectingDispatcher()
+            answer(aspect, s, p, tracker_for("", "ask_product_info"), d, w)
+            text = rendered(d, domain)
+            if DEPOSIT_INSURANCE_CLAIM.search(text):
+                if _is_deposit(p):
+                    deposits_told += 1
+                else:
+                    wrong.append((p.code, aspect))
+    assert not wrong, f"deposit insurance claimed for products that are not deposits: {wrong}"
+    if aspect == "risk":
+        assert deposits_told >= 5, "deposits are told that they are protected"
+
+
+async def test_recommendations_claim_deposit_insurance_for_deposits_only(domain, tracker_for):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.common import Wording, kb_session
+    from actions.recommend import show_recommendations
+    from knowledge import models as m
+    from knowledge.schema import GOALS
+
+    w = Wording(domain)
+    wrong = []
+    with kb_session() as s:
+        segments = [seg.code for seg in s.scalars(select(m.Segment))]
+        for segment in segments:
+            for goal in GOALS:
+                for tolerance in ("C1", "C3", "C5"):
+                    d = CollectingDispatcher()
+                    slots = {"segment": segment, "goal": goal, "amount": 500000, "term": 36, "risk_tolerance": tolerance}
+                    show_recommendations(s, tracker_for("", "inform", slots=slots), d, w)
+                    for message in d.messages:
+                        if message.get("response") != "utter_recommendation_item":
+                            continue
+                        text = domain["responses"]["utter_recommendation_item"][0]["text"].format(
+                            **{k: v for k, v in message.items() if k != "response"}
+                        )
+                        from knowledge import queries as q
+
+                        product = next(p for p in q.list_products(s) if p.name == message["name"])
+                        if DEPOSIT_INSURANCE_CLAIM.search(text) and not _is_deposit(product):
+                            wrong.append((segment, goal, product.code))
+    assert not wrong, f"recommendation reasons claim deposit insurance for non-deposits: {sorted(set(wrong))}"

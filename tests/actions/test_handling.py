@@ -208,3 +208,58 @@ async def test_recommendations_respect_the_questionnaire(answers, tolerance, dis
         assert item["reason"].startswith("因为您")
         code = kb.scalar(select(m.Product.risk_level).where(m.Product.name == item["name"]))
         assert code is None or int(code[1]) <= int(tolerance[1])
+
+
+@pytest.mark.parametrize(
+    "slot,typed,answer",
+    [
+        ("risk_q2", "不能接受任何亏损", "A"),
+        ("risk_q2", "一分钱都不能亏", "A"),
+        ("risk_q2", "5%以内吧", "B"),
+        ("risk_q3", "保住本金最重要", "A"),
+        ("risk_q4", "1-3年", "B"),
+        ("risk_q1", "买过银行理财或货币基金", "B"),
+        ("risk_q5", "D", "D"),
+    ],
+)
+def test_typed_questionnaire_answers(slot, typed, answer, dispatcher, tracker_for, domain):
+    form = ValidateRecommendationForm()
+    assert getattr(form, f"validate_{slot}")(typed, dispatcher, tracker_for(typed), domain) == {slot: answer}
+
+
+@pytest.mark.parametrize(
+    "slot,typed,value",
+    [("goal", "装修", "consumption"), ("goal", "子女教育", "education"), ("segment", "企业主", "business_owner")],
+)
+def test_typed_button_labels_are_accepted(slot, typed, value, dispatcher, tracker_for, domain):
+    form = ValidateRecommendationForm()
+    assert getattr(form, f"validate_{slot}")(typed, dispatcher, tracker_for(typed), domain) == {slot: value}
+
+
+async def test_no_loss_caps_the_tolerance_and_keeps_to_deposits(dispatcher, tracker_for, domain, kb):
+    """A retiree who accepts no loss is C1 whatever the other answers add up to, and is offered deposits only."""
+    slots = {
+        "segment": "retiree",
+        "goal": "retirement",
+        "amount": 200000,
+        "term": 36,
+        **{f"risk_q{i}": a for i, a in enumerate(["D", "A", "D", "D", "D"], 1)},
+    }
+    events = await ActionRecommendProducts().run(dispatcher, tracker_for(slots=slots), domain)
+    assert slots_set(events)["risk_tolerance"] == "C1"
+    items = [msg for msg in dispatcher.messages if msg.get("response") == "utter_recommendation_item"]
+    assert items and "utter_risk_disclosure" not in responses(dispatcher)
+    from knowledge import queries as q
+
+    products = {p.name: p for p in q.list_products(kb)}
+    for item in items:
+        product = products[item["name"]]
+        assert product.risk_level is None or product.category in q.DEPOSIT_CATEGORIES, item["name"]
+
+
+async def test_the_customers_own_words_rule_out_loss(dispatcher, tracker_for, domain):
+    form = ValidateRecommendationForm()
+    tracker = tracker_for("我退休了，有二十万，不能接受任何亏损，稳赚不赔的有吗", "ask_recommendation", active_loop="recommendation_form")
+    events = await form.run(dispatcher, tracker, domain)
+    assert {"event": "slot", "name": "no_loss", "value": True, "timestamp": None} in events or slots_set(events).get("no_loss") is True
+    assert "utter_no_guaranteed_returns" in responses(dispatcher)

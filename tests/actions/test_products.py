@@ -93,6 +93,12 @@ async def test_nothing_named_asks_which_product(dispatcher, tracker_for, domain)
 
 # --- the disclosure gate ---------------------------------------------------------------
 
+#: The turn that showed a disclosure: the customer's question, then the gate's slot.
+DISCLOSURE_SHOWN = [
+    {"event": "user", "text": "介绍一下这款产品"},
+    {"event": "slot", "name": "disclosure_pending", "value": True},
+]
+
 
 async def test_risky_product_needs_disclosure_first(dispatcher, tracker_for, domain, kb):
     tracker = tracker_for("睿远混合理财怎么样", "ask_product_info", [ent("product", "云澜睿远混合类一年持有期理财")])
@@ -101,7 +107,13 @@ async def test_risky_product_needs_disclosure_first(dispatcher, tracker_for, dom
     assert slots_set(events) == {"disclosure_pending": True, "disclosure_product": "WM-MIX", "pending_aspect": "info"}
     assert "R3" in dispatcher.messages[0]["risk_level"]
 
-    ack = tracker_for("我已阅读并知晓风险", "affirm", slots={**slots_set(events)}, sender_id="wechat:o-secret-id")
+    ack = tracker_for(
+        "我已阅读并知晓风险",
+        "affirm",
+        slots={**slots_set(events)},
+        sender_id="wechat:o-secret-id",
+        events=[{"event": "user", "text": "睿远混合理财怎么样"}, *events],
+    )
     dispatcher.messages.clear()
     events = await run(ActionAcknowledgeDisclosure(), dispatcher, ack, domain)
     assert responses(dispatcher) == ["utter_disclosure_acknowledged", "utter_product_info"]
@@ -130,6 +142,7 @@ async def test_declined_disclosure_gives_no_details(dispatcher, tracker_for, dom
         "不了解了",
         "deny",
         slots={"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "apply"},
+        events=DISCLOSURE_SHOWN,
     )
     events = await run(ActionDeclineDisclosure(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_disclosure_declined"]
@@ -271,3 +284,43 @@ def test_calculators_match_hand_worked_examples():
     assert calc.deposit_interest(50000, Decimal("1.25"), 36) == Decimal("1875.00")
     assert calc.loan_repayment(12000, 0, 12).annuity_monthly == Decimal("1000.00")
     assert not calc.valid_amount(-1) and not calc.valid_term(0.5) and calc.valid_term(360)
+
+
+async def test_a_stale_ok_acknowledges_nothing(dispatcher, tracker_for, domain, kb):
+    """After the disclosure the customer asked about a lost card: a later "好的" is not an acknowledgement."""
+    before = kb.scalar(select(m.DisclosureAcknowledgement.id).order_by(m.DisclosureAcknowledgement.id.desc()))
+    moved_on = [
+        *DISCLOSURE_SHOWN,
+        {"event": "user", "text": "我的卡丢了"},
+        {"event": "bot", "text": "请立即挂失"},
+    ]
+    tracker = tracker_for(
+        "好的",
+        "affirm",
+        slots={"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "info"},
+        events=moved_on,
+    )
+    events = await run(ActionAcknowledgeDisclosure(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_disclosure_expired"]
+    assert slots_set(events)["disclosure_pending"] is False
+    assert "acknowledged_products" not in slots_set(events)
+    assert kb.scalar(select(m.DisclosureAcknowledgement.id).order_by(m.DisclosureAcknowledgement.id.desc())) == before
+
+
+async def test_details_above_the_assessed_tolerance_are_flagged(dispatcher, tracker_for, domain):
+    """A C1 customer who asks for an R4 product is told it is above their level before its details."""
+    tracker = tracker_for(
+        "锐进权益理财怎么样",
+        "ask_product_info",
+        [ent("product", "云澜锐进权益精选理财")],
+        slots={"acknowledged_products": ["WM-EQUITY"], "risk_tolerance": "C1"},
+    )
+    await run(ActionAnswerProductInfo(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_above_tolerance", "utter_product_info"]
+    assert dispatcher.messages[0]["tolerance"] == "C1（保守型）" and dispatcher.messages[0]["max_risk"] == "R1"
+
+
+@pytest.mark.parametrize("text", ["有没有稳赚不赔的理财", "我要保本保收益的产品", "零风险的基金有吗"])
+async def test_a_request_for_guaranteed_returns_is_corrected(text, dispatcher, tracker_for, domain):
+    await run(ActionAnswerProductInfo(), dispatcher, tracker_for(text, "ask_product_info", [ent("product_type", "fund")]), domain)
+    assert responses(dispatcher)[0] == "utter_no_guaranteed_returns"

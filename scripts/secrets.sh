@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Shared secrets of this installation, created once in var/secrets.env (mode 600, never in the
+# repository). Source it: `. scripts/secrets.sh` exports each one that the environment does not
+# already set, so a deployment passes its own values and a fresh clone still runs.
+#   ACTION_SERVER_TOKEN  the Rasa server's key to the action server (X-Action-Token)
+#   CHANNEL_SECRET       signs the chat page's session ids and the payloads of buttons
+#   REST_CHANNEL_TOKEN   bearer token of the REST channel for the bank's own systems
+_secrets_file="${SECRETS_FILE:-var/secrets.env}"
+mkdir -p "$(dirname "$_secrets_file")"
+( umask 077; touch "$_secrets_file" )
+for _name in ACTION_SERVER_TOKEN CHANNEL_SECRET REST_CHANNEL_TOKEN; do
+  if ! grep -q "^$_name=" "$_secrets_file"; then
+    echo "$_name=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"$_secrets_file"
+  fi
+done
+while IFS='=' read -r _name _value; do
+  [ -n "$_name" ] && [ -z "${!_name:-}" ] && export "$_name=$_value"
+done <"$_secrets_file"
+unset _name _value _secrets_file
