@@ -140,7 +140,7 @@
           chip.type = "button";
           chip.textContent = button.title;
           chip.addEventListener("click", function () {
-            if (sendMessage(button.payload, button.title)) chip.classList.add("chip-chosen");
+            if (sendMessage(button.payload, button.title, button.payload_sig)) chip.classList.add("chip-chosen");
           });
           chips.appendChild(chip);
         });
@@ -247,15 +247,19 @@
   }
 
   // --- talking to the server -----------------------------------------------
-  function emit(message) {
-    socket.emit(config.user_message_evt, { message: message, session_id: sessionId });
+  /* `signature`: the server's signature of a button's payload, which makes the payload a command;
+     anything typed is text. */
+  function emit(message, signature) {
+    var data = { message: message, session_id: sessionId };
+    if (isText(signature)) data.metadata = { payload_sig: signature };
+    socket.emit(config.user_message_evt, data);
     if (!agent) showTyping();
   }
 
-  /* Sends `message` (text or a button's payload); the customer sees `shown`. */
-  function sendMessage(message, shown) {
+  /* Sends `message` (text or a button's payload with its signature); the customer sees `shown`. */
+  function sendMessage(message, shown, signature) {
     if (!ready) return false;
-    emit(message);
+    emit(message, signature);
     addEntry({ who: "user", text: shown });
     return true;
   }
@@ -295,7 +299,9 @@
       entry.buttons = buttons.filter(function (b) {
         return b && isText(b.title) && isText(b.payload);
       }).map(function (b) {
-        return { title: b.title, payload: b.payload };
+        var button = { title: b.title, payload: b.payload };
+        if (isText(b.payload_sig)) button.payload_sig = b.payload_sig;
+        return button;
       });
     }
     var attachment = message.attachment;

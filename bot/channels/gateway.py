@@ -1,16 +1,24 @@
 """The one place every customer message passes before the bot, and the one way to reach a conversation.
 
-Every input channel (the website chat, WeChat, ...) hands each incoming message to
-:func:`Gateway.receive` instead of calling Rasa's ``on_new_message`` itself. The
+Every input channel (the website chat, WeChat, the REST API) hands each incoming message
+to :func:`Gateway.receive` instead of calling Rasa's ``on_new_message`` itself. The
 gateway
 
-* masks personal numbers (card, ID, phone) before the text reaches the bot, so
-  the tracker store, the logs and every later reader only ever see the masked form;
+* cleans the text (lone surrogates, control characters, overlong input) and masks
+  personal numbers (card, ID, phone), so the tracker store, the logs and every later
+  reader only ever see the masked form;
+* passes a ``/command`` on only when it is one of the project's own buttons
+  (:mod:`bot.channels.security`); typed by a customer it is just text;
+* serialises each conversation's messages in arrival order and refuses politely, instead
+  of dropping, when a customer floods one conversation;
+* signs the buttons of every reply for the conversation they are offered to;
+* makes sure every message gets an answer: when the bot's turn produced nothing (the
+  action server or the database is down), it answers from the Rasa side with the
+  domain's own responses and the bank's generated contact facts: urgent steps for a lost
+  card or fraud, the hotline and a person otherwise;
 * remembers on which channel each conversation lives, so any component can
   :func:`Gateway.send` to a conversation without knowing the channel;
-* lets a human agent take a conversation over (:func:`Gateway.hand_over`): while
-  an agent holds it, customer messages go to the agent's listeners instead of the
-  bot, and the channel is told so the page can show "connected to a human agent".
+* lets a human agent take a conversation over (:func:`Gateway.hand_over`).
 
 Channels register an :class:`Outbound` (how to deliver to one recipient on that
 channel) once, at start-up. The gateway lives in the Rasa server's process; one
@@ -20,20 +28,41 @@ instance (:data:`gateway`) serves all channels.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 
-# One masking rule for both services: the action server masks what it stores with
-# the same function (it is plain Python, no dependency on either service).
-from actions.privacy import redact
+from banktext import redact
+from bot.channels import security
 
 logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]  # a bot message as Rasa produces it: text, buttons, image, custom ...
+
+#: Longest message the bot reads; a channel may hold a shorter line (the web page: 500).
+MAX_TEXT_CHARS = 2000
+#: Messages of one conversation waiting for the bot before further ones are refused politely.
+MAX_PENDING = 30
+BANK_FACTS = Path(__file__).resolve().parents[1] / "resources" / "bank_facts.json"
+DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
+#: What the Rasa side answers on its own when the bot's turn said nothing, by the intent it read.
+DEGRADED_RESPONSES = {
+    "report_lost_card": "utter_lost_card_steps",
+    "report_fraud": "utter_fraud_urgent",
+    "request_human": "utter_handoff",
+    "ask_contact": "utter_contact",
+}
+DEGRADED_DEFAULT = "utter_service_unavailable"
+BUSY_RESPONSE = "utter_too_many_messages"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufeff]")
 
 
 class Outbound(Protocol):
@@ -48,17 +77,29 @@ class Outbound(Protocol):
 
 @dataclass
 class Incoming:
-    """A customer's message as a channel received it, before the bot sees it."""
+    """A customer's message as a channel received it, before the bot sees it.
+
+    ``trusted_payload``: the channel itself produced the text as one of the payloads it
+    offered (WeChat's numbered menu), so a ``/command`` in it is not a customer's typing.
+    """
 
     channel: str
     sender_id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     message_id: str | None = None
+    trusted_payload: bool = False
 
 
 InboundHook = Callable[[Incoming], Awaitable[Incoming | None]]
 AgentListener = Callable[[Incoming, str], Awaitable[None]]
+
+
+def clean_text(text: Any) -> str:
+    """Text the NLU can read: no lone surrogates, control characters or byte-order marks, not overlong."""
+    if not isinstance(text, str):
+        return ""
+    return _CONTROL.sub("", text)[:MAX_TEXT_CHARS]
 
 
 async def mask_personal_numbers(incoming: Incoming) -> Incoming:
@@ -67,20 +108,57 @@ async def mask_personal_numbers(incoming: Incoming) -> Incoming:
     return incoming
 
 
+@lru_cache(maxsize=1)
+def bank_facts() -> dict[str, str]:
+    """The bank's contact points generated from the knowledge seed (``make nlu-export``)."""
+    try:
+        facts = json.loads(BANK_FACTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        logger.error("%s is missing: answers without the action server cannot name the hotline", BANK_FACTS)
+        return {}
+    return {k: str(v) for k, v in facts.items() if not k.startswith("_")}
+
+
+class WatchedOutput(OutputChannel):
+    """Wraps a channel's output for one turn: signs buttons and counts what was sent."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    def name(self) -> str:  # type: ignore[override]
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, security.sign_buttons(recipient_id, dict(message)))
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, **kwargs})
+
+
 class Gateway:
     """Routes incoming messages to the bot (or a human agent) and outgoing ones to channels."""
 
     def __init__(self) -> None:
         self._outbound: dict[str, Outbound] = {}
-        self._where: dict[str, str] = {}  # conversation id -> channel name
+        self._where: OrderedDict[str, str] = OrderedDict()  # conversation id -> channel name
         self._agents: dict[str, str] = {}  # conversation id -> agent holding it
         self._hooks: list[InboundHook] = [mask_personal_numbers]
         self._agent_listeners: list[AgentListener] = []
+        self._turns: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, int] = {}
+        self._app: Any = None
+        self._payloads: tuple[Any, frozenset[str]] = (None, security.OPENING_PAYLOADS)
 
     # --- set-up -------------------------------------------------------------
     def register_channel(self, name: str, outbound: Outbound) -> None:
         """Called by a channel when its routes are built."""
         self._outbound[name] = outbound
+
+    def bind(self, app: Any) -> None:
+        """The Rasa server's Sanic app: its agent renders the answers the gateway gives on its own."""
+        self._app = app
 
     def add_inbound_hook(self, hook: InboundHook) -> None:
         """Run ``hook`` on every incoming message (after masking); returning None drops the message."""
@@ -89,6 +167,18 @@ class Gateway:
     def add_agent_listener(self, listener: AgentListener) -> None:
         """Receive the messages of conversations a human agent holds."""
         self._agent_listeners.append(listener)
+
+    @property
+    def _agent(self) -> Any:
+        return getattr(getattr(self._app, "ctx", None), "agent", None)
+
+    def _allowed_payloads(self) -> frozenset[str]:
+        domain = getattr(self._agent, "domain", None)
+        if domain is None:
+            return security.OPENING_PAYLOADS
+        if self._payloads[0] is not domain:  # a new model brings a new domain
+            self._payloads = (domain, security.domain_payloads(domain.responses))
+        return self._payloads[1]
 
     # --- incoming -----------------------------------------------------------
     async def receive(
@@ -99,9 +189,39 @@ class Gateway:
     ) -> Incoming | None:
         """Pass one customer message on: hooks, then the agent holding the conversation or the bot.
 
-        Returns the message as it was passed on (masked), or None when a hook dropped it.
+        Returns the message as it was passed on (masked), or None when a hook dropped it
+        or the conversation had too many messages waiting.
         """
-        self._where[incoming.sender_id] = incoming.channel
+        output = WatchedOutput(output_channel or CollectingOutputChannel())
+        conversation = incoming.sender_id
+        if self._pending.get(conversation, 0) >= MAX_PENDING:
+            logger.warning("conversation on %s flooded: a message was refused", incoming.channel)
+            await self._answer_alone(conversation, BUSY_RESPONSE, output)
+            return None
+        self._pending[conversation] = self._pending.get(conversation, 0) + 1
+        try:
+            async with self._turns.setdefault(conversation, asyncio.Lock()):
+                return await self._receive(incoming, on_new_message, output)
+        finally:
+            self._pending[conversation] -= 1
+            if not self._pending[conversation]:
+                del self._pending[conversation]
+                self._turns.pop(conversation, None)
+
+    async def _receive(
+        self,
+        incoming: Incoming,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        output: WatchedOutput,
+    ) -> Incoming | None:
+        self._remember(incoming.sender_id, incoming.channel)
+        metadata = dict(incoming.metadata) if isinstance(incoming.metadata, dict) else {}
+        text = clean_text(incoming.text)
+        incoming.text = security.as_customer_text(
+            incoming.sender_id, text, metadata, self._allowed_payloads(), incoming.trusted_payload
+        )
+        metadata.pop(security.SIGNATURE_KEY, None)
+        incoming.metadata = metadata
         for hook in self._hooks:
             result = await hook(incoming)
             if result is None:
@@ -112,21 +232,61 @@ class Gateway:
         if agent is not None:
             await asyncio.gather(*(listener(incoming, agent) for listener in self._agent_listeners))
             return incoming
-        metadata = dict(incoming.metadata)
         if incoming.message_id:
             metadata.setdefault("channel_message_id", incoming.message_id)
-        await on_new_message(
-            UserMessage(
-                incoming.text,
-                output_channel or CollectingOutputChannel(),
-                incoming.sender_id,
-                input_channel=incoming.channel,
-                metadata=metadata,
+        try:
+            await on_new_message(
+                UserMessage(
+                    incoming.text,
+                    output,
+                    incoming.sender_id,
+                    input_channel=incoming.channel,
+                    metadata=metadata,
+                )
             )
-        )
+        except Exception as exc:  # the customer still gets an answer below; the text is not logged
+            logger.error("the bot failed on a message from %s: %s", incoming.channel, type(exc).__name__, exc_info=exc)
+        if not output.sent:
+            await self._answer_alone(incoming.sender_id, await self._latest_intent(incoming.sender_id), output)
         return incoming
 
+    async def _latest_intent(self, conversation_id: str) -> str:
+        agent = self._agent
+        try:
+            tracker = await agent.tracker_store.retrieve(conversation_id)
+            intent = (tracker.latest_message.intent or {}).get("name") if tracker else None
+        except Exception as exc:  # no agent yet, tracker store down
+            logger.error("no tracker for an unanswered message: %s", type(exc).__name__)
+            intent = None
+        return DEGRADED_RESPONSES.get(intent or "", DEGRADED_DEFAULT)
+
+    async def _answer_alone(self, conversation_id: str, response: str, output: OutputChannel) -> None:
+        """Answer with the domain's ``response``, filled with the bank's facts, without the action server."""
+        logger.warning("the bot gave no answer: the Rasa side answers with %s", response)
+        message: Message | None = None
+        agent = self._agent
+        if agent is not None:
+            try:
+                from rasa.shared.core.trackers import DialogueStateTracker
+
+                tracker = DialogueStateTracker(conversation_id, agent.domain.slots)
+                message = await agent.nlg.generate(response, tracker, output.name(), **bank_facts())
+            except Exception as exc:
+                logger.error("could not render %s: %s", response, type(exc).__name__)
+        if not message:
+            text = _domain_text(response) or _domain_text(DEGRADED_DEFAULT)
+            for key, value in bank_facts().items():
+                text = text.replace("{" + key + "}", value)
+            message = {"text": text}
+        await output.send_response(conversation_id, message)
+
     # --- outgoing -----------------------------------------------------------
+    def _remember(self, conversation_id: str, channel: str) -> None:
+        self._where[conversation_id] = channel
+        self._where.move_to_end(conversation_id)
+        while len(self._where) > 100_000:
+            self._where.popitem(last=False)
+
     def channel_of(self, conversation_id: str) -> str | None:
         """The channel a conversation was last seen on, if any."""
         return self._where.get(conversation_id)
@@ -135,9 +295,9 @@ class Gateway:
         """Deliver ``messages`` to a conversation on its own channel; False when it is unknown."""
         outbound = self._outbound.get(self._where.get(conversation_id, ""))
         if outbound is None:
-            logger.warning("no channel known for conversation %s", conversation_id)
+            logger.warning("no channel known for a conversation")
             return False
-        await outbound.deliver(conversation_id, messages)
+        await outbound.deliver(conversation_id, [security.sign_buttons(conversation_id, dict(m)) for m in messages])
         return True
 
     # --- human agents -------------------------------------------------------
@@ -155,6 +315,18 @@ class Gateway:
             return False
         await outbound.agent_status(conversation_id, agent)
         return True
+
+
+@lru_cache(maxsize=8)
+def _domain_text(response: str) -> str:
+    """A response's first text from the project's domain file: the last resort before a model is loaded."""
+    import yaml
+
+    try:
+        domain = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))
+        return str(domain["responses"][response][0]["text"])
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return ""
 
 
 gateway = Gateway()

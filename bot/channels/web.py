@@ -19,9 +19,12 @@ Differences from rasa's ``SocketIOInput`` and why:
 * ``enter_room`` is awaited: in python-socketio 5 it is a coroutine, and rasa 3.6 calls
   it without ``await``, so the socket never joined its session's room and replies to a
   persisted session were lost;
-* a socket speaks only for the session it requested (kept in the socket.io session),
-  and only session ids of the form this channel issues are accepted, so a client cannot
-  write into a conversation by naming an arbitrary id in each message;
+* a socket speaks only for the session it requested (kept in the socket.io session), and
+  a session is resumed only with the signed token this server issued for it
+  (:mod:`bot.channels.security`); an unknown, forged or self-chosen id gets a new session,
+  so a client can neither read nor write another customer's conversation;
+* buttons carry the signature of their payload, which the page sends back with a click:
+  a typed ``/command`` is text, not a command;
 * socket.io connections are accepted from the page's own origin only, unless
   ``cors_allowed_origins`` says otherwise.
 """
@@ -30,8 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels import security
 from bot.channels.gateway import Incoming, Message, gateway
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,6 @@ CHANNEL = "web"
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 # The page refuses longer input; the server holds the same line for other clients.
 MAX_MESSAGE_CHARS = 500
-_SESSION_ID = re.compile(r"[0-9a-f]{32}")  # what uuid4().hex gives, the only ids this channel issues
 
 # URL (relative to the channel's prefix) -> (file under web/, content type). Only these are served.
 ASSETS: dict[str, tuple[str, str]] = {
@@ -95,6 +96,25 @@ class WebChatOutput(SocketIOOutput):
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         await self.sio.emit(self.bot_message_evt, response, room=socket_id, namespace=self.namespace)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Rasa's quick replies, each with its payload's signature (the page returns it with a click)."""
+        parts = text.strip().split("\n\n") or [text]
+        messages: list[dict[str, Any]] = [{"text": part} for part in parts]
+        messages[-1]["quick_replies"] = [
+            {
+                "content_type": "text",
+                "title": button["title"],
+                "payload": button["payload"],
+                security.SIGNATURE_KEY: button.get(security.SIGNATURE_KEY)
+                or security.sign_payload(recipient_id, button["payload"]),
+            }
+            for button in buttons
+        ]
+        for message in messages:
+            await self._send_message(recipient_id, message)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         # rasa passes the dict as emit()'s keyword arguments, which breaks on any key but `data`
@@ -229,6 +249,10 @@ class WebChatInput(SocketIOInput):
         namespace = self.namespace
         bp = WebChatBlueprint(sio, self.socketio_path, self.page_alias, "web_chat", __name__)
         gateway.register_channel(CHANNEL, WebOutbound(sio, self.bot_message_evt, self.agent_status_evt, namespace))
+
+        @bp.listener("before_server_start")
+        async def bind_gateway(app: Sanic, _: Any) -> None:
+            gateway.bind(app)
         if not (WEB_ROOT / ASSETS["vendor/socket.io.min.js"][0]).is_file():
             logger.warning("web/node_modules is missing: the chat page will not load until `make setup` has run")
 
@@ -270,17 +294,19 @@ class WebChatInput(SocketIOInput):
         @sio.on("session_request", namespace=namespace)
         async def session_request(sid: str, data: dict | None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = requested if isinstance(requested, str) and _SESSION_ID.fullmatch(requested) else None
+            session_id = security.session_from_token(requested)
+            token = requested
             if session_id is None:
                 if requested:
-                    logger.info("web chat: unrecognised session id replaced by a new one")
-                session_id = uuid.uuid4().hex
+                    logger.info("web chat: an unknown or unsigned session id was replaced by a new session")
+                session_id, token = security.issue_session()
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=namespace)
             else:
-                session_id = sid
+                session_id = token = sid
             await sio.save_session(sid, {"session_id": session_id}, namespace=namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            # the page keeps the signed token and presents it to resume the conversation
+            await sio.emit("session_confirm", token, room=sid, namespace=namespace)
             # a reloaded page learns whether an agent still holds the conversation
             await sio.emit(
                 self.agent_status_evt, {"agent": gateway.agent_of(session_id)}, room=sid, namespace=namespace

@@ -34,7 +34,7 @@ from typing import Any
 
 import xmltodict
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy import parse_message
@@ -282,6 +282,10 @@ class WeChatInput(InputChannel):
         gateway.register_channel(self.name(), self)
         webhook = Blueprint("wechat_webhook", __name__)
 
+        @webhook.listener("before_server_start")
+        async def bind_gateway(app: Sanic, _: Any) -> None:
+            gateway.bind(app)
+
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.settings.configured else "not configured"})
@@ -425,9 +429,12 @@ class WeChatInput(InputChannel):
             turn = _Turn(sender=sender, created=now)
             payload = choose(text, self._menus.get(sender, []))
             if payload is not None:
-                logger.debug("WeChat menu choice %r -> %s", text, payload)
+                logger.debug("WeChat menu choice -> %s", payload)
                 text = payload
-            turn.task = asyncio.create_task(self._run(sender, text, message_id, on_new_message))
+            # a menu number stands for a payload this channel offered: the only commands WeChat sends
+            turn.task = asyncio.create_task(
+                self._run(sender, text, message_id, on_new_message, trusted=payload is not None)
+            )
             turn.task.add_done_callback(functools.partial(self._settle, turn))
             self._turns[key] = turn
         else:
@@ -463,13 +470,20 @@ class WeChatInput(InputChannel):
             self._spawn(self._send_later(turn.sender, packets))
 
     async def _run(
-        self, sender: str, text: str, message_id: str | None, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        sender: str,
+        text: str,
+        message_id: str | None,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        trusted: bool = False,
     ) -> list[str]:
         """One bot turn through the gateway; the answer as WeChat texts."""
         collector = CollectingOutputChannel()
         try:
             await gateway.receive(
-                Incoming(channel=self.name(), sender_id=sender, text=text, message_id=message_id),
+                Incoming(
+                    channel=self.name(), sender_id=sender, text=text, message_id=message_id, trusted_payload=trusted
+                ),
                 on_new_message,
                 collector,
             )
