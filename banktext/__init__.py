@@ -1,0 +1,29 @@
+"""Text handling both services share: personal-number masking and Chinese script conversion.
+
+The Rasa server (``bot/``, masking every incoming message at the channel
+gateway) and the action server (``actions/``, masking what it stores and
+normalising names for the knowledge base) need the same rules, and each runs
+in its own environment (rasa 3.6 pins SQLAlchemy < 1.5, the action server uses
+SQLAlchemy 2). So the rules live here, in a package that both import and that
+imports neither: standard library only, plus ``opencc`` (installed in both
+environments) imported lazily by the script helpers.
+
+* :mod:`banktext.masking`: :func:`redact`, :func:`find_phone`, :func:`mask_phone`;
+* :mod:`banktext.script`: :func:`to_simplified`, :func:`to_traditional`, :func:`is_traditional`;
+* :mod:`banktext.logs`: :class:`RedactingFilter` and :func:`install`, personal numbers kept out of logs.
+"""
+
+from banktext.logs import RedactingFilter, install
+from banktext.masking import find_phone, mask_phone, redact
+from banktext.script import is_traditional, to_simplified, to_traditional
+
+__all__ = [
+    "RedactingFilter",
+    "find_phone",
+    "install",
+    "is_traditional",
+    "mask_phone",
+    "redact",
+    "to_simplified",
+    "to_traditional",
+]
