@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import Wording, conversation_id, kb_session
 from actions.handling import bank_values
-from actions.privacy import mask_phone, redact
+from banktext import mask_phone, redact
 from knowledge import queries as q
 
 #: Replies that mean "no call-back, thanks" to the contact question (parsing vocabulary).

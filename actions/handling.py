@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import Wording, conversation_id, kb_session
 from actions.datetime_zh import parse_datetime
-from actions.privacy import redact
+from banktext import redact
 from knowledge import queries as q
 from knowledge.queries import BankView, BranchView
 from knowledge.text import normalise

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions.common import conversation_id, kb_session, logger
-from actions.privacy import redact
+from banktext import redact
 from knowledge import queries as q
 
 #: After this many misunderstood messages in a row, offer a human agent.

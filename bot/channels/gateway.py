@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 
-# One masking rule for both services: the action server masks what it stores with
-# the same function (it is plain Python, no dependency on either service).
-from actions.privacy import redact
+# One masking rule for both services: the action server masks what it stores with the
+# same function, from banktext, which depends on neither service.
+from banktext import redact
 
 logger = logging.getLogger(__name__)
 
