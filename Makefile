@@ -17,7 +17,7 @@ KB_STAMP := var/.kb-loaded
 WEB_STAMP := web/node_modules/.installed
 SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/README.md
-TRAINING_INPUTS = config.yml domain.yml $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
+TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
 .PHONY: help run test eval setup kb nlu-export train validate lint types bench clean stories browser-test
 
@@ -80,12 +80,12 @@ bench: setup kb ## knowledge-base lookup latency on SQLite and PostgreSQL
 
 lint: setup ## ruff + black (check only; rules and versions pinned, settings in pyproject.toml)
 	@$(VENV_ACTIONS)/bin/pip install -q ruff==0.17.6 black==26.10.1 >/dev/null
-	@$(VENV_ACTIONS)/bin/ruff check knowledge actions bot tests benchmarks
-	@$(VENV_ACTIONS)/bin/black --check knowledge actions bot tests benchmarks
+	@$(VENV_ACTIONS)/bin/ruff check banktext knowledge actions bot tests benchmarks
+	@$(VENV_ACTIONS)/bin/black --check banktext knowledge actions bot tests benchmarks
 
-types: setup ## mypy on the knowledge base and actions
+types: setup ## mypy on banktext, the knowledge base and actions
 	@$(VENV_ACTIONS)/bin/pip install -q mypy types-PyYAML >/dev/null
-	@$(VENV_ACTIONS)/bin/mypy --ignore-missing-imports knowledge actions
+	@$(VENV_ACTIONS)/bin/mypy --ignore-missing-imports banktext knowledge actions
 
 clean: ## remove environments, models, databases, results and the chat page's node_modules
 	rm -rf .venv var models results .rasa web/node_modules

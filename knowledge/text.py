@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+
+from banktext.script import to_simplified
+
+__all__ = ["normalise", "to_simplified"]
 
 _PUNCT = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】{}《》<>〈〉\-—–‐‑_~～/\\|]+")
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional → Simplified Chinese (leaves Simplified text unchanged)."""
-    return _t2s().convert(text)
 
 
 def normalise(text: str) -> str:

@@ -21,11 +21,11 @@ else
   failed+=("PostgreSQL set-up")
 fi
 
-suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -q tests/knowledge tests/actions
+suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -q tests/knowledge tests/actions tests/banktext tests/test_import_direction.py
 suite "generated NLU files are current" bash scripts/check_generated.sh
 suite "rasa data validate" make --no-print-directory validate
 suite "train the model" make --no-print-directory train
-suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot
+suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot tests/banktext
 suite "conversation tests" bash scripts/conversation_tests.sh
 suite "channels: gateway and WeChat (pytest)" .venv/rasa/bin/python -m pytest -q tests/channels --ignore=tests/channels/browser
 suite "web chat in headless Chromium" bash scripts/browser_tests.sh

@@ -8,7 +8,6 @@ in training examples and in predictions stay valid.
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -19,21 +18,16 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from banktext.script import to_simplified
+
 #: Longest text the NLU looks at; the rest of a pasted essay adds nothing to the intent.
 MAX_CHARS = 600
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
 
 
 def _one_char(char: str) -> str:
     folded = unicodedata.normalize("NFKC", char)
     char = folded if len(folded) == 1 else char
-    converted = _t2s().convert(char)
+    converted = to_simplified(char)
     return converted if len(converted) == 1 else char
 
 
@@ -41,7 +35,7 @@ def normalise(text: str) -> str:
     """Simplified, half-width text of exactly the same length as ``text``."""
     if not text:
         return text
-    whole = _t2s().convert(unicodedata.normalize("NFKC", text))
+    whole = to_simplified(unicodedata.normalize("NFKC", text))
     if len(whole) == len(text):
         return whole
     return "".join(_one_char(c) for c in text)

@@ -18,9 +18,9 @@ from actions.handling import (
     ActionReportLostCard,
     ValidateAppointmentForm,
 )
-from actions.privacy import mask_phone, redact
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
+from banktext import mask_phone, redact
 from knowledge import models as m
 from tests.actions.conftest import ent, responses, slots_set
 
@@ -132,12 +132,28 @@ async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb)
     assert stored.contact == "138****5678" and "6222021234567890123" not in stored.description
 
 
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("+86 138 1234 5602", "138****5602"),
+        ("１３８－１２３４－５６０３", "138****5603"),
+        ("幺三八 幺二三四 五六零四", "138****5604"),
+        ("打座机0755 12345678 转 123", "0755-****5678"),
+        ("(010)6258-6601", "010-****6601"),
+    ],
+)
+def test_complaint_contact_in_the_formats_customers_type(typed, stored, dispatcher, tracker_for, domain):
+    got = ValidateComplaintForm().validate_complaint_contact(typed, dispatcher, tracker_for(""), domain)
+    assert got == {"complaint_contact": stored}
+
+
 def test_redaction():
     text = "卡号6222 0212 3456 7890，电话13812345678，身份证110105199001011234"
     out = redact(text)
     assert "13812345678" not in out and "110105199001011234" not in out and "6222 0212 3456 7890" not in out
-    assert "138****5678" in out
-    assert mask_phone("010-62345678") == "0106****678"
+    assert "138****5678" in out and "1101**********1234" in out
+    assert mask_phone("010-62345678") == "010-****5678"
+    assert mask_phone("(0755)8888-1234 转 123") == "0755-****1234"
 
 
 async def test_fallback_rephrase_then_human_and_logged(dispatcher, tracker_for, domain, kb):

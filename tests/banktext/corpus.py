@@ -40,9 +40,9 @@ def gb11643_check(first17: str) -> str:
 
 CARD_BINS = ("6222", "6228", "6217", "4367", "5187", "6259", "6225", "6212", "6214", "6226", "6230", "6227")
 ID_REGIONS = (
-    "110105", "110108", "310104", "310115", "440305", "440106", "510107", "330106", "320102",
-    "420111", "610113", "370202", "500103", "120101", "210102", "350203", "430104", "530102",
-)  # fmt: skip
+    "110105 110108 310104 310115 440305 440106 510107 330106 320102 "
+    "420111 610113 370202 500103 120101 210102 350203 430104 530102"
+).split()
 MOBILE_PREFIXES = ("130", "133", "135", "136", "138", "139", "150", "152", "158", "166", "177", "186", "188", "199")
 AREA_CODES_8 = ("010", "020", "021", "022", "023", "025", "027", "028", "029", "0755", "0571", "0512", "0532")
 AREA_CODES_7 = ("0898", "0871", "0935", "0746")
@@ -297,30 +297,24 @@ def cases(numbers: list[Number], topic: str) -> list[Case]:
 
 # --- reading digits back out of a text ---------------------------------------------------
 
-_NUMERAL_VALUES = {c: str(v) for v, cs in enumerate(("〇○零", "一壹幺", "二贰貳两兩", "三叁參叄", "四肆", "五伍", "六陆陸", "七柒", "八捌", "九玖")) for c in cs}  # fmt: skip
+_NUMERAL_GROUPS = ("〇○零", "一壹幺", "二贰貳两兩", "三叁參叄", "四肆", "五伍", "六陆陸", "七柒", "八捌", "九玖")
+_NUMERAL_VALUES = {char: str(value) for value, chars in enumerate(_NUMERAL_GROUPS) for char in chars}
 
 
 def digit_runs(text: str) -> list[str]:
     """The digit strings a reader could take from ``text``: any digits (full-width, Chinese numerals
     included) with whatever separators between them removed; ``*`` and letters end a run."""
     runs, current = [], []
-    for char in text:
-        if char == "*":
-            if current:
-                runs.append("".join(current))
-            current = []
-        elif char in _NUMERAL_VALUES:
+    for char in text + "*":
+        if char in _NUMERAL_VALUES:
             current.append(_NUMERAL_VALUES[char])
         elif char.isdecimal():
             current.append(str(unicodedata.decimal(char)))
-        elif unicodedata.category(char)[0] in "ZP" or char in "\t+＋":
+        elif char != "*" and (unicodedata.category(char)[0] in "ZP" or char in "\t+＋"):
             continue  # spaces, dashes, dots, slashes, brackets: a reader skips them
-        else:
-            if current:
-                runs.append("".join(current))
+        elif current:  # a mask's *, a letter, a Chinese character
+            runs.append("".join(current))
             current = []
-    if current:
-        runs.append("".join(current))
     return runs
 
 

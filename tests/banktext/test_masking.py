@@ -65,9 +65,7 @@ def _failures(corpus: list[Case]) -> list[str]:
     return failed
 
 
-@pytest.mark.parametrize(
-    "corpus", [CARD_CASES, ID_CASES, PHONE_CASES], ids=["cards", "resident IDs", "phones"]
-)
+@pytest.mark.parametrize("corpus", [CARD_CASES, ID_CASES, PHONE_CASES], ids=["cards", "resident IDs", "phones"])
 def test_every_number_is_masked_in_every_format(corpus):
     failed = _failures(corpus)
     assert not failed, f"{len(failed)} of {len(corpus)} left readable or masked wrong:\n" + "\n".join(failed[:40])

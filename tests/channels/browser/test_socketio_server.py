@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from actions.privacy import redact
+from banktext import redact
 from tests.channels.browser.conftest import get_json, tracker_user_texts
 from tests.channels.browser.socketio_customer import Customer
 
