@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -14,43 +15,115 @@ from actions.common import (
     GuardedFormValidation,
     Wording,
     bank_facts,
+    button_typed,
     conversation_id,
+    customer_text,
+    form_hit,
+    form_missed,
     kb_guard,
+    payload_value,
+    response_buttons,
     write_with_retry,
 )
-from banktext import mask_phone, redact
+from banktext import mask_phone, redact, to_simplified
 from knowledge import queries as q
 
 #: Replies that mean "no call-back, thanks" to the contact question (parsing vocabulary).
-NO_CONTACT = ("不用", "不需要", "不要", "算了", "不方便", "no")
+NO_CONTACT = ("不用", "不需要", "不要", "算了", "不方便", "没必要", "no")
 MIN_DESCRIPTION = 4
+#: A description long enough to stand on its own when it comes with the complaint itself.
+OPENING_DESCRIPTION = 10
+#: What each complaint category is about, in customers' words (parsing vocabulary).
+CATEGORY_WORDS = {
+    "服务态度": ("态度", "服务差", "服务太差", "不耐烦", "爱答不理", "骂人", "凶", "不理人", "甩脸"),
+    "收费争议": ("收费", "扣费", "扣了我", "乱扣", "手续费", "年费", "管理费", "多收"),
+    "产品销售": ("推销", "误导", "忽悠", "骗我买", "被劝", "销售", "搭售", "保险当存款", "当成存款"),
+    "App/网银问题": ("app", "手机银行", "网银", "闪退", "登不上", "登录不了", "转账失败", "系统"),
+    "排队等候": ("排队", "等了", "等太久", "等半天", "叫号", "窗口"),
+}
+#: A mobile or landline number as the gateway masked it (138****5678, 010-****5678).
+_MASKED_PHONE = re.compile(r"(?<!\d)(1[3-9]\d\*{4}\d{4}|0\d{2,3}-?\*{3,5}\d{3,4})(?!\d)")
+
+
+def category_named(text: str, domain: DomainDict) -> str | None:
+    """The complaint category a message names: a choice's label typed, or its words."""
+    typed = button_typed(text, response_buttons(domain, "utter_ask_complaint_category"))
+    if typed:
+        return payload_value(typed, "choice")
+    key = to_simplified(text).lower()
+    return next((choice for choice, words in CATEGORY_WORDS.items() if any(word in key for word in words)), None)
+
+
+def contact_given(text: str) -> str | None:
+    """The call-back number in a message, masked (the gateway masks it before the bot sees it)."""
+    masked = mask_phone(text)
+    if masked:
+        return masked
+    match = _MASKED_PHONE.search(text or "")
+    return match.group(1) if match else None
+
+
+def _complaint_words_removed(text: str) -> str:
+    return re.sub(r"^(我要|我想|我)?(投诉|举报|反映|反馈|吐槽)(一下)?(你们|贵行)?[，,。：:\s]*", "", text.strip())
 
 
 class ValidateComplaintForm(GuardedFormValidation):
-    """Category, a description long enough to act on, a contact number (stored masked) or none."""
+    """Category, a description long enough to act on, a contact number (stored masked) or none.
+
+    What the customer already said counts: "我要投诉，柜员态度太差，让我等了一个小时，
+    电话13812345678" gives the category, the description and the number at once.
+    """
 
     def name(self) -> str:
         return "validate_complaint_form"
 
+    async def extract_complaint_category(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        if tracker.get_slot("complaint_category"):
+            return {}
+        choice = category_named(customer_text(tracker), domain)
+        return {"complaint_category": choice} if choice else {}
+
+    async def extract_complaint_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        if tracker.get_slot("complaint_description") or tracker.get_slot("requested_slot") == "complaint_description":
+            return {}
+        rest = _complaint_words_removed(customer_text(tracker))
+        return {"complaint_description": rest} if len(rest) >= OPENING_DESCRIPTION else {}
+
+    async def extract_complaint_contact(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        if tracker.get_slot("requested_slot") == "complaint_contact":
+            return {}
+        contact = contact_given(customer_text(tracker))
+        return {"complaint_contact": contact} if contact else {}
+
     def validate_complaint_category(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        return {"complaint_category": redact(str(value or "")).strip()[:20] or None}
+        text = redact(str(value or "")).strip()
+        choice = category_named(text, domain)
+        if choice:
+            return {"complaint_category": choice}
+        if not text:
+            return {"complaint_category": None}
+        # an answer that is not a category is what happened: keep it as the description
+        values = {"complaint_category": "其他"}
+        if len(text) >= OPENING_DESCRIPTION and not tracker.get_slot("complaint_description"):
+            values["complaint_description"] = text[:2000]
+        return values
 
     def validate_complaint_description(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = redact(str(value or "")).strip()
         if len(text) < MIN_DESCRIPTION:
             dispatcher.utter_message(response="utter_invalid_complaint_description")
-            return {"complaint_description": None}
-        return {"complaint_description": text[:2000]}
+            return {"complaint_description": None, **form_missed(tracker, dispatcher)}
+        return {"complaint_description": text[:2000], **form_hit()}
 
     def validate_complaint_contact(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = str(value or "").strip()
-        masked = mask_phone(text)
-        if masked:
-            return {"complaint_contact": masked}
+        contact = contact_given(text)
+        if contact:
+            return {"complaint_contact": contact, **form_hit()}
         if any(word in text.lower() for word in NO_CONTACT):
-            return {"complaint_contact": "-"}
+            return {"complaint_contact": "-", **form_hit()}
         dispatcher.utter_message(response="utter_invalid_contact")
-        return {"complaint_contact": None}
+        return {"complaint_contact": None, **form_missed(tracker, dispatcher)}
 
 
 class ActionLodgeComplaint(Action):
@@ -97,6 +170,24 @@ class ActionHandoffToHuman(Action):
         return []
 
 
+#: Intents after which leaving a form needs no "已为您取消" of its own: what comes next says enough.
+QUIET_EXITS = frozenset({"request_human", "goodbye", "ask_recommendation", "book_appointment", "complain"})
+
+
+def stop_form(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    """Leave the active form, forgetting its half-filled answers."""
+    if (tracker.latest_message.get("intent") or {}).get("name") not in QUIET_EXITS:
+        dispatcher.utter_message(response="utter_form_stopped")
+    form = (tracker.active_loop or {}).get("name")
+    slots = (domain.get("forms", {}).get(form, {}) or {}).get("required_slots", []) if form else []
+    return [
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        SlotSet("form_misses", 0),
+        *(SlotSet(slot, None) for slot in slots),
+    ]
+
+
 class ActionStopForm(Action):
     """Leave whatever form is active, forgetting its half-filled answers."""
 
@@ -104,7 +195,28 @@ class ActionStopForm(Action):
         return "action_stop_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(response="utter_form_stopped")
+        return stop_form(dispatcher, tracker, domain)
+
+
+class ActionDenyInForm(Action):
+    """A "no" inside a form: the answer to the question asked when it is one ("不用" to the
+    call-back question, "不能接受任何亏损" in the risk questionnaire), else leaving the form
+    ("算了", "不约了", "不想理财了")."""
+
+    def name(self) -> str:
+        return "action_deny_in_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from actions.recommend import answer_to_risk_question
+
         form = (tracker.active_loop or {}).get("name")
-        slots = (domain.get("forms", {}).get(form, {}) or {}).get("required_slots", []) if form else []
-        return [ActiveLoop(None), SlotSet("requested_slot", None), *(SlotSet(slot, None) for slot in slots)]
+        slot = tracker.get_slot("requested_slot")
+        text = customer_text(tracker)
+        value: Any = None
+        if slot == "complaint_contact" and any(word in text.lower() for word in NO_CONTACT):
+            value = "-"
+        elif slot and slot.startswith("risk_q"):
+            value = answer_to_risk_question(slot, text, domain)
+        if form and value is not None:
+            return [SlotSet(slot, value), FollowupAction(form)]
+        return stop_form(dispatcher, tracker, domain)

@@ -176,6 +176,12 @@ def conversation_id(tracker: Tracker) -> str:
     return tracker.sender_id or "unknown"
 
 
+def customer_text(tracker: Tracker) -> str:
+    """What the customer typed in the latest message; empty for a button's payload."""
+    text = tracker.latest_message.get("text") or ""
+    return "" if text.startswith("/") else text
+
+
 _OPTION_PREFIX = re.compile(r"^\s*[A-Da-d1-9][.、．:：)）]\s*")
 
 
@@ -242,6 +248,30 @@ async def write_with_retry(write: Callable[[Session], Any], attempts: int = 3, p
                 raise
             await asyncio.sleep(pause * attempt)
     return None  # pragma: no cover - the loop returns or raises
+
+
+def previous_value(tracker: Tracker, slot: str) -> Any:
+    """The value ``slot`` had before this message (the form fills it again from the message)."""
+    value = None
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in events[:last_user]:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
+def form_hit() -> dict:
+    """A usable answer: the count of misses starts again."""
+    return {"form_misses": 0}
+
+
+def form_missed(tracker: Tracker, dispatcher: CollectingDispatcher) -> dict:
+    """Count an answer the form could not use; from the second in a row, offer a person."""
+    misses = int(tracker.get_slot("form_misses") or 0) + 1
+    if misses >= 2:
+        dispatcher.utter_message(response="utter_form_offer_human")
+    return {"form_misses": misses}
 
 
 class GuardedFormValidation(FormValidationAction, ABC):

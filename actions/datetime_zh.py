@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+
+from banktext import to_simplified
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _WEEKDAY = {
@@ -52,12 +55,27 @@ _DATE_CN = re.compile(rf"(?:({_NUM})月)({_NUM})[日号號]")
 _WEEK = re.compile(r"(下下|下个?|这个?|本)?(?:周|星期|礼拜|禮拜)([一二三四五六日天1-7])")
 _TIME = re.compile(rf"({_NUM})(?:[:：](\d{{2}})|[点點时時](?:(半)|({_NUM})分?)?)")
 _PERIOD = re.compile(r"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上)")
+_WEEKEND = re.compile(r"周末|礼拜天|星期天")
+
+
+def _clean(text: str) -> str:
+    """Simplified, half-width text: 下週二下午兩點 reads as 下周二下午两点."""
+    text = to_simplified(unicodedata.normalize("NFKC", text or ""))
+    # spaces separate numbers ("12/5 14:00") but nothing else ("明天 上午 10 点")
+    return re.sub(r"\s+", "", re.sub(r"(?<=\d)\s+(?=\d)", ",", text.strip())).replace("：", ":")
 
 
 def parse_datetime(text: str, now: dt.datetime) -> dt.datetime | None:
     """The moment ``text`` names, relative to ``now``; None when it names no date and time."""
-    # spaces separate numbers ("12/5 14:00") but nothing else ("明天 上午 10 点")
-    text = re.sub(r"\s+", "", re.sub(r"(?<=\d)\s+(?=\d)", ",", (text or "").strip())).replace("：", ":")
+    day, clock = parse_parts(text, now)
+    if day is None or clock is None:
+        return None
+    return dt.datetime.combine(day, clock)
+
+
+def parse_parts(text: str, now: dt.datetime) -> tuple[dt.date | None, dt.time | None]:
+    """The day and the time of day ``text`` names, each None when it names none (下午两点: no day)."""
+    text = _clean(text)
     day: dt.date | None = None
     rest = text
     for word in sorted(_RELATIVE, key=len, reverse=True):
@@ -76,7 +94,7 @@ def parse_datetime(text: str, now: dt.datetime) -> dt.datetime | None:
             try:
                 day = dt.date(year, month, dom)
             except (TypeError, ValueError):
-                return None
+                return None, None
             if not m.group(1) and m.re is _DATE_ISO and day < now.date():
                 day = day.replace(year=year + 1)
             if m.re is _DATE_CN and day < now.date():
@@ -92,18 +110,25 @@ def parse_datetime(text: str, now: dt.datetime) -> dt.datetime | None:
             if weeks == 0 and day < now.date():
                 day += dt.timedelta(weeks=1)
             rest = text[: w.start()] + text[w.end() :]
+    if day is None and _WEEKEND.search(text):
+        day = now.date() + dt.timedelta(days=(5 - now.weekday()) % 7)
     t = _TIME.search(rest)
-    if day is None or t is None:
-        return None
+    if t is None:
+        return day, None
     hour = _int(t.group(1))
     minute = int(t.group(2)) if t.group(2) else 30 if t.group(3) else (_int(t.group(4)) if t.group(4) else 0)
     if hour is None or minute is None:
-        return None
+        return day, None
     period = _PERIOD.search(rest)
     if period and period.group(1) in ("下午", "傍晚", "晚上") and hour < 12:
         hour += 12
     if period and period.group(1) == "中午" and hour < 6:
         hour += 12
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        return None
-    return dt.datetime.combine(day, dt.time(hour, minute))
+        return day, None
+    return day, dt.time(hour, minute)
+
+
+def parse_day(text: str, now: dt.datetime) -> dt.date | None:
+    """The day ``text`` names (明天, 周六, 周末, 12月5日), or None."""
+    return parse_parts(text, now)[0]

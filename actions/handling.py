@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from abc import ABC, abstractmethod
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,13 +20,21 @@ from actions.common import (
     GuardedFormValidation,
     Wording,
     bank_facts,
+    button_typed,
     conversation_id,
+    customer_text,
+    form_hit,
+    form_missed,
     kb_guard,
     kb_session,
+    latest_entities,
+    payload_value,
+    previous_value,
+    response_buttons,
     write_with_retry,
 )
-from actions.datetime_zh import parse_datetime
-from banktext import redact
+from actions.datetime_zh import parse_day, parse_parts
+from banktext import redact, to_simplified
 from knowledge import queries as q
 from knowledge.queries import BranchView
 from knowledge.text import normalise
@@ -77,6 +86,12 @@ class ActionReportLostCard(BankFactAction):
     def name(self) -> str:
         return "action_report_lost_card"
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        # the card is what the talk is about now: "挂失要钱吗" asks about its fees
+        card = "credit_card" if "credit_card" in latest_entities(tracker, "product_type") else "debit_card"
+        return [*events, SlotSet("product_type", card), SlotSet("product_code", None), SlotSet("last_aspect", None)]
+
 
 class ActionReportFraud(BankFactAction):
     response = "utter_fraud_urgent"
@@ -108,6 +123,11 @@ class ActionDeclineOutOfScope(BankFactAction):
 
 # --- branches ------------------------------------------------------------------------
 
+#: A place a customer names: a city, county, district, town or a development zone (parsing vocabulary).
+_PLACE = re.compile(r"([\u4e00-\u9fff]{2,8}?(?:省|市|县|区|镇|乡|旗|州|盟))")
+#: Holidays whose opening hours a branch announces itself (parsing vocabulary).
+HOLIDAY_WORDS = ("节假日", "假期", "春节", "过年", "国庆", "五一", "元旦", "中秋", "端午", "清明", "除夕", "年三十")
+
 
 def _place_key(text: str) -> str:
     key = normalise(text)
@@ -128,6 +148,12 @@ def branches_in_text(s: Session, text: str) -> list[BranchView]:
     return in_district or in_city
 
 
+def place_named(text: str) -> str | None:
+    """A place the customer named that may have no branch ("昆明市", "盱眙县"), masked and short."""
+    match = _PLACE.search(normalise(text))
+    return redact(match.group(1))[:12] if match else None
+
+
 def _weekday(w: Wording, day: dt.date) -> str:
     return w(f"fmt_weekday_{day.weekday()}")
 
@@ -137,15 +163,17 @@ def _hours_text(w: Wording, branch: BranchView, day: dt.date) -> str:
     return f"{span[0]:%H:%M}-{span[1]:%H:%M}" if span else w("fmt_closed")
 
 
-def branch_list(w: Wording, branches: list[BranchView], day: dt.date) -> str:
+def branch_list(w: Wording, branches: list[BranchView], day: dt.date, today: dt.date | None = None) -> str:
+    label = w("fmt_today") if day == (today or day) else w("fmt_day", weekday=_weekday(w, day), month=day.month, day=day.day)
     return "\n".join(
-        w("fmt_branch_row", name=b.name, address=b.address, phone=b.phone, today=_hours_text(w, b, day))
+        w("fmt_branch_row", name=b.name, address=b.address, phone=b.phone, day_label=label, hours=_hours_text(w, b, day))
         for b in branches
     )
 
 
 class ActionFindBranches(Action):
-    """Branches in the city and district the customer named, with today's hours."""
+    """Branches in the place the customer named (or the one asked about before), with the
+    opening hours of the day they ask about (today by default)."""
 
     def name(self) -> str:
         return "action_find_branches"
@@ -154,62 +182,124 @@ class ActionFindBranches(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         text = tracker.latest_message.get("text") or ""
+        text = "" if text.startswith("/") else text
+        now = now_local()
+        events: list[EventType] = [SlotSet("last_aspect", "branch")]
         with kb_session() as s:
-            cities = w.join(q.list_cities(s))
-            found = branches_in_text(s, text) if not text.startswith("/") else []
+            found = branches_in_text(s, text)
+            if found:
+                events.append(SlotSet("branch_context", ",".join(b.code for b in found[:5])))
+            else:
+                place = place_named(text)
+                if place:  # a town with no branch of ours: say so, never "out of scope"
+                    dispatcher.utter_message(
+                        response="utter_branches_none", place=place, cities=w.join(q.list_cities(s)), **bank_facts()
+                    )
+                    return events
+                # "周六开门不": the branches asked about before
+                codes = [c for c in (tracker.get_slot("branch_context") or "").split(",") if c]
+                found = [b for b in (q.get_branch(s, c) for c in codes) if b]
             if not found:
-                dispatcher.utter_message(response="utter_ask_city", cities=cities)
-                return []
-            dispatcher.utter_message(
-                response="utter_branches_found", branches=branch_list(w, found[:5], now_local().date())
-            )
-        return []
+                dispatcher.utter_message(response="utter_ask_city", cities=w.join(q.list_cities(s)))
+                return events
+        day = parse_day(text, now) or now.date()
+        dispatcher.utter_message(response="utter_branches_found", branches=branch_list(w, found[:5], day, now.date()))
+        if any(word in text for word in HOLIDAY_WORDS):
+            dispatcher.utter_message(response="utter_holiday_hours", **bank_facts())
+        return events
 
 
 # --- appointments ----------------------------------------------------------------------
 
+#: What a customer says they want to do at the branch, as the choices the form offers (parsing vocabulary).
+BUSINESS_WORDS = {
+    "开户/办卡": ("开户", "办卡", "开卡", "开个户", "开个卡", "办张卡", "办一张卡", "办银行卡"),
+    "大额取现": ("取现", "取钱", "取款", "大额"),
+    "理财咨询": ("理财", "基金", "保险", "大额存单", "存定期", "买存单"),
+    "贷款业务": ("贷款", "房贷", "车贷", "经营贷", "按揭"),
+    "外币兑换": ("外币", "换汇", "购汇", "结汇", "美元", "港币", "欧元"),
+    "挂失补卡": ("挂失", "补卡", "换卡"),
+}
+APPOINTMENT_SLOTS = ("appointment_branch", "appointment_time", "appointment_business")
+
+
+def business_named(text: str, domain: DomainDict) -> str | None:
+    """The business a message names: a choice's label typed, or its words."""
+    typed = button_typed(text, response_buttons(domain, "utter_ask_appointment_business"))
+    if typed:
+        return payload_value(typed, "choice")
+    key = to_simplified(text)
+    return next((choice for choice, words in BUSINESS_WORDS.items() if any(word in key for word in words)), None)
+
 
 class ValidateAppointmentForm(GuardedFormValidation):
-    """A real branch, a time within its opening hours in the next 30 days, a business type."""
+    """A real branch, a time within its opening hours in the next 30 days, a business type.
+
+    Whatever the customer says is read for all three, whichever was asked: the opening
+    "明天下午两点去中关村支行开户" fills the form at once, "时间改成下周二下午两点" changes
+    the time while the business is being asked. A twice-refused answer offers a person.
+    """
 
     def name(self) -> str:
         return "validate_appointment_form"
+
+    async def extract_appointment_time(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        text = customer_text(tracker)
+        day, clock = parse_parts(text, now_local())
+        return {"appointment_time": text} if day or clock else {}
+
+    async def extract_appointment_branch(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        text = customer_text(tracker)
+        with kb_session() as s:
+            return {"appointment_branch": text} if text and branches_in_text(s, text) else {}
+
+    async def extract_appointment_business(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        choice = business_named(customer_text(tracker), domain)
+        return {"appointment_business": choice} if choice else {}
 
     def validate_appointment_branch(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = str(value or "")
         with kb_session() as s:
             if q.get_branch(s, text):
-                return {"appointment_branch": text}
+                return {"appointment_branch": text, **form_hit()}
             found = branches_in_text(s, text)
             if len(found) == 1:
-                return {"appointment_branch": found[0].code}
+                return {"appointment_branch": found[0].code, **form_hit()}
+            previous = tracker.get_slot("appointment_branch") if tracker.get_slot("requested_slot") != "appointment_branch" else None
             if found:
                 dispatcher.utter_message(
                     response="utter_choose_branch",
                     buttons=[{"title": b.name, "payload": f'/inform{{"choice": "{b.code}"}}'} for b in found[:8]],
                 )
+            elif previous:
+                return {"appointment_branch": previous}  # not about the branch after all: keep the one chosen
             else:
                 dispatcher.utter_message(
                     response="utter_branch_not_found",
-                    place=redact(text)[:30],
+                    place=place_named(text) or redact(text)[:12],
                     cities=Wording(domain).join(q.list_cities(s)),
                 )
-        return {"appointment_branch": None}
+        return {"appointment_branch": None, **form_missed(tracker, dispatcher)}
 
     def validate_appointment_time(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         w = Wording(domain)
         now = now_local()
-        when = parse_datetime(str(value or ""), now)
-        if when is None:
-            dispatcher.utter_message(response="utter_invalid_time", value=redact(str(value or ""))[:30])
-            return {"appointment_time": None}
+        text = str(value or "")
+        day, clock = parse_parts(text, now)
+        if day is None or clock is None:
+            if tracker.get_slot("requested_slot") != "appointment_time" and not (day or clock):
+                return {"appointment_time": previous_value(tracker, "appointment_time")}
+            reason = "utter_time_needs_day" if clock else "utter_time_needs_hour" if day else "utter_invalid_time"
+            dispatcher.utter_message(response=reason, value=redact(text)[:30])
+            return {"appointment_time": None, **form_missed(tracker, dispatcher)}
+        when = dt.datetime.combine(day, clock)
         label = format_when(w, when)
         if when <= now:
             dispatcher.utter_message(response="utter_time_in_past", when=label)
-            return {"appointment_time": None}
+            return {"appointment_time": None, **form_missed(tracker, dispatcher)}
         if when.date() > now.date() + dt.timedelta(days=BOOKING_DAYS_AHEAD):
             dispatcher.utter_message(response="utter_time_too_far")
-            return {"appointment_time": None}
+            return {"appointment_time": None, **form_missed(tracker, dispatcher)}
         with kb_session() as s:
             branch = q.get_branch(s, tracker.get_slot("appointment_branch") or "")
         if branch and not branch.is_open_at(when):
@@ -219,12 +309,24 @@ class ValidateAppointmentForm(GuardedFormValidation):
                 when=label,
                 hours=_hours_text(w, branch, when.date()),
             )
-            return {"appointment_time": None}
-        return {"appointment_time": when.isoformat(timespec="minutes")}
+            return {"appointment_time": None, **form_missed(tracker, dispatcher)}
+        iso = when.isoformat(timespec="minutes")
+        previous = previous_value(tracker, "appointment_time")
+        if previous and previous != iso:
+            dispatcher.utter_message(response="utter_time_changed", when=label)
+        return {"appointment_time": iso, **form_hit()}
 
     def validate_appointment_business(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
-        text = redact(str(value or "")).strip()[:30]
-        return {"appointment_business": text or None}
+        text = redact(str(value or "")).strip()
+        choice = business_named(text, domain)
+        if choice:
+            return {"appointment_business": choice, **form_hit()}
+        day, clock = parse_parts(text, now_local())
+        with kb_session() as s:
+            about_else = bool(day or clock) or bool(branches_in_text(s, text))
+        if about_else:  # "时间改成下周二下午两点": a change of time or branch, not the business
+            return {"appointment_business": previous_value(tracker, "appointment_business")}
+        return {"appointment_business": text[:30] or None, **form_hit()}
 
 
 def format_when(w: Wording, when: dt.datetime) -> str:
@@ -268,4 +370,4 @@ class ActionBookAppointment(Action):
             when=format_when(w, when),
             business=business,
         )
-        return [SlotSet(slot, None) for slot in ("appointment_branch", "appointment_time", "appointment_business")]
+        return [SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")]

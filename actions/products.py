@@ -16,12 +16,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import calculators as calc
-from actions.common import Wording, kb_guard, kb_session, latest_entities, latest_number, money, number
+from actions.common import Wording, as_number, kb_guard, kb_session, latest_entities, latest_number, money, number
 from actions.quality import log_unanswered
 from actions.resolve import Resolution, button, category_buttons, resolve
 from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
 from knowledge import queries as q
 from knowledge.queries import ProductView
+from knowledge.text import normalise
 
 DEPOSITS = q.DEPOSIT_CATEGORIES
 LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
@@ -54,22 +55,42 @@ def rate_table(w: Wording, p: ProductView) -> str:
     return "\n".join(rows)
 
 
-def _calculate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list | None:
-    """Deposit interest or loan repayment when the customer gave an amount or term; None otherwise."""
+#: Words that ask for the figures of a calculation already under way ("那等额本金呢", "月供多少").
+CALCULATION_WORDS = ("等额", "月供", "利息", "还多少", "能拿多少", "每月还", "一共")
+
+
+def _calc_inputs(p: ProductView, tracker: Tracker) -> tuple[float | None, float | None, str]:
+    """Amount, term and what to do: "none" (not a calculation), "ready", "needs_term",
+    "needs_amount", "invalid_amount", "invalid_term".
+
+    The amount and the term may come in different messages ("存10万" … "三年的"): the one
+    not in this message is the one the customer gave earlier in the conversation.
+    """
     if p.category not in DEPOSITS | LOANS:
-        return None
+        return None, None, "none"
     has_amount, has_term = bool(latest_entities(tracker, "amount")), bool(latest_entities(tracker, "term"))
-    if not (has_amount or has_term):
-        return None
-    amount, term = latest_number(tracker, "amount"), latest_number(tracker, "term")
+    text = tracker.latest_message.get("text") or ""
+    if not (has_amount or has_term or any(word in text for word in CALCULATION_WORDS)):
+        return None, None, "none"
+    amount = latest_number(tracker, "amount") if has_amount else as_number(tracker.get_slot("amount"))
+    term = latest_number(tracker, "term") if has_term else as_number(tracker.get_slot("term"))
     if has_amount and not calc.valid_amount(amount):
-        d.utter_message(response="utter_invalid_amount")
-        return []
+        return amount, term, "invalid_amount"
     if has_term and not calc.valid_term(term):
-        d.utter_message(response="utter_invalid_term")
-        return []
-    if amount is None or term is None:
-        return None
+        return amount, term, "invalid_term"
+    amount = amount if calc.valid_amount(amount) else None
+    term = term if calc.valid_term(term) else None
+    if amount is not None and term is not None:
+        return amount, term, "ready"
+    if not (has_amount or has_term):
+        return None, None, "none"
+    return amount, term, "needs_term" if term is None else "needs_amount"
+
+
+def _calculate(
+    s: Session, p: ProductView, amount: float, term: float, d: CollectingDispatcher, w: Wording
+) -> list | None:
+    """Deposit interest or loan repayment for ``amount`` yuan over ``term`` months."""
     quote = q.rate_for_term(s, p.code, int(term))
     if p.category in DEPOSITS:
         if quote is None or not quote.exact:
@@ -107,12 +128,24 @@ def _calculate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispat
 
 
 def answer_rate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
-    calculated = _calculate(s, p, tracker, d, w)
-    if calculated is not None:
-        return calculated
+    amount, term, status = _calc_inputs(p, tracker)
+    if status in ("invalid_amount", "invalid_term"):
+        d.utter_message(response=f"utter_{status}")
+        return []
+    if status == "ready":
+        calculated = _calculate(s, p, amount, term, d, w)
+        if calculated is not None:
+            return calculated
+    _rate_table(s, p, d, w)
+    if status in ("needs_term", "needs_amount"):
+        d.utter_message(response=f"utter_calc_{status}", name=p.name)
+    return []
+
+
+def _rate_table(s: Session, p: ProductView, d: CollectingDispatcher, w: Wording) -> None:
     if not p.rates:
         d.utter_message(response="utter_product_no_rates", name=p.name, summary=p.summary, hotline=_hotline(s))
-        return []
+        return
     kind = w(f"fmt_rate_kind_{p.rate_kind}") if p.rate_kind else ""
     d.utter_message(
         response="utter_product_rates",
@@ -122,7 +155,6 @@ def answer_rate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispa
         rate_table=rate_table(w, p),
         rate_note=w("fmt_rate_note", note=p.rate_note) if p.rate_note else "",
     )
-    return []
 
 
 def _fee_detail(w: Wording, fee) -> str:
@@ -230,8 +262,47 @@ def _hotline(s: Session) -> str:
     return bank.hotline if bank else ""
 
 
+#: What a follow-up asks about when it names no aspect of its own (parsing vocabulary):
+#: "那白金卡呢" after a question about fees is about fees, "那它的年费呢" is about fees anyway.
+ASPECT_WORDS = {
+    "rate": ("利率", "利息", "收益", "月供", "还多少", "等额", "汇率", "价格", "金价"),
+    "fees": ("费", "收钱", "要钱", "收不收", "免费", "多少钱"),
+    "eligibility": ("条件", "资格", "能不能办", "能办吗", "额度", "审批"),
+    "documents": ("材料", "证件", "带什么", "带啥", "准备什么", "资料"),
+    "risk": ("风险", "安全", "亏", "保本"),
+    "maturity": ("到期", "赎回", "续存", "转存", "提前支取"),
+    "apply": ("怎么办理", "怎么申请", "在哪办", "开通", "申请"),
+    "info": ("是什么", "介绍", "什么产品", "特点"),
+}
+#: The intent that asks each aspect (buttons of a follow-up answer ask the same again).
+ASPECT_INTENTS = {
+    "info": "ask_product_info",
+    "rate": "ask_interest_rate",
+    "fees": "ask_fees",
+    "eligibility": "ask_eligibility",
+    "documents": "ask_required_documents",
+    "risk": "ask_risk",
+    "maturity": "ask_maturity",
+    "apply": "apply_product",
+}
+
+
+def named_aspect(text: str) -> str | None:
+    """The aspect a message asks about in its own words, if it names one."""
+    for aspect, words in ASPECT_WORDS.items():
+        if any(word in text for word in words):
+            return aspect
+    return None
+
+
+def is_elliptical(text: str) -> bool:
+    """"那白金卡呢", "百万医疗险呢", "新能源车呢": a short follow-up that names only a new subject."""
+    key = normalise(text)
+    return 0 < len(key) <= 14 and key.endswith(("呢", "的呢", "咧", "嘞")) and named_aspect(key) is None
+
+
 def answer(aspect: str, s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
-    """Answer ``aspect`` of ``p`` and remember it as the product under discussion.
+    """Answer ``aspect`` of ``p`` and remember it as the product (and the question) under discussion.
 
     A product above the customer's assessed risk tolerance is named as such before its
     details (applying for it is refused outright by ``answer_apply``).
@@ -239,14 +310,17 @@ def answer(aspect: str, s: Session, p: ProductView, tracker: Tracker, d: Collect
     if aspect not in ("apply", "risk"):
         above_tolerance_note(p, tracker, d, w)
     events = ANSWERS[aspect](s, p, tracker, d, w)
-    return [SlotSet("product_code", p.code), SlotSet("product_type", p.category), *events]
+    return [SlotSet("product_code", p.code), SlotSet("product_type", p.category), SlotSet("last_aspect", aspect), *events]
 
 
 # --- the actions -------------------------------------------------------------------
 
 
 class ProductAnswerAction(Action, ABC):
-    """Resolve the product the customer means, gate it, answer one aspect of it."""
+    """Resolve the product the customer means, gate it, answer one aspect of it.
+
+    An elliptical follow-up ("那白金卡呢") asks the previous question about its new subject.
+    """
 
     aspect: str = ""
     intent: str = ""
@@ -255,12 +329,23 @@ class ProductAnswerAction(Action, ABC):
     def name(self) -> str:
         """The action's name in the domain."""
 
+    def _aspect(self, tracker: Tracker) -> str:
+        last = tracker.get_slot("last_aspect")
+        if last in ANSWERS and last != self.aspect and is_elliptical(tracker.latest_message.get("text") or ""):
+            return last
+        return self.aspect
+
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
         correct_guarantee_request(tracker, dispatcher)
+        aspect = self._aspect(tracker)
         with kb_session() as s:
-            return self._answer(s, resolve(s, tracker), dispatcher, tracker, w)
+            return self._for(aspect)._answer(s, resolve(s, tracker), dispatcher, tracker, w)
+
+    def _for(self, aspect: str) -> ProductAnswerAction:
+        """This action, or the one that answers ``aspect`` (a follow-up's previous question)."""
+        return self if aspect == self.aspect else ACTIONS_BY_ASPECT[aspect]()
 
     def _answer(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording) -> list:
         if found.not_found:
@@ -363,6 +448,43 @@ class ActionApplyProduct(ProductAnswerAction):
 
     def name(self) -> str:
         return "action_apply_product"
+
+
+ACTIONS_BY_ASPECT: dict[str, type[ProductAnswerAction]] = {
+    cls.aspect: cls
+    for cls in (
+        ActionAnswerProductInfo,
+        ActionAnswerInterestRate,
+        ActionAnswerFees,
+        ActionAnswerEligibility,
+        ActionAnswerDocuments,
+        ActionAnswerRisk,
+        ActionAnswerMaturity,
+        ActionApplyProduct,
+    )
+}
+
+
+class ActionAnswerFollowup(ProductAnswerAction):
+    """The customer answered the assistant's question or named only a new subject ("北京海淀",
+    "白金卡"): the last question is asked again about it, a branch search if that was the last."""
+
+    aspect, intent = "info", "ask_product_info"
+
+    def name(self) -> str:
+        return "action_answer_followup"
+
+    def _aspect(self, tracker: Tracker) -> str:
+        last = tracker.get_slot("last_aspect")
+        return last if last in ANSWERS else (named_aspect(tracker.latest_message.get("text") or "") or "info")
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if tracker.get_slot("last_aspect") == "branch":
+            from actions.handling import ActionFindBranches
+
+            return await ActionFindBranches().run(dispatcher, tracker, domain)
+        return await super().run(dispatcher, tracker, domain)
 
 
 # --- comparison ----------------------------------------------------------------------

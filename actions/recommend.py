@@ -17,6 +17,9 @@ from actions.common import (
     Wording,
     as_number,
     button_typed,
+    customer_text,
+    form_hit,
+    form_missed,
     kb_guard,
     kb_session,
     latest_number,
@@ -28,6 +31,7 @@ from actions.risk import correct_guarantee_request, disclosure_gate, excludes_an
 from knowledge import models as m
 from knowledge import queries as q
 from knowledge.schema import GOALS, SEGMENT_CODES
+from banktext import to_simplified
 from knowledge.text import normalise
 
 RISK_QUESTIONS = ("risk_q1", "risk_q2", "risk_q3", "risk_q4", "risk_q5")
@@ -52,6 +56,18 @@ GOAL_WORDS = {
 }
 
 
+#: Unmistakable goals in a message that was not an answer to the goal question (parsing vocabulary).
+GOAL_WORDS_ANYWHERE = {
+    "retirement": ("养老",),
+    "education": ("教育金", "学费", "孩子上学", "孩子读书"),
+    "consumption": ("装修", "买车"),
+    "housing": ("买房", "首付"),
+    "business": ("生意周转", "进货", "资金周转"),
+    "travel": ("出国", "留学"),
+    "liquidity": ("随时要用", "随用随取", "随时取"),
+}
+
+
 def risk_answer(value: Any) -> str | None:
     """A, B, C or D from a button's letter or what the customer typed (a, 1, "B.", "选C")."""
     text = str(value or "").strip().upper()
@@ -61,6 +77,16 @@ def risk_answer(value: Any) -> str | None:
         if char in "1234":
             return "ABCD"[int(char) - 1]
     return None
+
+
+def answer_to_risk_question(slot: str, text: str, domain: DomainDict) -> str | None:
+    """A, B, C or D for what the customer typed: an option's words, no-loss words, or its letter."""
+    typed = button_typed(text, response_buttons(domain, f"utter_ask_{slot}"))
+    if typed:
+        return payload_value(typed, "risk_answer")
+    if slot in NO_LOSS_QUESTIONS and excludes_any_loss(text):
+        return "A"  # "一分钱都不能亏": the option that rules out any loss
+    return risk_answer(text)
 
 
 def tolerance_from(answers: list[str], no_loss: bool = False) -> str:
@@ -119,6 +145,14 @@ class ValidateRecommendationForm(GuardedFormValidation):
             tracker.slots["no_loss"] = True
         return events + await super().run(dispatcher, tracker, domain)
 
+    async def extract_goal(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """"我退休了，有二十万想养老用": the goal said before it was asked."""
+        if tracker.get_slot("goal") or tracker.get_slot("requested_slot") == "goal":
+            return {}
+        text = to_simplified(customer_text(tracker))
+        goal = next((g for g, words in GOAL_WORDS_ANYWHERE.items() if any(w in text for w in words)), None)
+        return {"goal": goal} if goal else {}
+
     def validate_segment(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         if value in SEGMENT_CODES:
             return {"segment": value}
@@ -130,14 +164,15 @@ class ValidateRecommendationForm(GuardedFormValidation):
         if code:
             return {"segment": code}
         dispatcher.utter_message(response="utter_invalid_segment")
-        return {"segment": None}
+        return {"segment": None, **form_missed(tracker, dispatcher)}
 
     def validate_goal(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         typed = button_typed(str(value or ""), response_buttons(domain, "utter_ask_goal"))
         goal = payload_value(typed, "goal") if typed else goal_from_text(value)
         if goal is None:
             dispatcher.utter_message(response="utter_invalid_goal")
-        return {"goal": goal}
+            return {"goal": None, **form_missed(tracker, dispatcher)}
+        return {"goal": goal, **form_hit()}
 
     def _number(self, slot: str, value: Any, tracker: Tracker, dispatcher, valid) -> dict[str, Any]:
         """The number the NLU read for ``slot`` (or the typed digits), if ``valid``; else ask again."""
@@ -145,8 +180,8 @@ class ValidateRecommendationForm(GuardedFormValidation):
         number_value = number_value if number_value is not None else as_number(value)
         if not valid(number_value):
             dispatcher.utter_message(response=f"utter_invalid_{slot}")
-            return {slot: None}
-        return {slot: number_value}
+            return {slot: None, **form_missed(tracker, dispatcher)}
+        return {slot: number_value, **form_hit()}
 
     def validate_amount(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         return self._number("amount", value, tracker, dispatcher, calc.valid_amount)
@@ -155,14 +190,7 @@ class ValidateRecommendationForm(GuardedFormValidation):
         return self._number("term", value, tracker, dispatcher, calc.valid_term)
 
     def _risk(self, slot: str, value: Any, dispatcher, domain: DomainDict) -> dict[str, Any]:
-        text = str(value or "")
-        typed = button_typed(text, response_buttons(domain, f"utter_ask_{slot}"))
-        if typed:
-            answer = payload_value(typed, "risk_answer")
-        elif slot in NO_LOSS_QUESTIONS and excludes_any_loss(text):
-            answer = "A"  # "一分钱都不能亏": the option that rules out any loss
-        else:
-            answer = risk_answer(text)
+        answer = answer_to_risk_question(slot, str(value or ""), domain)
         if answer is None:
             dispatcher.utter_message(response="utter_invalid_risk_answer")
         return {slot: answer}

@@ -25,11 +25,32 @@ _TERM = re.compile(r"^(?P<num>.+?)(?P<unit>个月|个多月|月|年|天|日|周|
 _TERM_UNITS = {"个月": 1, "个多月": 1, "月": 1, "年": 12, "天": 1 / 30, "日": 1 / 30, "周": 7 / 30, "星期": 7 / 30}
 
 
+#: "两三万", "三五年", "七八千": two neighbouring numerals name a range; its lower bound is taken
+#: (what the customer surely has, the time they surely do not need the money).
+_CN_RANGE = re.compile(r"(一两|两三|二三|三四|三五|四五|五六|六七|七八|八九)")
+_ARABIC_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-|~|～|—|–|到|至)\s*\d+(?:\.\d+)?")
+#: "十来万", "三十多万", "一万余": about that much
+_ABOUT = re.compile(r"(?<=[十百千万])[来多余]|(?<=\d)[多余]")
+#: 20w, 8k, 1.5W: the letters customers type for 万 and 千
+_LETTER_UNITS = {"w": "万", "k": "千"}
+
+
+def _lower_bound(text: str) -> str:
+    text = _CN_RANGE.sub(lambda m: m.group(1)[0], text)
+    text = _ARABIC_RANGE.sub(lambda m: m.group(1), text)
+    return _ABOUT.sub("", text)
+
+
 def parse_number(text: str) -> float | None:
-    """A number written in Arabic or Chinese numerals ("12", "1,000", "二十", "两万"), or None."""
+    """A number written in Arabic or Chinese numerals ("12", "1,000", "二十", "两万", "20w", "8k"), or None.
+
+    A range ("两三万", "2-3万") gives its lower bound; "十来万" is about ten thousand.
+    """
     import cn2an
 
     text = text.replace(",", "").replace("，", "").strip()
+    text = re.sub(r"(?<=\d)\s*([wWkK])", lambda m: _LETTER_UNITS[m.group(1).lower()], text)
+    text = _lower_bound(text)
     if not text:
         return None
     try:
@@ -61,8 +82,8 @@ def parse_term_months(text: str) -> Number | None:
     cleaned = _AMOUNT_NOISE.sub("", str(text)).replace(" ", "")
     if cleaned in ("半年", "半年期"):
         return 6
-    cleaned = cleaned.removesuffix("期")
-    match = _TERM.match(cleaned)
+    cleaned = re.sub(r"(?<=[年月天])[多余]$", "", cleaned.removesuffix("期"))  # 一年多: a year
+    match = _TERM.match(_lower_bound(cleaned))
     if not match:
         return None
     value = parse_number(match.group("num"))

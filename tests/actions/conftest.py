@@ -93,3 +93,8 @@ def responses(dispatcher: CollectingDispatcher) -> list[str]:
 
 def slots_set(events: list[dict]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def without_misses(values: dict[str, Any]) -> dict[str, Any]:
+    """A validation's slots without the form's count of unusable answers."""
+    return {k: v for k, v in values.items() if k != "form_misses"}

@@ -278,3 +278,50 @@ def test_linear_classifier_reads_only_the_featurizers_it_is_given():
     assert dense.shape == (2,) and sparse.shape == (1, 7) and chosen._blocks(message) == [3, 4]
     everything = LinearIntentClassifier({}, None, None)
     assert everything._features(message)[1].shape == (1, 12) and everything._blocks(message) == [5, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("20w", 200000),
+        ("2w", 20000),
+        ("8k", 8000),
+        ("1.5W", 15000),
+        ("200,000", 200000),
+        ("两三万", 20000),
+        ("2-3万", 20000),
+        ("十来万", 100000),
+        ("三十多万", 300000),
+        ("七八千", 7000),
+    ],
+)
+def test_amounts_written_every_usual_way(text, value):
+    assert parse_amount(text) == value
+
+
+@pytest.mark.parametrize(
+    "text,months", [("两三年", 24), ("一两年", 12), ("2-3年", 24), ("一年多", 12), ("三四个月", 3)]
+)
+def test_a_range_of_terms_is_read_as_its_lower_bound(text, months):
+    assert parse_term_months(text) == months
+
+
+@pytest.mark.parametrize(
+    "text,found",
+    [
+        ("我有200,000想存定期", "200,000"),
+        ("存20w三年", "20w"),
+        ("每月工资8k左右", "8k"),
+        ("手里有十来万", "十来万"),
+        ("大概两三万吧", "两三万"),
+    ],
+)
+def test_amount_patterns_find_every_usual_form(text, found):
+    matches = [m.group(0) for p in _patterns("amount") for m in p.finditer(text)]
+    assert found in matches and "200" not in matches and "000" not in matches
+
+
+@pytest.mark.parametrize("text,found", [("存两三年", "两三年"), ("贷款2-3年", "2-3年"), ("放一年多", "一年")])
+def test_term_patterns_find_ranges(text, found):
+    matches = [m.group(0) for p in _patterns("term") for m in p.finditer(text)]
+    assert found in matches
