@@ -139,12 +139,17 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             rows.append(scipy.sparse.hstack(parts).tocsr())
         return scipy.sparse.vstack(rows).tocsr()
 
+    def _examples(self, training_data: TrainingData) -> tuple[list[Message], list[str]]:
+        """The training examples and their labels (here: intents)."""
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        return examples, [m.get(INTENT) for m in examples]
+
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
 
-        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        examples, y = self._examples(training_data)
         if not examples:
-            logger.warning("LinearIntentClassifier: no intent examples, nothing trained")
+            logger.warning("%s: no examples, nothing trained", self.__class__.__name__)
             return self._resource
         sparse_rows = [self._features(m)[1] for m in examples]
         idf = None
@@ -153,7 +158,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             document_frequency = np.asarray(present.sum(axis=0)).reshape(-1)
             idf = np.log((1 + len(examples)) / (1 + document_frequency)) + 1.0
         X = self._matrix(examples, idf)
-        y = [m.get(INTENT) for m in examples]
         clf = LogisticRegression(
             C=self._config["C"],
             class_weight=self._config["class_weight"],
@@ -191,28 +195,30 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         model, labels = stored
         return cls(config, model_storage, resource, model, labels)
 
+    def _ranking(self, message: Message) -> list[tuple[str, float]]:
+        """(label, probability), most likely first; empty without a model or text."""
+        if not self._model or not message.get(TEXT, "").strip():
+            return []
+        idf = self._model["idf"] if self._model["idf"].size else None
+        X = self._matrix([message], idf)
+        coef = self._model["coef"]
+        width = coef.shape[1]
+        if X.shape[1] != width:  # a featurizer changed shape: pad or cut to the trained width
+            X = scipy.sparse.hstack([X, scipy.sparse.csr_matrix((1, max(0, width - X.shape[1])))]).tocsr()[:, :width]
+        scores = np.asarray(X @ coef.T).reshape(-1) + self._model["intercept"]
+        if len(self._labels) == 2 and scores.size == 1:  # binary: one column of scores for the second label
+            scores = np.array([0.0, float(scores[0])])
+        scores = np.exp(scores - scores.max())
+        probabilities = scores / scores.sum()
+        return [(self._labels[i], float(probabilities[i])) for i in np.argsort(-probabilities)[:RANKING_LENGTH]]
+
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            if not self._model or not message.get(TEXT, "").strip():
-                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
-                continue
-            idf = self._model["idf"] if self._model["idf"].size else None
-            X = self._matrix([message], idf)
-            coef = self._model["coef"]
-            width = coef.shape[1]
-            if X.shape[1] != width:  # a featurizer changed shape: pad or cut to the trained width
-                X = scipy.sparse.hstack([X, scipy.sparse.csr_matrix((1, max(0, width - X.shape[1])))]).tocsr()[
-                    :, :width
-                ]
-            scores = np.asarray(X @ coef.T).reshape(-1) + self._model["intercept"]
-            scores = np.exp(scores - scores.max())
-            probabilities = scores / scores.sum()
-            order = np.argsort(-probabilities)
             ranking = [
-                {INTENT_NAME_KEY: self._labels[i], PREDICTED_CONFIDENCE_KEY: float(probabilities[i])}
-                for i in order[:RANKING_LENGTH]
+                {INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: p} for label, p in self._ranking(message)
             ]
-            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(
+                INTENT, ranking[0] if ranking else {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True
+            )
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
