@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "assistant.tar.gz"
 ACTIONS_PY = ROOT / ".venv" / "actions" / "bin" / "python"
+#: The shared secret the test action server requires, as `make run`'s does.
+ACTION_TOKEN = "test-action-token-" + "0" * 16
 
 
 def _free_port() -> int:
@@ -27,12 +29,17 @@ def action_server(tmp_path_factory):
     if not ACTIONS_PY.exists():
         pytest.fail("the action-server environment is missing: run `make setup`")
     work = tmp_path_factory.mktemp("action-server")
-    env = {**os.environ, "KNOWLEDGE_DB_URL": f"sqlite:///{work / 'kb.db'}", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "KNOWLEDGE_DB_URL": f"sqlite:///{work / 'kb.db'}",
+        "PYTHONPATH": str(ROOT),
+        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
+    }
     subprocess.run([str(ACTIONS_PY), "-m", "knowledge", "load"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     with open(work / "actions.log", "w") as log:
         proc = subprocess.Popen(
-            [str(ACTIONS_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+            [str(ACTIONS_PY), "-m", "actions.server", "-p", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -62,4 +69,6 @@ def agent(action_server):
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
-    return Agent.load(str(MODEL), action_endpoint=EndpointConfig(url=action_server[0]))
+    return Agent.load(
+        str(MODEL), action_endpoint=EndpointConfig(url=action_server[0], headers={"X-Action-Token": ACTION_TOKEN})
+    )

@@ -1,0 +1,174 @@
+"""Customer journeys, end to end: typed text through the channel gateway, the trained NLU,
+the dialogue policies and a live action server on a scratch knowledge base.
+
+Each journey in ``tests/bot/journeys/*.yml`` is a conversation as customers type it, with
+what must hold after every turn. Nothing is replayed from labels: the text goes through
+the same gateway the website chat and WeChat use (masking, typed commands as text), the
+NLU reads it, the policies choose, the actions run and write to the database.
+
+A journey::
+
+    - name: a stale "好的" acknowledges nothing
+      stage: consultation          # reception | consultation | handling | after-sales
+      covers: [stale-ack]          # the breaks (docs/journeys.md) this journey guards against
+      channel: web                 # web (default) | wechat
+      turns:
+        - user: 锐进权益精选理财怎么样    # what the customer types
+          says: [风险揭示]             # every one of these appears in the replies
+        - click: 我已阅读并知晓风险      # or: press the button with this title in the last replies
+          not_says: [...]            # none of these appears
+          says_any: [...]            # at least one appears
+          buttons: [...]             # these button titles are offered
+          intent: affirm             # what the NLU read
+          responses: [utter_...]     # these domain responses were sent (in any order)
+          not_responses: [...]
+          slots: {product_code: WM-EQUITY, appointment_time: null, amount: "*"}   # "*": set
+          rows: {disclosure_ack: 1}  # rows written to these tables since the journey began
+
+Run alone: ``.venv/rasa/bin/python -m pytest tests/bot/test_journeys.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.shared.core.events import BotUttered
+
+from bot.channels.gateway import Gateway, Incoming
+from bot.channels.security import SIGNATURE_KEY
+
+JOURNEYS_DIR = Path(__file__).resolve().parent / "journeys"
+STAGES = ("reception", "consultation", "handling", "after-sales")
+TABLES = ("disclosure_ack", "appointment", "complaint", "unanswered_question")
+TURN_KEYS = {
+    "user",
+    "click",
+    "says",
+    "says_any",
+    "not_says",
+    "buttons",
+    "intent",
+    "responses",
+    "not_responses",
+    "slots",
+    "rows",
+    "note",
+}
+
+
+def load_journeys() -> list[dict[str, Any]]:
+    journeys = []
+    for path in sorted(JOURNEYS_DIR.glob("*.yml")):
+        for journey in yaml.safe_load(path.read_text(encoding="utf-8"))["journeys"]:
+            journey["file"] = path.name
+            journeys.append(journey)
+    return journeys
+
+
+JOURNEYS = load_journeys()
+
+
+def test_journeys_are_well_formed():
+    names = [j["name"] for j in JOURNEYS]
+    assert len(names) == len(set(names)), "journey names must be unique"
+    for journey in JOURNEYS:
+        assert journey.get("stage") in STAGES, journey["name"]
+        assert journey.get("turns"), journey["name"]
+        for turn in journey["turns"]:
+            assert set(turn) <= TURN_KEYS, (journey["name"], set(turn) - TURN_KEYS)
+            assert ("user" in turn) != ("click" in turn), (journey["name"], turn)
+            assert set(turn.get("rows", {})) <= set(TABLES), (journey["name"], turn)
+
+
+def pytest_report_journeys() -> str:  # pragma: no cover - printed by scripts/test.sh
+    stages = collections.Counter(j["stage"] for j in JOURNEYS)
+    return f"{len(JOURNEYS)} journeys: " + ", ".join(f"{s} {stages[s]}" for s in STAGES)
+
+
+@pytest.fixture(scope="module")
+def desk(agent):
+    """A gateway bound to the trained assistant, as the Rasa server's channels are."""
+    gateway = Gateway()
+    gateway.bind(SimpleNamespace(ctx=SimpleNamespace(agent=agent)))
+    return gateway
+
+
+def _count_rows(db_path: Path) -> dict[str, int]:
+    with sqlite3.connect(db_path) as db:
+        return {table: db.execute(f"select count(*) from {table}").fetchone()[0] for table in TABLES}
+
+
+def _text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(str(m.get("text") or "") for m in messages)
+
+
+def _buttons(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [b for m in messages for b in (m.get("buttons") or m.get("quick_replies") or [])]
+
+
+@pytest.mark.parametrize("journey", JOURNEYS, ids=[j["name"] for j in JOURNEYS])
+async def test_journey(journey, agent, desk, action_server):
+    sender = f"journey-{uuid.uuid4().hex[:12]}"
+    channel = journey.get("channel", "web")
+    db_path = action_server[1]
+    start_rows = _count_rows(db_path)
+    last: list[dict[str, Any]] = []
+    for number, turn in enumerate(journey["turns"], 1):
+        where = f"{journey['name']} – turn {number}"
+        metadata: dict[str, Any] = {}
+        if "click" in turn:
+            chosen = [b for b in _buttons(last) if b.get("title") == turn["click"]]
+            assert chosen, f"{where}: no button {turn['click']!r} in {[b.get('title') for b in _buttons(last)]}"
+            text = chosen[0]["payload"]
+            if chosen[0].get(SIGNATURE_KEY):
+                metadata[SIGNATURE_KEY] = chosen[0][SIGNATURE_KEY]
+        else:
+            text = str(turn["user"])
+        out = CollectingOutputChannel()
+        events_before = len((await agent.tracker_store.retrieve(sender) or SimpleNamespace(events=[])).events)
+        await desk.receive(Incoming(channel, sender, text, metadata), agent.handle_message, out)
+        last = out.messages
+        said = _text(last)
+        assert last, f"{where}: no answer at all"
+        tracker = await agent.tracker_store.retrieve(sender)
+        for expected in turn.get("says", []):
+            assert expected in said, f"{where}: {expected!r} not in the answer:\n{said}"
+        if turn.get("says_any"):
+            assert any(e in said for e in turn["says_any"]), f"{where}: none of {turn['says_any']} in:\n{said}"
+        for unexpected in turn.get("not_says", []):
+            assert unexpected not in said, f"{where}: {unexpected!r} must not be said:\n{said}"
+        titles = [b.get("title") for b in _buttons(last)]
+        for title in turn.get("buttons", []):
+            assert title in titles, f"{where}: no button {title!r} in {titles}"
+        if "intent" in turn:
+            read = (tracker.latest_message.intent or {}).get("name")
+            assert read == turn["intent"], f"{where}: the NLU read {read!r}, not {turn['intent']!r}"
+        sent = [
+            e.metadata.get("utter_action")
+            for e in list(tracker.events)[events_before:]
+            if isinstance(e, BotUttered) and e.metadata
+        ]
+        for response in turn.get("responses", []):
+            assert response in sent, f"{where}: {response} not among {sent}"
+        for response in turn.get("not_responses", []):
+            assert response not in sent, f"{where}: {response} must not be sent ({sent})"
+        for slot, value in (turn.get("slots") or {}).items():
+            actual = tracker.get_slot(slot)
+            if value == "*":
+                assert actual not in (None, "", []), f"{where}: slot {slot} is not set"
+            else:
+                assert actual == value, f"{where}: slot {slot} is {actual!r}, not {value!r}"
+        if "rows" in turn:
+            now = _count_rows(db_path)
+            for table, count in turn["rows"].items():
+                assert now[table] - start_rows[table] == count, (
+                    f"{where}: {now[table] - start_rows[table]} new rows in {table}, not {count}"
+                )
