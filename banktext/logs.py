@@ -51,10 +51,10 @@ class RedactingFilter(logging.Filter):
 
 
 def install(logger: logging.Logger | None = None) -> None:
-    """Add a :class:`RedactingFilter` to every handler of ``logger`` (the root logger by default).
+    """Add a :class:`RedactingFilter` to every handler of ``logger`` (the root logger by default),
+    and mask every record made from now on, whichever handler writes it.
 
-    Idempotent: a handler that already has one gets no second. Handlers added
-    afterwards are not covered; see the module docstring.
+    Idempotent: a handler that already has one gets no second.
 
     Args:
         logger: The logger whose handlers are filtered.
@@ -63,3 +63,21 @@ def install(logger: logging.Logger | None = None) -> None:
     for handler in logger.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    _mask_new_records()
+
+
+def _mask_new_records() -> None:
+    """Mask every record as it is made, so handlers added later (a library configuring its own
+    logging, a log file) never see a number either."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "masks_personal_numbers", False):
+        return
+    mask = RedactingFilter()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        mask.filter(record)
+        return record
+
+    factory.masks_personal_numbers = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

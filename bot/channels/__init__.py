@@ -1,0 +1,7 @@
+"""Customer channels (website chat, WeChat, REST) and the gateway every message passes."""
+
+# Every log line of the Rasa server is masked (card, ID and phone numbers), whatever logs it:
+# the channels are imported when the server starts, before any customer message arrives.
+from banktext.logs import install as _mask_logs
+
+_mask_logs()

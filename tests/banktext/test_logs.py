@@ -88,3 +88,22 @@ def test_the_filter_can_be_named_in_a_logging_configuration():
     )
     logging.getLogger("banktext-config-test").info("call me on 010-62586601")
     assert stream.getvalue() == "call me on 010-****6601\n"
+
+
+def test_a_handler_added_after_install_sees_masked_records():
+    install()
+    stream = io.StringIO()
+    late = logging.StreamHandler(stream)
+    late.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("banktext-late")
+    logger.handlers, logger.propagate = [late], False
+    logger.setLevel(logging.INFO)
+    logger.info("customer said: my card is %s", "6228 4800 1234 5678")
+    try:
+        raise RuntimeError("phone 13812345678")
+    except RuntimeError:
+        logger.exception("failed for %s", "110105194912310021")
+    out = stream.getvalue()
+    assert "6228 4800 1234 5678" not in out and "13812345678" not in out and "19491231" not in out
+    assert "6228********5678" in out
+    logger.handlers = []

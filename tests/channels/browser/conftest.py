@@ -61,10 +61,22 @@ def webchat_url() -> str:
     return url.rstrip("/")
 
 
-def tracker_user_texts(base_url: str, conversation_id: str) -> list[str]:
+def conversation_of(session: str) -> str:
+    """The conversation id inside the signed session token the page keeps (``<id>.<signature>``)."""
+    return session.split(".")[0]
+
+
+def tracker(base_url: str, session: str, events: str = "ALL") -> dict:
+    """The stored conversation, read through Rasa's HTTP API with its token (RASA_API_TOKEN)."""
+    token = os.environ.get("RASA_API_TOKEN", "")
+    return get_json(
+        f"{base_url}/conversations/{conversation_of(session)}/tracker?include_events={events}&token={token}"
+    )
+
+
+def tracker_user_texts(base_url: str, session: str) -> list[str]:
     """What the server stored of the customer's messages in one conversation, in order."""
-    tracker = get_json(f"{base_url}/conversations/{conversation_id}/tracker?include_events=ALL")
-    return [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+    return [e.get("text") for e in tracker(base_url, session)["events"] if e["event"] == "user"]
 
 
 class StubServer:

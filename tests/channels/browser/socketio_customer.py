@@ -38,6 +38,11 @@ class Customer:
         self.session_id = await self.next("session_confirm")
         return self.session_id
 
+    @property
+    def conversation(self) -> str | None:
+        """The conversation id inside the signed session token."""
+        return self.session_id.split(".")[0] if self.session_id else None
+
     async def say(self, text: str, session_id: str | None = None) -> None:
         await self.sio.emit("user_uttered", {"message": text, "session_id": session_id or self.session_id})
 

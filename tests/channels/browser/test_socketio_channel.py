@@ -63,7 +63,7 @@ async def test_every_page_of_a_session_gets_the_replies(stub):
     """The fix over rasa 3.6: enter_room is awaited, so replies to the session's room arrive."""
     first, second, stranger = stub.customer(), stub.customer(), stub.customer()
     session = await first.open()
-    assert re.fullmatch(r"[0-9a-f]{32}", session)
+    assert re.fullmatch(r"[0-9a-f]{32}\.[0-9a-f]{32}", session)  # the conversation id and its signature
     assert await second.open(session) == session
     await stranger.open()
 
@@ -82,7 +82,7 @@ async def test_a_session_survives_a_reconnect(stub):
 
     after = stub.customer()
     assert await after.open(session) == session
-    assert await stub.gateway.send(session, [{"text": "您之前的问题已处理。"}])
+    assert await stub.gateway.send(after.conversation, [{"text": "您之前的问题已处理。"}])
     assert (await after.next())["text"] == "您之前的问题已处理。"
 
 
@@ -91,10 +91,10 @@ async def test_deliver_turns_rasa_messages_into_the_pages_format(stub):
     session = await customer.open()
     await customer.say("你好")  # the gateway learns the conversation lives on the web channel
     await customer.next()
-    assert stub.gateway.channel_of(session) == "web"
+    assert stub.gateway.channel_of(customer.conversation) == "web"
 
     await stub.gateway.send(
-        session,
+        customer.conversation,
         [
             {"text": "第一段\n\n第二段"},
             {"text": "请选择：", "buttons": [{"title": "大额存单", "payload": "/ask_product_info"}]},
@@ -122,7 +122,7 @@ async def test_the_page_is_told_when_an_agent_takes_over_and_gives_back(stub):
     await customer.say("你好")
     await customer.next()
 
-    assert await stub.gateway.hand_over(session, AGENT)
+    assert await stub.gateway.hand_over(customer.conversation, AGENT)
     assert await customer.next("agent_status") == {"agent": AGENT}
     await customer.say("我要办挂失")
     # the agent listener got it, not the bot
@@ -133,18 +133,30 @@ async def test_the_page_is_told_when_an_agent_takes_over_and_gives_back(stub):
     await later.open(session)
     assert await later.next("agent_status") == {"agent": AGENT}
 
-    assert await stub.gateway.hand_over(session, None)
+    assert await stub.gateway.hand_over(customer.conversation, None)
     assert await customer.next("agent_status") == {"agent": None}
     assert await later.next("agent_status") == {"agent": None}
     await customer.say("你好")
     assert (await customer.next())["text"] == "收到：你好"
 
 
-@pytest.mark.parametrize("requested", ["admin", "../../etc", "A" * 32, "0" * 31, 12345, ""])
+@pytest.mark.parametrize(
+    "requested", ["admin", "../../etc", "A" * 32, "0" * 31, "0" * 32, "0" * 32 + "." + "0" * 32, 12345, ""]
+)
 async def test_only_session_ids_the_channel_issues_are_accepted(stub, requested):
     customer = stub.customer()
     session = await customer.open(requested)
-    assert session != requested and re.fullmatch(r"[0-9a-f]{32}", session)
+    assert session != requested and re.fullmatch(r"[0-9a-f]{32}\.[0-9a-f]{32}", session)
+
+
+async def test_a_known_conversation_id_without_its_signature_opens_a_new_session(stub):
+    owner, intruder = stub.customer(), stub.customer()
+    token = await owner.open()
+    got = await intruder.open(owner.conversation)
+    assert got.split(".")[0] != owner.conversation
+    await owner.say("只有我能看到")
+    await owner.next()
+    assert await intruder.nothing_more()
 
 
 async def test_a_socket_speaks_only_for_the_session_it_asked_for(stub):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
 import urllib.request
 
 from banktext import redact
-from tests.channels.browser.conftest import get_json, tracker_user_texts
+from tests.channels.browser.conftest import tracker, tracker_user_texts
 from tests.channels.browser.socketio_customer import Customer
 
 QUESTION = "大额存单的利率是多少"
@@ -33,8 +35,7 @@ async def test_a_session_persists_across_reconnects(webchat_url):
 
     # one conversation on the server, not two
     assert tracker_user_texts(webchat_url, session) == ["/greet", QUESTION]
-    tracker = get_json(f"{webchat_url}/conversations/{session}/tracker")
-    assert tracker["latest_input_channel"] == "web"
+    assert tracker(webchat_url, session, "AFTER_RESTART")["latest_input_channel"] == "web"
 
 
 async def test_card_numbers_are_masked_before_the_bot_and_the_tracker(webchat_url):
@@ -45,9 +46,16 @@ async def test_card_numbers_are_masked_before_the_bot_and_the_tracker(webchat_ur
     await customer.close()
 
     assert tracker_user_texts(webchat_url, session) == [redact(LOST_CARD)] == ["我的卡号6222***********3445丢了"]
-    with urllib.request.urlopen(f"{webchat_url}/conversations/{session}/tracker?include_events=ALL") as r:
-        stored = r.read().decode("utf-8")
-    assert "6222020200112233445" not in stored
+    assert "6222020200112233445" not in json.dumps(tracker(webchat_url, session), ensure_ascii=False)
+
+
+def test_rasa_s_http_api_refuses_requests_without_its_token(webchat_url):
+    request = urllib.request.Request(f"{webchat_url}/conversations/anyone/tracker")
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("the tracker was served without a token")
+    except urllib.error.HTTPError as error:
+        assert error.code in (401, 403)
 
 
 def test_the_rasa_server_serves_the_page_on_its_own_port(webchat_url):
