@@ -16,7 +16,7 @@ MODEL := models/assistant.tar.gz
 KB_STAMP := var/.kb-loaded
 WEB_STAMP := web/node_modules/.installed
 SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
-GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/README.md
+GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/own_brands.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
 .PHONY: help run test eval setup kb nlu-export train validate lint types bench clean stories browser-test

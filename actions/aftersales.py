@@ -117,6 +117,8 @@ class ValidateComplaintForm(GuardedFormValidation):
 
     def validate_complaint_contact(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = str(value or "").strip()
+        if text == "-":  # "no call-back", already decided (a "不用" that came through action_deny_in_form)
+            return {"complaint_contact": "-", **form_hit()}
         contact = contact_given(text)
         if contact:
             return {"complaint_contact": contact, **form_hit()}
@@ -218,5 +220,6 @@ class ActionDenyInForm(Action):
         elif slot and slot.startswith("risk_q"):
             value = answer_to_risk_question(slot, text, domain)
         if form and value is not None:
-            return [SlotSet(slot, value), FollowupAction(form)]
+            # the loop is left and entered again at once: the form carries on with the answer set
+            return [ActiveLoop(None), SlotSet(slot, value), FollowupAction(form)]
         return stop_form(dispatcher, tracker, domain)

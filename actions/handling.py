@@ -115,10 +115,24 @@ class ActionExplainBot(BankFactAction):
 
 
 class ActionDeclineOutOfScope(BankFactAction):
+    """Decline politely, unless the conversation shows what the message means: a place after
+    the assistant asked where ("杭州西湖"), a new subject for the last question ("新能源车呢")."""
+
     response = "utter_out_of_scope"
 
     def name(self) -> str:
         return "action_decline_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from actions.products import ANSWERS, ActionAnswerFollowup, is_follow_up
+
+        text = customer_text(tracker)
+        last = tracker.get_slot("last_aspect")
+        if last == "branch" and text and (place_named(text) or _names_a_branch(text)):
+            return await ActionFindBranches().run(dispatcher, tracker, domain)
+        if last in ANSWERS and is_follow_up(text):
+            return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        return await super().run(dispatcher, tracker, domain)
 
 
 # --- branches ------------------------------------------------------------------------
@@ -134,18 +148,36 @@ def _place_key(text: str) -> str:
     return key[:-1] if len(key) > 2 and key[-1] in "市区县" else key
 
 
+def _short_name(branch: BranchView) -> str:
+    """"云澜银行北京国贸支行" → "国贸": what customers call a branch."""
+    key = normalise(branch.name).removeprefix(normalise(bank_facts().get("bank_name", "")))
+    key = key.removeprefix(_place_key(branch.city))
+    return key.removesuffix("支行").removesuffix("分行") or key
+
+
 def branches_in_text(s: Session, text: str) -> list[BranchView]:
-    """Branches whose name, or city and district, the customer mentioned."""
+    """Branches whose name (or what customers call it: "国贸"), or city and district, the customer mentioned."""
     key = normalise(text)
     if not key:
         return []
     branches = q.find_branches(s)
-    by_name = [b for b in branches if normalise(b.name) in key or (len(key) >= 4 and key in normalise(b.name))]
+    by_name = [
+        b
+        for b in branches
+        if normalise(b.name) in key
+        or (len(key) >= 4 and key in normalise(b.name))
+        or (len(_short_name(b)) >= 2 and _short_name(b) in key)
+    ]
     if by_name:
         return by_name
     in_city = [b for b in branches if _place_key(b.city) in key]
     in_district = [b for b in (in_city or branches) if _place_key(b.district) in key]
     return in_district or in_city
+
+
+def _names_a_branch(text: str) -> bool:
+    with kb_session() as s:
+        return bool(branches_in_text(s, text))
 
 
 def place_named(text: str) -> str | None:
@@ -265,14 +297,16 @@ class ValidateAppointmentForm(GuardedFormValidation):
             found = branches_in_text(s, text)
             if len(found) == 1:
                 return {"appointment_branch": found[0].code, **form_hit()}
-            previous = tracker.get_slot("appointment_branch") if tracker.get_slot("requested_slot") != "appointment_branch" else None
+            previous = previous_value(tracker, "appointment_branch")
+            day, clock = parse_parts(text, now_local())
+            about_else = tracker.get_slot("requested_slot") != "appointment_branch" or day or clock
+            if not found and about_else:
+                return {"appointment_branch": previous}  # a time or a change of mind, not a branch
             if found:
                 dispatcher.utter_message(
                     response="utter_choose_branch",
                     buttons=[{"title": b.name, "payload": f'/inform{{"choice": "{b.code}"}}'} for b in found[:8]],
                 )
-            elif previous:
-                return {"appointment_branch": previous}  # not about the branch after all: keep the one chosen
             else:
                 dispatcher.utter_message(
                     response="utter_branch_not_found",

@@ -295,10 +295,15 @@ def named_aspect(text: str) -> str | None:
     return None
 
 
-def is_elliptical(text: str) -> bool:
-    """"那白金卡呢", "百万医疗险呢", "新能源车呢": a short follow-up that names only a new subject."""
+def is_follow_up(text: str) -> bool:
+    """"那白金卡呢", "新能源车呢", "那等额本金呢": a short message that leans on the one before."""
     key = normalise(text)
-    return 0 < len(key) <= 14 and key.endswith(("呢", "的呢", "咧", "嘞")) and named_aspect(key) is None
+    return 0 < len(key) <= 14 and key.endswith(("呢", "咧", "嘞"))
+
+
+def is_elliptical(text: str) -> bool:
+    """A follow-up that names only a new subject, no aspect of its own."""
+    return is_follow_up(text) and named_aspect(normalise(text)) is None
 
 
 def answer(aspect: str, s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
@@ -330,9 +335,19 @@ class ProductAnswerAction(Action, ABC):
         """The action's name in the domain."""
 
     def _aspect(self, tracker: Tracker) -> str:
-        last = tracker.get_slot("last_aspect")
-        if last in ANSWERS and last != self.aspect and is_elliptical(tracker.latest_message.get("text") or ""):
-            return last
+        """The aspect to answer: the NLU's, unless a short follow-up says otherwise.
+
+        "那等额本金呢" names the repayment (rate) whatever the intent read; "那白金卡呢"
+        names nothing, so it asks the last question again.
+        """
+        text = tracker.latest_message.get("text") or ""
+        if is_follow_up(text):
+            named = named_aspect(text)
+            last = tracker.get_slot("last_aspect")
+            if named and named != self.aspect:
+                return named
+            if not named and last in ANSWERS:
+                return last
         return self.aspect
 
     @kb_guard
@@ -360,7 +375,7 @@ class ProductAnswerAction(Action, ABC):
             )
             return []
         if found.product is None and found.category is None:
-            d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent))
+            d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent, found.kinds))
             return []
         if found.product is None:
             return self._answer_category(s, found, d, tracker, w)

@@ -25,6 +25,7 @@ class Resolution:
     category: CategoryView | None = None
     candidates: list[ProductView] = dataclasses.field(default_factory=list)
     not_found: str | None = None  # what the customer named that the catalogue lacks
+    kinds: tuple[str, ...] = ()  # the categories to choose among when none is clear ("贷款": the loans)
 
 
 def button(intent: str, product_name: str) -> dict[str, str]:
@@ -36,8 +37,12 @@ def payload(intent: str, **entities: Any) -> str:
     return f"/{intent}{json.dumps(entities, ensure_ascii=False)}"
 
 
-def category_buttons(s: Session, intent: str) -> list[dict[str, str]]:
-    return [{"title": c.name, "payload": payload(intent, product_type=c.code)} for c in q.list_categories(s)]
+def category_buttons(s: Session, intent: str, only: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    return [
+        {"title": c.name, "payload": payload(intent, product_type=c.code)}
+        for c in q.list_categories(s)
+        if not only or c.code in only
+    ]
 
 
 def _pick(matches: list[q.ProductMatch]) -> Resolution:
@@ -48,11 +53,49 @@ def _pick(matches: list[q.ProductMatch]) -> Resolution:
     return Resolution(candidates=[m.product for m in close[:5]])
 
 
+#: "这个基金", "这款", "它": the product under discussion (parsing vocabulary).
+DEMONSTRATIVES = ("这个", "这款", "这只", "这张", "这种", "该产品", "它", "那个", "那款", "那只", "那张", "刚才")
+#: Words for "a loan" that name no kind of loan, and the kind each customer segment means by them.
+LOAN_WORDS = ("贷款", "借钱", "借款", "周转资金", "融资")
+LOAN_FOR_SEGMENT = {"business_owner": "business_loan", "student": "student_loan"}
+LOAN_CATEGORIES = ("consumer_loan", "mortgage", "business_loan", "student_loan")
+
+
+def _under_discussion(s: Session, tracker: Tracker, category: str | None) -> ProductView | None:
+    """The product discussed before, when this message points back at it ("这个基金")."""
+    code = tracker.get_slot("product_code")
+    text = tracker.latest_message.get("text") or ""
+    if not code or not any(word in text for word in DEMONSTRATIVES):
+        return None
+    product = q.get_product(s, code)
+    return product if product and category in (None, product.category) else None
+
+
+def _loan_meant(s: Session, tracker: Tracker) -> Resolution | None:
+    """"有什么贷款": the kind of loan the customer's segment means; None when no loan word is said."""
+    text = tracker.latest_message.get("text") or ""
+    if not any(word in text for word in LOAN_WORDS):
+        return None
+    segments = [str(v) for v in latest_entities(tracker, "segment")] + [str(tracker.get_slot("segment") or "")]
+    for segment in segments:
+        if segment in LOAN_FOR_SEGMENT:
+            category = q.find_category(s, LOAN_FOR_SEGMENT[segment])
+            if category:
+                return Resolution(category=category)
+    code = tracker.get_slot("product_code")
+    current = q.get_product(s, code) if code else None
+    if current and current.category in LOAN_CATEGORIES:
+        return Resolution(product=current)
+    return Resolution(kinds=LOAN_CATEGORIES)  # which kind of loan: the customer chooses
+
+
 def resolve(s: Session, tracker: Tracker) -> Resolution:
     """The product (or category) a question is about.
 
     In order: a product named in the message (entity, or a catalogue name found in
-    the text); a product category named in the message; the product, then the
+    the text); the product under discussion when the message points back at it
+    ("这个基金"); a product category named in the message; a loan of the kind the
+    customer's segment means ("我是开公司的，有什么贷款"); the product, then the
     category, discussed earlier in the conversation.
     """
     names = [str(n) for n in latest_entities(tracker, "product")]
@@ -66,10 +109,17 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
         mentioned = [m for m in q.find_products(s, text) if m.how != "fuzzy" and m.score >= MENTION_SCORE]
         if mentioned:
             return _pick(mentioned)
-    for value in latest_entities(tracker, "product_type"):
-        category = q.find_category(s, str(value))
+    named_types = [str(v) for v in latest_entities(tracker, "product_type")]
+    pointed = _under_discussion(s, tracker, named_types[0] if named_types else None)
+    if pointed:
+        return Resolution(product=pointed)
+    for value in named_types:
+        category = q.find_category(s, value)
         if category:
             return Resolution(category=category)
+    loan = _loan_meant(s, tracker)
+    if loan is not None:
+        return loan
     code = tracker.get_slot("product_code")
     if code:
         product = q.get_product(s, code)

@@ -264,7 +264,7 @@ def apply_seed(session: Session, seed: Seed) -> dict[str, dict[str, int]]:
 
     b = seed.bank
     bank = _upsert(session, m.Bank, "code", b.code, stats("bank"))
-    for field, value in b.model_dump(exclude={"code"}).items():
+    for field, value in b.model_dump(exclude={"code", "brands"}).items():
         setattr(bank, field, value)
     stats("bank")["removed"] = _prune(session, m.Bank, "code", {b.code})
 

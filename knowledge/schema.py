@@ -98,6 +98,9 @@ class BankIn(_Strict):
     app_name: str | None = None
     wechat_account: str | None = None
     service_hours: str = Text
+    #: names the bank's own and distributed products are sold under ("澜山" funds, "澜安" policies):
+    #: a question that names one is about the bank's business
+    brands: list[str] = Field(default_factory=list)
 
 
 class BankFile(_Strict):

@@ -73,7 +73,9 @@ def rules() -> list[dict]:
             rule(intent, [{"intent": intent}, {"action": action}, {"action": form}, {"active_loop": form}])
         rule("a person", [{"intent": "request_human"}, {"action": "action_stop_form"}, {"active_loop": None}, {"action": "action_handoff_to_human"}])
         rule("goodbye", [{"intent": "goodbye"}, {"action": "action_stop_form"}, {"active_loop": None}, {"action": "utter_goodbye"}])
-        rule("a no", [{"intent": "deny"}, {"action": "action_deny_in_form"}])
+        # leaves the loop either way; when "no" answered the question, the action sets the slot
+        # and runs the form again (FollowupAction), which carries on from there
+        rule("a no", [{"intent": "deny"}, {"action": "action_deny_in_form"}, {"active_loop": None}])
         for other, other_starter in FORMS.items():
             if other == form:
                 rule(f"{starter} again", [{"intent": starter}, {"action": form}, {"active_loop": form}])

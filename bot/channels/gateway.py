@@ -7,8 +7,8 @@ gateway
 * cleans the text (lone surrogates, control characters, overlong input) and masks
   personal numbers (card, ID, phone), so the tracker store, the logs and every later
   reader only ever see the masked form;
-* passes a ``/command`` on only when it is one of the project's own buttons
-  (:mod:`bot.channels.security`); typed by a customer it is just text;
+* passes a ``/command`` on only when it is a button the server signed for this
+  conversation (:mod:`bot.channels.security`); typed by a customer it is just text;
 * serialises each conversation's messages in arrival order and refuses politely, instead
   of dropping, when a customer floods one conversation;
 * signs the buttons of every reply for the conversation they are offered to;
@@ -149,7 +149,6 @@ class Gateway:
         self._turns: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, int] = {}
         self._app: Any = None
-        self._payloads: tuple[Any, frozenset[str]] = (None, security.OPENING_PAYLOADS)
 
     # --- set-up -------------------------------------------------------------
     def register_channel(self, name: str, outbound: Outbound) -> None:
@@ -172,13 +171,6 @@ class Gateway:
     def _agent(self) -> Any:
         return getattr(getattr(self._app, "ctx", None), "agent", None)
 
-    def _allowed_payloads(self) -> frozenset[str]:
-        domain = getattr(self._agent, "domain", None)
-        if domain is None:
-            return security.OPENING_PAYLOADS
-        if self._payloads[0] is not domain:  # a new model brings a new domain
-            self._payloads = (domain, security.domain_payloads(domain.responses))
-        return self._payloads[1]
 
     # --- incoming -----------------------------------------------------------
     async def receive(
@@ -217,9 +209,7 @@ class Gateway:
         self._remember(incoming.sender_id, incoming.channel)
         metadata = dict(incoming.metadata) if isinstance(incoming.metadata, dict) else {}
         text = clean_text(incoming.text)
-        incoming.text = security.as_customer_text(
-            incoming.sender_id, text, metadata, self._allowed_payloads(), incoming.trusted_payload
-        )
+        incoming.text = security.as_customer_text(incoming.sender_id, text, metadata, trusted=incoming.trusted_payload)
         metadata.pop(security.SIGNATURE_KEY, None)
         incoming.metadata = metadata
         for hook in self._hooks:

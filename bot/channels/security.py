@@ -7,9 +7,8 @@ conversation. So a payload reaches the bot only when
 
 * the server signed it for this conversation when it sent the button (HMAC-SHA256 with
   the channel secret; the page sends the signature back with the click), or
-* it is one of the domain's own entity-free button payloads (``/request_human``), which
-  typing the button's words would do anyway, or
-* the channel produced it itself (WeChat maps a menu number to the payload it offered).
+* the channel produced it itself (WeChat maps a menu number to the payload it offered), or
+* it is the greeting a page or WeChat sends when a conversation opens (``/greet``).
 
 Anything else that starts with ``/`` is passed on as the text it is, without the slash.
 
@@ -26,7 +25,6 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -77,30 +75,12 @@ def sign_buttons(conversation_id: str, message: dict[str, Any]) -> dict[str, Any
     return message
 
 
-def domain_payloads(responses: dict[str, Any]) -> frozenset[str]:
-    """The entity-free button payloads of the domain's responses (``/request_human``)."""
-    found = set(OPENING_PAYLOADS)
-    for variants in (responses or {}).values():
-        for variant in variants or []:
-            for button in (variant or {}).get("buttons", []) or []:
-                payload = str((button or {}).get("payload", ""))
-                if re.fullmatch(r"/[a-z_]+", payload):
-                    found.add(payload)
-    return frozenset(found)
-
-
-def as_customer_text(
-    conversation_id: str,
-    text: str,
-    metadata: dict[str, Any],
-    allowed: Iterable[str] = OPENING_PAYLOADS,
-    trusted: bool = False,
-) -> str:
+def as_customer_text(conversation_id: str, text: str, metadata: dict[str, Any], trusted: bool = False) -> str:
     """``text`` as the bot may see it: a command only when it is one of ours, else plain text."""
     stripped = text.strip()
     if not stripped.startswith("/"):
         return text
-    if trusted or stripped in allowed or payload_signed(conversation_id, stripped, metadata.get(SIGNATURE_KEY)):
+    if trusted or stripped in OPENING_PAYLOADS or payload_signed(conversation_id, stripped, metadata.get(SIGNATURE_KEY)):
         return stripped
     logger.info("a typed command was passed on as text")
     return stripped.lstrip("/").strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             max_iter=self._config["max_iter"],
             random_state=self._config["random_seed"],
         )
+        dump = os.environ.get("LINEAR_CLASSIFIER_DUMP")
+        if dump:  # for measuring training options offline (docs/nlu-evaluation.md)
+            scipy.sparse.save_npz(f"{dump}.{self.__class__.__name__}.X.npz", X)
+            Path(f"{dump}.{self.__class__.__name__}.y.json").write_text(json.dumps(y, ensure_ascii=False))
         clf.fit(X, y)
         self._labels = [str(c) for c in clf.classes_]
         self._model = {"coef": clf.coef_, "intercept": clf.intercept_, "idf": idf if idf is not None else np.zeros(0)}

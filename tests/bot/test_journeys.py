@@ -31,6 +31,7 @@ Run alone: ``.venv/rasa/bin/python -m pytest tests/bot/test_journeys.py``.
 from __future__ import annotations
 
 import collections
+import os
 import sqlite3
 import uuid
 from pathlib import Path
@@ -64,9 +65,15 @@ TURN_KEYS = {
 }
 
 
+def load_breaks() -> dict[str, str]:
+    return yaml.safe_load((JOURNEYS_DIR / "breaks.yml").read_text(encoding="utf-8"))["breaks"]
+
+
 def load_journeys() -> list[dict[str, Any]]:
     journeys = []
     for path in sorted(JOURNEYS_DIR.glob("*.yml")):
+        if path.name == "breaks.yml":
+            continue
         for journey in yaml.safe_load(path.read_text(encoding="utf-8"))["journeys"]:
             journey["file"] = path.name
             journeys.append(journey)
@@ -74,6 +81,45 @@ def load_journeys() -> list[dict[str, Any]]:
 
 
 JOURNEYS = load_journeys()
+
+
+def test_every_break_is_covered_by_a_journey():
+    breaks = load_breaks()
+    covered = {c for j in JOURNEYS for c in j.get("covers", [])}
+    assert covered <= set(breaks), f"unknown breaks named: {covered - set(breaks)}"
+    assert set(breaks) <= covered, f"breaks no journey covers: {set(breaks) - covered}"
+
+
+def render_docs() -> str:
+    """docs/journeys.md: the journeys by stage and the breaks each covers (written by scripts/journeys_doc.py)."""
+    breaks = load_breaks()
+    lines = [
+        "# Customer journeys",
+        "",
+        "GENERATED from `tests/bot/journeys/*.yml` by `scripts/journeys_doc.py`; do not edit.",
+        "",
+        f"{len(JOURNEYS)} journeys run in `make test` (`tests/bot/test_journeys.py`): typed text through the channel",
+        "gateway, the trained NLU, the dialogue rules and a live action server; every turn checks what the customer",
+        "reads and, where it matters, the slots and the rows written (audit, appointment, complaint).",
+        "",
+    ]
+    for stage in STAGES:
+        here = [j for j in JOURNEYS if j["stage"] == stage]
+        lines += [f"## {stage.capitalize()} ({len(here)})", "", "| journey | turns | covers |", "| --- | --- | --- |"]
+        lines += [f"| {j['name']} | {len(j['turns'])} | {', '.join(j.get('covers', []))} |" for j in here]
+        lines.append("")
+    lines += ["## What each break is", "", "| break | what must hold | journeys |", "| --- | --- | --- |"]
+    for key, text in breaks.items():
+        count = sum(key in j.get("covers", []) for j in JOURNEYS)
+        lines.append(f"| {key} | {text} | {count} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_journeys_document_is_current():
+    doc = Path(__file__).resolve().parents[2] / "docs" / "journeys.md"
+    assert doc.is_file() and doc.read_text(encoding="utf-8") == render_docs(), (
+        "docs/journeys.md is out of date: run `.venv/rasa/bin/python scripts/journeys_doc.py`"
+    )
 
 
 def test_journeys_are_well_formed():
@@ -88,7 +134,8 @@ def test_journeys_are_well_formed():
             assert set(turn.get("rows", {})) <= set(TABLES), (journey["name"], turn)
 
 
-def pytest_report_journeys() -> str:  # pragma: no cover - printed by scripts/test.sh
+def summary() -> str:
+    """"N journeys: reception …, consultation …" (printed by scripts/test.sh)."""
     stages = collections.Counter(j["stage"] for j in JOURNEYS)
     return f"{len(JOURNEYS)} journeys: " + ", ".join(f"{s} {stages[s]}" for s in STAGES)
 
@@ -139,6 +186,11 @@ async def test_journey(journey, agent, desk, action_server):
         said = _text(last)
         assert last, f"{where}: no answer at all"
         tracker = await agent.tracker_store.retrieve(sender)
+        if os.environ.get("JOURNEY_VERBOSE"):  # JOURNEY_VERBOSE=1 pytest -s: the conversation as it went
+            parse = tracker.latest_message.parse_data or {}
+            print(f"\n> {text}  [{(parse.get('intent') or {}).get('name')}]  {[(e['entity'], e['value']) for e in parse.get('entities', [])]}")
+            for message in last:
+                print(f"  < {message.get('text')}  {[b.get('title') for b in message.get('buttons') or []]}")
         for expected in turn.get("says", []):
             assert expected in said, f"{where}: {expected!r} not in the answer:\n{said}"
         if turn.get("says_any"):
