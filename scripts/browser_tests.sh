@@ -50,6 +50,7 @@ action_port=$(free_port)
 rasa_port=$(free_port)
 while [ "$rasa_port" = "$action_port" ]; do rasa_port=$(free_port); done
 export KNOWLEDGE_DB_URL="sqlite:///$scratch/kb.db"
+export TRACKER_STORE_URL="sqlite:///$scratch/tracker.db"
 .venv/actions/bin/python -m knowledge load >/dev/null
 SECRETS_FILE="$scratch/secrets.env" . scripts/secrets.sh
 # the tests read stored conversations through Rasa's HTTP API, which answers only with this token

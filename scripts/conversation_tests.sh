@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
 scratch=$(mktemp -d)
 export KNOWLEDGE_DB_URL="sqlite:///$scratch/kb.db"
+export TRACKER_STORE_URL="sqlite:///$scratch/tracker.db"
 port="${ACTION_PORT:-5055}"
 .venv/actions/bin/python -m knowledge load >/dev/null
 SECRETS_FILE="$scratch/secrets.env" . scripts/secrets.sh

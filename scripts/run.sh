@@ -34,6 +34,9 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
+# conversations older than CONVERSATION_RETENTION_DAYS (default 180) are deleted at every start
+.venv/rasa/bin/python -m bot.stores purge || echo "WARNING: could not purge old conversations" >&2
+
 echo "==> starting the action server on 127.0.0.1:5055 (log: var/log/actions.log)"
 .venv/actions/bin/python -m actions.server -p 5055 >var/log/actions.log 2>&1 &
 actions_pid=$!
