@@ -172,6 +172,14 @@ class ActionHandoffToHuman(Action):
         return []
 
 
+#: Words that say "let's stop" (parsing vocabulary); a "no" without them answers the question.
+LEAVING_WORDS = ("算了", "不用", "不要", "不想", "取消", "不约", "不办", "不需要", "不弄", "不买", "不投诉", "先这样", "下次", "改天再", "拉倒")
+
+
+def wants_to_leave(text: str) -> bool:
+    return any(word in to_simplified(text) for word in LEAVING_WORDS)
+
+
 #: Intents after which leaving a form needs no "已为您取消" of its own: what comes next says enough.
 QUIET_EXITS = frozenset({"request_human", "goodbye", "ask_recommendation", "book_appointment", "complain"})
 
@@ -219,6 +227,8 @@ class ActionDenyInForm(Action):
             value = "-"
         elif slot and slot.startswith("risk_q"):
             value = answer_to_risk_question(slot, text, domain)
+        if value is None and slot and text and not wants_to_leave(text):
+            value = text  # "过两天吧", "不能接受任何亏损": an answer the form's validation reads
         if form and value is not None:
             # the loop is left and entered again at once: the form carries on with the answer set
             return [ActiveLoop(None), SlotSet(slot, value), FollowupAction(form)]

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -387,6 +387,10 @@ class ProductAnswerAction(Action, ABC):
     def _answer_category(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording):
         category = found.category
         products = q.list_products(s, category=category.code)
+        segment = next(iter(latest_entities(tracker, "segment")), None) or tracker.get_slot("segment")
+        for_them = [p for p in products if segment and segment in p.segments]
+        if for_them:  # a company owner is shown the loans for companies, not the farmers' loan
+            products = for_them
         if self.aspect == "info" or not products:
             d.utter_message(
                 response="utter_category_products",
@@ -495,11 +499,21 @@ class ActionAnswerFollowup(ProductAnswerAction):
 
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if tracker.get_slot("last_aspect") == "branch":
+        last = tracker.get_slot("last_aspect")
+        if last == "branch":
             from actions.handling import ActionFindBranches
 
             return await ActionFindBranches().run(dispatcher, tracker, domain)
+        if last is None and describes_the_customer(tracker):
+            # "我退休了，手上有二十万": a customer describing themselves, asked nothing: advice
+            return [FollowupAction("recommendation_form")]
         return await super().run(dispatcher, tracker, domain)
+
+
+def describes_the_customer(tracker: Tracker) -> bool:
+    """Whether the latest message says who the customer is or how much they have, and names no product."""
+    about_them = latest_entities(tracker, "segment") or latest_entities(tracker, "amount")
+    return bool(about_them) and not latest_entities(tracker, "product")
 
 
 # --- comparison ----------------------------------------------------------------------

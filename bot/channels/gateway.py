@@ -8,7 +8,8 @@ gateway
   personal numbers (card, ID, phone), so the tracker store, the logs and every later
   reader only ever see the masked form;
 * passes a ``/command`` on only when it is a button the server signed for this
-  conversation (:mod:`bot.channels.security`); typed by a customer it is just text;
+  conversation (:mod:`bot.channels.security`); one typed by a customer never reaches the bot
+  and gets a polite answer instead;
 * serialises each conversation's messages in arrival order and refuses politely, instead
   of dropping, when a customer floods one conversation;
 * signs the buttons of every reply for the conversation they are offered to;
@@ -62,6 +63,7 @@ DEGRADED_RESPONSES = {
 }
 DEGRADED_DEFAULT = "utter_service_unavailable"
 BUSY_RESPONSE = "utter_too_many_messages"
+TYPED_COMMAND_RESPONSE = "utter_typed_command"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufeff]")
 
 
@@ -208,8 +210,14 @@ class Gateway:
     ) -> Incoming | None:
         self._remember(incoming.sender_id, incoming.channel)
         metadata = dict(incoming.metadata) if isinstance(incoming.metadata, dict) else {}
-        text = clean_text(incoming.text)
-        incoming.text = security.as_customer_text(incoming.sender_id, text, metadata, trusted=incoming.trusted_payload)
+        incoming.text = clean_text(incoming.text)
+        if security.looks_like_a_command(incoming.text):
+            if not security.is_our_command(incoming.sender_id, incoming.text, metadata, incoming.trusted_payload):
+                # "/restart", "/affirm", '/ask_product_info{...}' typed by a customer: never a command
+                logger.info("a typed command on %s was not passed to the bot", incoming.channel)
+                await self._answer_alone(incoming.sender_id, TYPED_COMMAND_RESPONSE, output)
+                return None
+            incoming.text = incoming.text.strip()
         metadata.pop(security.SIGNATURE_KEY, None)
         incoming.metadata = metadata
         for hook in self._hooks:
@@ -252,7 +260,8 @@ class Gateway:
 
     async def _answer_alone(self, conversation_id: str, response: str, output: OutputChannel) -> None:
         """Answer with the domain's ``response``, filled with the bank's facts, without the action server."""
-        logger.warning("the bot gave no answer: the Rasa side answers with %s", response)
+        if response not in (BUSY_RESPONSE, TYPED_COMMAND_RESPONSE):
+            logger.warning("the bot gave no answer: the Rasa side answers with %s", response)
         message: Message | None = None
         agent = self._agent
         if agent is not None:

@@ -10,7 +10,8 @@ conversation. So a payload reaches the bot only when
 * the channel produced it itself (WeChat maps a menu number to the payload it offered), or
 * it is the greeting a page or WeChat sends when a conversation opens (``/greet``).
 
-Anything else that starts with ``/`` is passed on as the text it is, without the slash.
+Anything else that starts with ``/`` never reaches the bot: the gateway answers that it is not
+something the assistant can act on (``utter_typed_command``).
 
 The same secret signs the website chat's session ids: a page can resume only a session
 the server issued to it, never choose one.
@@ -24,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import unicodedata
 import uuid
 from functools import lru_cache
 from typing import Any
@@ -75,15 +77,16 @@ def sign_buttons(conversation_id: str, message: dict[str, Any]) -> dict[str, Any
     return message
 
 
-def as_customer_text(conversation_id: str, text: str, metadata: dict[str, Any], trusted: bool = False) -> str:
-    """``text`` as the bot may see it: a command only when it is one of ours, else plain text."""
+def looks_like_a_command(text: str) -> bool:
+    """Whether Rasa would read ``text`` as a command: it starts with "/" once the NLU has
+    normalised it (a full-width "／" becomes "/" too)."""
+    return unicodedata.normalize("NFKC", text or "").strip().startswith("/")
+
+
+def is_our_command(conversation_id: str, text: str, metadata: dict[str, Any], trusted: bool = False) -> bool:
+    """Whether a command-shaped message is one of ours: channel-produced, signed, or the opening greeting."""
     stripped = text.strip()
-    if not stripped.startswith("/"):
-        return text
-    if trusted or stripped in OPENING_PAYLOADS or payload_signed(conversation_id, stripped, metadata.get(SIGNATURE_KEY)):
-        return stripped
-    logger.info("a typed command was passed on as text")
-    return stripped.lstrip("/").strip()
+    return trusted or stripped in OPENING_PAYLOADS or payload_signed(conversation_id, stripped, metadata.get(SIGNATURE_KEY))
 
 
 # --- website chat session ids ------------------------------------------------------------

@@ -4,9 +4,12 @@
    acknowledgement of a risk disclosure, a request for a person, or leaving ("算了", "不约了")
    gets that intent. These are short, and a wrong guess here costs most: a disclosure left
    unacknowledged, a customer who cannot reach a person or leave a form.
-2. **Our own names** (``bot/resources/own_brands.txt``, generated from the seed): a question
-   that names the bank or one of its product brands ("澜山沪深300指数增强基金怎么样") is the
-   bank's business, so ``out_of_scope`` gives way to the best in-scope intent.
+2. **Our own products**: a question that names the bank or one of its product brands
+   (``bot/resources/own_brands.txt``, generated from the seed: "澜山沪深300指数增强基金怎么样"),
+   or a product of our catalogue (a ``product`` entity from the generated lookup table:
+   "黄金TD怎么交易"), and no other institution (``bot/resources/other_institutions.txt``:
+   "工行的纸黄金" stays out), is the bank's business: ``out_of_scope`` gives way to the best
+   in-scope intent. The component therefore runs after the entity extractors.
 
 Both rules are written from the NLU contract, not fitted to evaluation questions; their effect
 is measured in docs/nlu-evaluation.md.
@@ -24,7 +27,14 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
@@ -49,8 +59,10 @@ def load_rules(path: str) -> tuple[tuple[str, re.Pattern], ...]:
 
 @lru_cache(maxsize=4)
 def load_words(path: str) -> tuple[str, ...]:
+    """The words of a one-per-line list; lines starting with # are comments."""
     file = Path(path)
-    words = file.read_text(encoding="utf-8").split() if file.is_file() else []
+    lines = file.read_text(encoding="utf-8").splitlines() if file.is_file() else []
+    words = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return tuple(sorted({w for w in words if w}, key=len, reverse=True))
 
 
@@ -71,12 +83,14 @@ class IntentRules(GraphComponent):
         return {
             "rules_path": str(RESOURCES / "intent_rules.yml"),
             "brands_path": str(RESOURCES / "own_brands.txt"),
+            "others_path": str(RESOURCES / "other_institutions.txt"),
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
         config = {**self.get_default_config(), **config}
         self._rules = load_rules(config["rules_path"])
         self._brands = load_words(config["brands_path"])
+        self._others = load_words(config["others_path"])
 
     @classmethod
     def create(
@@ -93,7 +107,7 @@ class IntentRules(GraphComponent):
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         chosen = rule_intent(text, self._rules)
-        if chosen is None and intent == OUT_OF_SCOPE and any(b in to_simplified(text) for b in self._brands):
+        if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):
             chosen = next((r[INTENT_NAME_KEY] for r in ranking if r[INTENT_NAME_KEY] != OUT_OF_SCOPE), None)
         if chosen is None or chosen == intent:
             return
@@ -101,6 +115,13 @@ class IntentRules(GraphComponent):
         rest = [r for r in ranking if r[INTENT_NAME_KEY] != chosen]
         message.set(INTENT, top, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
+
+    def _about_our_products(self, message: Message) -> bool:
+        text = to_simplified(message.get(TEXT) or "")
+        if any(other in text for other in self._others):
+            return False
+        names_ours = any(brand in text for brand in self._brands)
+        return names_ours or any(e.get("entity") == "product" for e in message.get(ENTITIES) or [])
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

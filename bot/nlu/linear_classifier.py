@@ -46,6 +46,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
+            # "svm": a linear support-vector machine (liblinear), its margins turned into
+            # probabilities by a softmax at ``temperature``; "logistic": logistic regression.
+            # The SVM generalises as well and trains ten times faster (docs/nlu-evaluation.md).
+            "estimator": "logistic",
+            "temperature": 5.0,
             "C": 1.0,
             "dense_weight": 2.0,
             "class_weight": "balanced",
@@ -65,6 +70,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             raise ValueError("LinearIntentClassifier: sparse_norm must be 'per_featurizer' or 'joint'")
         if not isinstance(config.get("featurizers", []), list):
             raise ValueError("LinearIntentClassifier: featurizers must be a list of featurizer names")
+        if config.get("estimator", "logistic") not in ("logistic", "svm"):
+            raise ValueError("LinearIntentClassifier: estimator must be 'logistic' or 'svm'")
 
     def __init__(
         self,
@@ -145,8 +152,26 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
         return examples, [m.get(INTENT) for m in examples]
 
-    def train(self, training_data: TrainingData) -> Resource:
+    def _estimator(self) -> Any:
+        if self._config["estimator"] == "svm":
+            from sklearn.svm import LinearSVC
+
+            return LinearSVC(
+                C=self._config["C"],
+                class_weight=self._config["class_weight"],
+                max_iter=self._config["max_iter"],
+                random_state=self._config["random_seed"],
+            )
         from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(
+            C=self._config["C"],
+            class_weight=self._config["class_weight"],
+            max_iter=self._config["max_iter"],
+            random_state=self._config["random_seed"],
+        )
+
+    def train(self, training_data: TrainingData) -> Resource:
 
         examples, y = self._examples(training_data)
         if not examples:
@@ -159,12 +184,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             document_frequency = np.asarray(present.sum(axis=0)).reshape(-1)
             idf = np.log((1 + len(examples)) / (1 + document_frequency)) + 1.0
         X = self._matrix(examples, idf)
-        clf = LogisticRegression(
-            C=self._config["C"],
-            class_weight=self._config["class_weight"],
-            max_iter=self._config["max_iter"],
-            random_state=self._config["random_seed"],
-        )
+        clf = self._estimator()
         dump = os.environ.get("LINEAR_CLASSIFIER_DUMP")
         if dump:  # for measuring training options offline (docs/nlu-evaluation.md)
             scipy.sparse.save_npz(f"{dump}.{self.__class__.__name__}.X.npz", X)
@@ -213,6 +233,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         scores = np.asarray(X @ coef.T).reshape(-1) + self._model["intercept"]
         if len(self._labels) == 2 and scores.size == 1:  # binary: one column of scores for the second label
             scores = np.array([0.0, float(scores[0])])
+        if self._config["estimator"] == "svm":
+            scores = scores * self._config["temperature"]
         scores = np.exp(scores - scores.max())
         probabilities = scores / scores.sum()
         return [(self._labels[i], float(probabilities[i])) for i in np.argsort(-probabilities)[:RANKING_LENGTH]]

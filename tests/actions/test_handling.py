@@ -109,7 +109,8 @@ async def test_appointment_form_and_booking(frozen_now, dispatcher, tracker_for,
 
 
 def test_unknown_place_is_said(dispatcher, tracker_for, domain):
-    got = ValidateAppointmentForm().validate_appointment_branch("火星基地", dispatcher, tracker_for(""), domain)
+    asked = tracker_for("火星基地", slots={"requested_slot": "appointment_branch"})
+    got = ValidateAppointmentForm().validate_appointment_branch("火星基地", dispatcher, asked, domain)
     assert without_misses(got) == {"appointment_branch": None} and responses(dispatcher) == ["utter_branch_not_found"]
 
 

@@ -1,0 +1,84 @@
+"""The rules after the classifier: control messages, and questions about our own products kept in scope."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.intent_rules import IntentRules, rule_intent
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return IntentRules({})
+
+
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("我已阅读并知晓风险", "affirm"),
+        ("已阅读", "affirm"),
+        ("已閱讀，知曉風險", "affirm"),
+        ("知道风险了", "affirm"),
+        ("我了解相关风险，可以继续", "affirm"),
+        ("转人工", "request_human"),
+        ("人工客服", "request_human"),
+        ("帮我转一下人工！", "request_human"),
+        ("我要找真人客服", "request_human"),
+        ("算了", "deny"),
+        ("算了吧", "deny"),
+        ("不约了", "deny"),
+        ("先不办了", "deny"),
+        ("不想理财了", "deny"),
+        ("取消预约", "deny"),
+        ("下次再说吧", "deny"),
+    ],
+)
+def test_control_messages(rules, text, intent):
+    assert rule_intent(text, rules._rules) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "人工客服电话是多少",
+        "风险大不大",
+        "我想了解一下风险",
+        "取消短信通知怎么弄",
+        "不用预约可以直接去吗",
+        "转账到人工账户",
+        "我不想还信用卡了怎么办",
+        "算了算利息是多少",
+    ],
+)
+def test_questions_are_left_to_the_classifier(rules, text):
+    assert rule_intent(text, rules._rules) is None
+
+
+def _message(text: str, intent: str, entities: list[dict] | None = None) -> Message:
+    ranking = [{"name": intent, "confidence": 0.6}, {"name": "ask_product_info", "confidence": 0.3}]
+    return Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": entities or []})
+
+
+@pytest.mark.parametrize(
+    "text,entities,expected",
+    [
+        ("澜山沪深300指数增强基金怎么样", [], "ask_product_info"),
+        ("黄金TD怎么交易", [{"entity": "product", "value": "黄金TD"}], "ask_product_info"),
+        ("工行的纸黄金怎么买", [{"entity": "product", "value": "纸黄金"}], "out_of_scope"),
+        ("支付宝的手机银行怎么登录", [{"entity": "product", "value": "手机银行"}], "out_of_scope"),
+        ("今天天气怎么样", [], "out_of_scope"),
+    ],
+)
+def test_our_products_are_in_scope_unless_another_institution_is_named(rules, text, entities, expected):
+    message = _message(text, "out_of_scope", entities)
+    rules.process([message])
+    assert message.get("intent")["name"] == expected
+
+
+def test_a_rule_keeps_the_rest_of_the_ranking(rules):
+    message = _message("转人工", "faq")
+    rules.process([message])
+    ranking = message.get("intent_ranking")
+    assert ranking[0] == {"name": "request_human", "confidence": 1.0}
+    assert [r["name"] for r in ranking[1:]] == ["faq", "ask_product_info"]
