@@ -153,6 +153,42 @@ class ValidateRecommendationForm(GuardedFormValidation):
         goal = next((g for g, words in GOAL_WORDS_ANYWHERE.items() if any(w in text for w in words)), None)
         return {"goal": goal} if goal else {}
 
+    # A typed answer to a question the form asked ("几乎没有，只存过银行存款") may read as a question
+    # to the NLU; when it is one of the options offered, it answers the form all the same.
+    def _typed_option(self, slot: str, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != slot:
+            return {}
+        text = customer_text(tracker)
+        if slot.startswith("risk_q"):
+            # an option's words, or a bare letter/number; a letter inside a sentence is no answer
+            answer = answer_to_risk_question(slot, text, domain) if 0 < len(normalise(text)) <= 3 else None
+            typed = button_typed(text, response_buttons(domain, f"utter_ask_{slot}")) if text else None
+            if typed:
+                answer = payload_value(typed, "risk_answer")
+            elif slot in NO_LOSS_QUESTIONS and excludes_any_loss(text):
+                answer = "A"
+            return {slot: answer} if answer else {}
+        typed = button_typed(text, response_buttons(domain, f"utter_ask_{slot}")) if text else None
+        return {slot: payload_value(typed, slot)} if typed else {}
+
+    async def extract_segment(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._typed_option("segment", tracker, domain)
+
+    async def extract_risk_q1(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._typed_option("risk_q1", tracker, domain)
+
+    async def extract_risk_q2(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._typed_option("risk_q2", tracker, domain)
+
+    async def extract_risk_q3(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._typed_option("risk_q3", tracker, domain)
+
+    async def extract_risk_q4(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._typed_option("risk_q4", tracker, domain)
+
+    async def extract_risk_q5(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return self._typed_option("risk_q5", tracker, domain)
+
     def validate_segment(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         if value in SEGMENT_CODES:
             return {"segment": value}

@@ -11,7 +11,12 @@ mkdir -p var/log
 RASA_HOST="${RASA_HOST:-127.0.0.1}"
 api=()
 if [ -n "${RASA_API_TOKEN:-}" ]; then
-  # Rasa's HTTP API (trackers, events, model) only with a token; off otherwise
+  # Rasa's HTTP API (trackers, events, model) only with a token, on loopback; off otherwise
+  case "$RASA_HOST" in
+    127.*|localhost|::1) ;;
+    *) echo "ERROR: RASA_API_TOKEN enables Rasa's HTTP API, which may only listen on loopback;" >&2
+       echo "       unset RASA_HOST or RASA_API_TOKEN (docs/deployment.md)." >&2; exit 1 ;;
+  esac
   api=(--enable-api --auth-token "$RASA_API_TOKEN")
 fi
 for port in 5055 5005; do
