@@ -883,10 +883,10 @@ def _line(label: str, s: dict[str, Any], rate_key: str = "turns_per_s", unit: st
     )
 
 
-def _fmt(value: float | int | None) -> str:
+def _fmt(value: float | int | str | None) -> str:
     if value is None:
         return "-"
-    if isinstance(value, int):
+    if isinstance(value, (int, str)):
         return str(value)
     if abs(value) >= 100:
         return f"{value:.0f}"
@@ -1028,6 +1028,14 @@ def _customers(n: str | int) -> str:
     return f"{n} customer{'' if str(n) == '1' else 's'}"
 
 
+def capacity_figure(capacity: dict[str, Any]) -> float | str:
+    """The capacity for the table; when no rate passed, "< lowest rate tried" rather than a plain 0."""
+    rates = [t["offered_turns_per_s"] for t in capacity.get("trials") or []]
+    if not capacity["turns_per_s"] and rates:
+        return f"< {_fmt(min(rates))}"
+    return capacity["turns_per_s"]
+
+
 def table_rows(results: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], str]]:
     """(label, unit, {assistant: value}, ratio key) for every figure of the table."""
     rows: list[tuple[str, str, dict[str, Any], str]] = []
@@ -1062,7 +1070,7 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], 
     add(
         f"capacity: p99 <= {P99_LIMIT_MS:.0f} ms, no errors",
         "turns/s",
-        lambda f: f["capacity"]["turns_per_s"],
+        lambda f: capacity_figure(f["capacity"]),
         "capacity.turns_per_s",
     )
     for server, label in (("rasa", "Rasa server"), ("actions", "action server")):
@@ -1135,6 +1143,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
         if steps:
             notes.append(f"{name} capacity steps (turns/s offered): {steps}.")
+            if not figures["capacity"]["turns_per_s"]:
+                notes[-1] += (
+                    " No rate tried met the service level: its capacity is below the lowest one, and there is "
+                    "no ratio."
+                )
         stages = ", ".join(f"{k} {v:.0f}" for k, v in (figures.get("stage_seconds") or {}).items())
         load = figures.get("load_average")
         if stages:

@@ -283,3 +283,25 @@ def test_the_markdown_table_has_both_assistants_and_the_ratios():
     assert "epochs: 1" in markdown
     project_only = load.render_markdown({**results, "assistants": {"project": fake_results(1.0)}, "ratios": None})
     assert project_only.splitlines()[0] == "| figure | unit | project |"
+
+
+def test_a_capacity_no_rate_met_is_shown_as_below_the_lowest_rate_tried():
+    trials = [{"offered_turns_per_s": r, "p99_ms": 400.0, "errors": 0, "passed": False} for r in (3.0, 1.5, 0.75)]
+    assert load.capacity_figure({"turns_per_s": 0.0, "trials": trials}) == "< 0.75"
+    assert load.capacity_figure({"turns_per_s": 7.03, "trials": trials}) == 7.03
+    baseline = {**fake_results(1.0), "capacity": {"turns_per_s": 0.0, "trials": trials}}
+    results = {
+        "meta": {
+            "date": "2026-12-03 08:00 UTC",
+            "cpus": 2,
+            "python": "3.10.13",
+            "quick": False,
+            "duration_s": 20.0,
+            "request_timeout_s": 60.0,
+            "scripts": load.script_turns(),
+        },
+        "assistants": {"project": fake_results(2.0), "baseline": baseline},
+    }
+    results["ratios"] = load.compute_ratios(results["assistants"]["project"], baseline)
+    row = next(line for line in load.render_markdown(results).splitlines() if line.startswith("| capacity"))
+    assert row.endswith("| 10.0 | < 0.75 | - |")
