@@ -4,7 +4,7 @@ Prints microseconds per call for each query, and each backend's figures as a
 ratio to a baseline measured in the same run (a primary-key fetch of one
 product on that backend), since absolute times vary between machines.
 
-    make bench            (starts the test PostgreSQL server if needed)
+    make bench-kb         (starts the test PostgreSQL server if needed)
 """
 
 from __future__ import annotations
