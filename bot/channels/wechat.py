@@ -208,7 +208,8 @@ def parse_wechat_xml(xml: str) -> BaseMessage:
     if not root["CreateTime"].strip().isdigit():
         raise BadRequest("malformed CreateTime")
     kind = root["MsgType"].lower()
-    needed = {"text": ("Content", "MsgId"), "event": ("Event",)}.get(kind, ())
+    # an empty or blank text keeps no Content after parsing: it is still a message, answered politely
+    needed = {"text": ("MsgId",), "event": ("Event",)}.get(kind, ())
     for name in needed:
         if not isinstance(root.get(name), str):
             raise BadRequest(f"{kind} message without {name}")
@@ -400,7 +401,7 @@ class WeChatInput(InputChannel):
     ) -> str | None:
         sender = message.source
         if message.type == "text" or (message.type == "voice" and (message.recognition or "").strip()):
-            text = message.content if message.type == "text" else message.recognition
+            text = (message.content or "") if message.type == "text" else message.recognition
             key = f"msg:{sender}:{message.id}"
             return await self._turn(key, sender, text, str(message.id), on_new_message, arrived)
         if message.type == "event":

