@@ -6,6 +6,8 @@ export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 # TensorFlow's start-up chatter hides what matters
 export TF_CPP_MIN_LOG_LEVEL := 2
+# no telemetry: the machines have no network, and a bank's assistant reports to no one
+export RASA_TELEMETRY_ENABLED := false
 
 VENV_RASA := .venv/rasa
 VENV_ACTIONS := .venv/actions

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
+export RASA_TELEMETRY_ENABLED=false
 export TF_CPP_MIN_LOG_LEVEL=2
 mkdir -p var/log
 . scripts/secrets.sh

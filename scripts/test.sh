@@ -3,6 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
+export RASA_TELEMETRY_ENABLED=false
 failed=(); passed=()
 suite() {  # suite NAME COMMAND...
   local name="$1"; shift
@@ -25,9 +26,14 @@ suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -
 suite "generated NLU files are current" bash scripts/check_generated.sh
 suite "rasa data validate" make --no-print-directory validate
 suite "train the model" make --no-print-directory train
-suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot tests/banktext
-suite "conversation tests" bash scripts/conversation_tests.sh
-suite "channels: gateway and WeChat (pytest)" .venv/rasa/bin/python -m pytest -q tests/channels --ignore=tests/channels/browser
+suite "Rasa server side (pytest)" .venv/rasa/bin/python -m pytest -q tests/bot tests/banktext --ignore=tests/bot/test_journeys.py
+journeys() {
+  .venv/rasa/bin/python scripts/journeys_doc.py --summary | grep journeys
+  .venv/rasa/bin/python -m pytest -q tests/bot/test_journeys.py
+}
+suite "customer journeys end to end (NLU, dialogue, live actions, rows written)" journeys
+suite "conversation tests (rasa test --e2e)" bash scripts/conversation_tests.sh
+suite "channels: gateway, WeChat, security, faults and bad input (pytest)" .venv/rasa/bin/python -m pytest -q tests/channels --ignore=tests/channels/browser
 suite "web chat in headless Chromium" bash scripts/browser_tests.sh
 
 echo

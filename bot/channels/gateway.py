@@ -13,6 +13,8 @@ gateway
 * serialises each conversation's messages in arrival order and refuses politely, instead
   of dropping, when a customer floods one conversation;
 * signs the buttons of every reply for the conversation they are offered to;
+* answers each question of a run-on message ("信用卡年费多少？另外房贷利率呢") in turn,
+  and offers a person when the customer sends the same question a third time;
 * makes sure every message gets an answer: when the bot's turn produced nothing (the
   action server or the database is down), it answers from the Rasa side with the
   domain's own responses and the bank's generated contact facts: urgent steps for a lost
@@ -64,6 +66,22 @@ DEGRADED_RESPONSES = {
 DEGRADED_DEFAULT = "utter_service_unavailable"
 BUSY_RESPONSE = "utter_too_many_messages"
 TYPED_COMMAND_RESPONSE = "utter_typed_command"
+REPEATED_RESPONSE = "utter_offer_human_repeated"
+REPEATS_BEFORE_A_PERSON = 3
+_NOISE = re.compile(r"[\s\u3000,，.。!！?？~～、:：;；…]+")
+#: "…，另外…", "…？还有…": a second question in the same message, after a clause ends.
+_SECOND_QUESTION = re.compile(r"(?<=[，,。.？?！!；;\s])(?:另外|还有(?:就是)?|顺便问(?:一下|下)?|再问(?:一下|下)?|还想问(?:一下|下)?|以及)[，,：:]?")
+#: Shorter pieces are not questions of their own ("…，还有吗").
+MIN_QUESTION_CHARS = 4
+
+
+def split_run_on(text: str) -> list[str]:
+    """The questions of a run-on message, in order; one element when it asks one thing."""
+    pieces = [p.strip(" ，,。.？?！!；;") for p in _SECOND_QUESTION.split(text or "")]
+    pieces = [p for p in pieces if p]
+    if len(pieces) < 2 or any(len(p) < MIN_QUESTION_CHARS for p in pieces):
+        return [text]
+    return pieces
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufeff]")
 
 
@@ -150,6 +168,7 @@ class Gateway:
         self._agent_listeners: list[AgentListener] = []
         self._turns: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, int] = {}
+        self._repeats: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._app: Any = None
 
     # --- set-up -------------------------------------------------------------
@@ -232,21 +251,53 @@ class Gateway:
             return incoming
         if incoming.message_id:
             metadata.setdefault("channel_message_id", incoming.message_id)
+        parts = split_run_on(incoming.text)
+        for part in parts:  # "信用卡年费多少？另外房贷利率呢": each question answered in turn
+            await self._bot_turn(incoming, part, metadata, on_new_message, output)
+        if self._asked_again(incoming.sender_id, incoming.text):
+            await self._answer_alone(incoming.sender_id, REPEATED_RESPONSE, output)
+        return incoming
+
+    async def _bot_turn(
+        self,
+        incoming: Incoming,
+        text: str,
+        metadata: dict[str, Any],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        output: WatchedOutput,
+    ) -> None:
+        """One message to the bot; when it says nothing (action server or database down), the
+        Rasa side answers on its own, unless a person holds the conversation (it is paused)."""
+        before = output.sent
         try:
             await on_new_message(
-                UserMessage(
-                    incoming.text,
-                    output,
-                    incoming.sender_id,
-                    input_channel=incoming.channel,
-                    metadata=metadata,
-                )
+                UserMessage(text, output, incoming.sender_id, input_channel=incoming.channel, metadata=metadata)
             )
         except Exception as exc:  # the customer still gets an answer below; the text is not logged
             logger.error("the bot failed on a message from %s: %s", incoming.channel, type(exc).__name__, exc_info=exc)
-        if not output.sent:
+        if output.sent == before and not await self._paused(incoming.sender_id):
             await self._answer_alone(incoming.sender_id, await self._latest_intent(incoming.sender_id), output)
-        return incoming
+
+    def _asked_again(self, conversation_id: str, text: str) -> bool:
+        """Whether the customer has now sent the same question three times in a row: the answers
+        did not help, so a person is offered (once per run of repeats)."""
+        key = _NOISE.sub("", text or "")
+        if len(key) < 2:
+            return False
+        last, count = self._repeats.get(conversation_id, ("", 0))
+        count = count + 1 if key == last else 1
+        self._repeats[conversation_id] = (key, count)
+        self._repeats.move_to_end(conversation_id)
+        while len(self._repeats) > 100_000:
+            self._repeats.popitem(last=False)
+        return count == REPEATS_BEFORE_A_PERSON
+
+    async def _paused(self, conversation_id: str) -> bool:
+        try:
+            tracker = await self._agent.tracker_store.retrieve(conversation_id)
+            return bool(tracker and tracker.is_paused())
+        except Exception:  # no agent or store: not known to be paused
+            return False
 
     async def _latest_intent(self, conversation_id: str) -> str:
         agent = self._agent
@@ -260,7 +311,7 @@ class Gateway:
 
     async def _answer_alone(self, conversation_id: str, response: str, output: OutputChannel) -> None:
         """Answer with the domain's ``response``, filled with the bank's facts, without the action server."""
-        if response not in (BUSY_RESPONSE, TYPED_COMMAND_RESPONSE):
+        if response not in (BUSY_RESPONSE, TYPED_COMMAND_RESPONSE, REPEATED_RESPONSE):
             logger.warning("the bot gave no answer: the Rasa side answers with %s", response)
         message: Message | None = None
         agent = self._agent

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.sentence_featurizer import SentenceFeaturizer
 
@@ -82,7 +83,7 @@ class E5SentenceFeaturizer(SentenceFeaturizer):
         self._encode = self._model.query if config["prefix"] == "query" else self._model.passage
         self._dim = int(self._model.dim)
 
-    def process_training_data(self, training_data):  # type: ignore[no-untyped-def]
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Training texts: vectors from the disk cache where they were computed before (retraining
         after a data change encodes only the new sentences), the rest encoded and added to it."""
         texts = [m.get("text") for m in training_data.training_examples if m.get("text")]
