@@ -124,6 +124,11 @@ class ValidateComplaintForm(GuardedFormValidation):
             return {"complaint_contact": contact, **form_hit()}
         if any(word in text.lower() for word in NO_CONTACT):
             return {"complaint_contact": "-", **form_hit()}
+        if len(text) >= OPENING_DESCRIPTION and not re.search(r"\d{5,}", text):
+            # more of what happened, not a number: added to the description, the number asked again
+            description = f"{tracker.get_slot('complaint_description') or ''}；{redact(text)}".strip("；")
+            dispatcher.utter_message(response="utter_complaint_added")
+            return {"complaint_contact": None, "complaint_description": description[:2000]}
         dispatcher.utter_message(response="utter_invalid_contact")
         return {"complaint_contact": None, **form_missed(tracker, dispatcher)}
 

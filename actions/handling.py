@@ -87,10 +87,17 @@ class ActionReportLostCard(BankFactAction):
         return "action_report_lost_card"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        events = await super().run(dispatcher, tracker, domain)
-        # the card is what the talk is about now: "挂失要钱吗" asks about its fees
+        from actions.products import ActionAnswerFees, named_aspect
+
         card = "credit_card" if "credit_card" in latest_entities(tracker, "product_type") else "debit_card"
-        return [*events, SlotSet("product_type", card), SlotSet("product_code", None), SlotSet("last_aspect", None)]
+        context = [SlotSet("product_type", card), SlotSet("product_code", None), SlotSet("last_aspect", None)]
+        text = customer_text(tracker)
+        if named_aspect(text) == "fees" and tracker.get_slot("last_aspect") is None and "丢" not in text:
+            # "挂失要收多少钱": the fee of reporting the card lost, not the steps again
+            tracker.slots.update({"product_type": card, "product_code": None})
+            return context + await ActionAnswerFees().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        return [*events, *context]
 
 
 class ActionReportFraud(BankFactAction):
@@ -128,7 +135,7 @@ class ActionDeclineOutOfScope(BankFactAction):
 
         text = customer_text(tracker)
         last = tracker.get_slot("last_aspect")
-        if last == "branch" and text and (place_named(text) or _names_a_branch(text)):
+        if text and (names_a_branch(text) or (last == "branch" and (place_named(text) or _in_a_branch_city(text)))):
             return await ActionFindBranches().run(dispatcher, tracker, domain)
         if last in ANSWERS and is_follow_up(text):
             return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
@@ -138,7 +145,17 @@ class ActionDeclineOutOfScope(BankFactAction):
 # --- branches ------------------------------------------------------------------------
 
 #: A place a customer names: a city, county, district, town or a development zone (parsing vocabulary).
-_PLACE = re.compile(r"([\u4e00-\u9fff]{2,8}?(?:省|市|县|区|镇|乡|旗|州|盟))")
+_PLACE_END = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区镇乡旗州盟]")
+#: Words before a place name that are not part of it ("你们在无锡市", "去昆明市").
+_BEFORE_PLACE = re.compile(r"^[\u4e00-\u9fff]*?(请问|你们|们|贵行|我们|在|去|到|的|是|有|那|想问|问下|问一下)+")
+#: Large cities customers name without 市 ("深圳有网点吗"), beyond the catalogue's own (parsing vocabulary).
+CITY_NAMES = (
+    "深圳", "天津", "重庆", "南京", "苏州", "无锡", "常州", "宁波", "温州", "绍兴", "嘉兴", "金华", "合肥", "福州", "厦门",
+    "泉州", "南昌", "济南", "青岛", "烟台", "郑州", "洛阳", "武汉", "长沙", "南宁", "海口", "三亚", "贵阳", "昆明", "拉萨",
+    "西安", "兰州", "西宁", "银川", "乌鲁木齐", "呼和浩特", "太原", "石家庄", "沈阳", "大连", "长春", "哈尔滨", "东莞",
+    "佛山", "珠海", "中山", "惠州", "汕头", "徐州", "扬州", "南通", "台州", "潍坊", "临沂", "唐山", "保定", "邯郸",
+    "香港", "澳门", "台北",
+)
 #: Holidays whose opening hours a branch announces itself (parsing vocabulary).
 HOLIDAY_WORDS = ("节假日", "假期", "春节", "过年", "国庆", "五一", "元旦", "中秋", "端午", "清明", "除夕", "年三十")
 
@@ -162,28 +179,47 @@ def branches_in_text(s: Session, text: str) -> list[BranchView]:
         return []
     branches = q.find_branches(s)
     by_name = [
-        b
-        for b in branches
-        if normalise(b.name) in key
-        or (len(key) >= 4 and key in normalise(b.name))
-        or (len(_short_name(b)) >= 2 and _short_name(b) in key)
+        b for b in branches if normalise(b.name) in key or (len(_short_name(b)) >= 2 and _short_name(b) in key)
     ]
     if by_name:
         return by_name
     in_city = [b for b in branches if _place_key(b.city) in key]
     in_district = [b for b in (in_city or branches) if _place_key(b.district) in key]
-    return in_district or in_city
+    if in_district:  # "广州天河": every branch of the district, for the customer to choose
+        return in_district
+    # the start of a branch's name ("云澜银行广州珠江")
+    contained = [b for b in branches if len(key) >= 4 and key in normalise(b.name)]
+    return contained or in_city
 
 
-def _names_a_branch(text: str) -> bool:
-    with kb_session() as s:
-        return bool(branches_in_text(s, text))
+def _in_a_branch_city(text: str) -> bool:
+    try:
+        with kb_session() as s:
+            return bool(branches_in_text(s, text))
+    except KB_ERRORS:
+        return False
 
 
 def place_named(text: str) -> str | None:
-    """A place the customer named that may have no branch ("昆明市", "盱眙县"), masked and short."""
-    match = _PLACE.search(normalise(text))
-    return redact(match.group(1))[:12] if match else None
+    """A place the customer named that may have no branch ("昆明市", "盱眙县", "深圳"), masked and short."""
+    key = normalise(text)
+    for match in _PLACE_END.finditer(key):  # the words before 市/县/区 …, without "你们在", "去"
+        end = match.end()
+        place = _BEFORE_PLACE.sub("", key[max(0, end - 5) : end])
+        if len(place) >= 3:
+            return redact(place)[:12]
+    return next((c for c in CITY_NAMES if c in key), None)
+
+
+def names_a_branch(text: str) -> bool:
+    """Whether ``text`` names one of our branches by its name ("湖滨支行", "国贸"), not only a city."""
+    key = normalise(text)
+    try:
+        with kb_session() as s:
+            branches = q.find_branches(s)
+    except KB_ERRORS:
+        return False
+    return any(normalise(b.name) in key or (len(_short_name(b)) >= 2 and _short_name(b) in key) for b in branches)
 
 
 def _weekday(w: Wording, day: dt.date) -> str:
@@ -219,6 +255,7 @@ class ActionFindBranches(Action):
         events: list[EventType] = [SlotSet("last_aspect", "branch")]
         with kb_session() as s:
             found = branches_in_text(s, text)
+            found_here = bool(found)
             if found:
                 events.append(SlotSet("branch_context", ",".join(b.code for b in found[:5])))
             else:
@@ -234,7 +271,11 @@ class ActionFindBranches(Action):
             if not found:
                 dispatcher.utter_message(response="utter_ask_city", cities=w.join(q.list_cities(s)))
                 return events
-        day = parse_day(text, now) or now.date()
+        asked = parse_day(text, now)
+        if asked is None and tracker.get_slot("branch_day") and not found_here:  # "那湖滨呢": the same day
+            asked = dt.date.fromisoformat(tracker.get_slot("branch_day"))
+        day = asked if asked and asked >= now.date() else now.date()
+        events.append(SlotSet("branch_day", day.isoformat() if asked else None))
         dispatcher.utter_message(response="utter_branches_found", branches=branch_list(w, found[:5], day, now.date()))
         if any(word in text for word in HOLIDAY_WORDS):
             dispatcher.utter_message(response="utter_holiday_hours", **bank_facts())
@@ -253,6 +294,11 @@ BUSINESS_WORDS = {
     "挂失补卡": ("挂失", "补卡", "换卡"),
 }
 APPOINTMENT_SLOTS = ("appointment_branch", "appointment_time", "appointment_business")
+#: The business a visit is for, after the FAQ topic the customer just asked about.
+BUSINESS_OF_FAQ = {
+    "large_cash_withdrawal": "大额取现",
+    "card_replacement": "挂失补卡",
+}
 
 
 def business_named(text: str, domain: DomainDict) -> str | None:
@@ -283,10 +329,20 @@ class ValidateAppointmentForm(GuardedFormValidation):
     async def extract_appointment_branch(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = customer_text(tracker)
         with kb_session() as s:
-            return {"appointment_branch": text} if text and branches_in_text(s, text) else {}
+            if text and branches_in_text(s, text):
+                return {"appointment_branch": text}
+        looked_up = [c for c in (tracker.get_slot("branch_context") or "").split(",") if c]
+        starting = tracker.get_slot("requested_slot") is None  # the form is just starting: nothing asked yet
+        if starting and len(looked_up) == 1 and not tracker.get_slot("appointment_branch"):
+            return {"appointment_branch": looked_up[0]}  # "帮我约一下": the branch just looked up
+        return {}
 
     async def extract_appointment_business(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         choice = business_named(customer_text(tracker), domain)
+        starting = tracker.get_slot("requested_slot") is None
+        if choice is None and starting and not tracker.get_slot("appointment_business"):
+            # the how-to just answered says what the visit is for ("大额取现要预约吗" → 大额取现)
+            choice = BUSINESS_OF_FAQ.get(tracker.get_slot("last_faq") or "")
         return {"appointment_business": choice} if choice else {}
 
     def validate_appointment_branch(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:

@@ -16,15 +16,30 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import calculators as calc
-from actions.common import Wording, as_number, kb_guard, kb_session, latest_entities, latest_number, money, number
+from actions.common import (
+    Wording,
+    as_number,
+    customer_text,
+    kb_guard,
+    kb_session,
+    latest_entities,
+    latest_number,
+    money,
+    number,
+)
 from actions.quality import log_unanswered
-from actions.resolve import Resolution, button, category_buttons, resolve
+from actions.resolve import Resolution, best_named, button, category_buttons, resolve
 from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
 from knowledge import queries as q
 from knowledge.queries import ProductView
 from knowledge.text import normalise
 
 DEPOSITS = q.DEPOSIT_CATEGORIES
+
+
+def is_deposit(p: ProductView) -> bool:
+    """A deposit: of a deposit category, or a foreign-currency deposit the catalogue says is insured."""
+    return p.category in DEPOSITS or any("受存款保险保护" in f for f in (p.summary, *p.features))
 LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
 
 
@@ -87,8 +102,23 @@ def _calc_inputs(p: ProductView, tracker: Tracker) -> tuple[float | None, float 
     return amount, term, "needs_term" if term is None else "needs_amount"
 
 
+def row_named_in(text: str, p: ProductView) -> Any:
+    """The rate row whose label the customer's words point at ("燃油车" → "传统燃油汽车…"), if exactly one."""
+    def grams(value: str) -> set[str]:
+        key = normalise(value)
+        for generic in ("最低", "年化", "利率", "期限", "贷款", "汽车", "参考"):
+            key = key.replace(generic, "")
+        return {key[i : i + 2] for i in range(len(key) - 1)}
+
+    said = grams(text)
+    scored = [(len(grams(r.label or "") & said), r) for r in p.rates if r.label]
+    best = max((n for n, _ in scored), default=0)
+    winners = [r for n, r in scored if n == best]
+    return winners[0] if best > 0 and len(winners) == 1 else None
+
+
 def _calculate(
-    s: Session, p: ProductView, amount: float, term: float, d: CollectingDispatcher, w: Wording
+    s: Session, p: ProductView, amount: float, term: float, d: CollectingDispatcher, w: Wording, text: str = ""
 ) -> list | None:
     """Deposit interest or loan repayment for ``amount`` yuan over ``term`` months."""
     quote = q.rate_for_term(s, p.code, int(term))
@@ -108,9 +138,11 @@ def _calculate(
             total=money(calc._d(amount) + interest),
         )
         return []
-    rate = (quote.row if quote else p.rates[0]).rate if p.rates else None
-    if rate is None:
+    named = row_named_in(text, p)
+    row = named or (quote.row if quote else (p.rates[0] if p.rates else None))
+    if row is None:
         return None
+    rate = row.rate
     plan = calc.loan_repayment(amount, rate, int(term))
     d.utter_message(
         response="utter_loan_repayment",
@@ -133,7 +165,7 @@ def answer_rate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispa
         d.utter_message(response=f"utter_{status}")
         return []
     if status == "ready":
-        calculated = _calculate(s, p, amount, term, d, w)
+        calculated = _calculate(s, p, amount, term, d, w, tracker.latest_message.get("text") or "")
         if calculated is not None:
             return calculated
     _rate_table(s, p, d, w)
@@ -210,7 +242,7 @@ def answer_risk(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispa
         d.utter_message(response="utter_product_no_risk_rating", name=p.name, summary=p.summary)
         return []
     # deposit insurance belongs to deposits only: never to insurance, wealth or fund products
-    summary = w(f"fmt_risk_summary_{p.risk_level}") + (w("fmt_deposit_insurance") if p.category in DEPOSITS else "")
+    summary = w(f"fmt_risk_summary_{p.risk_level}") + (w("fmt_deposit_insurance") if is_deposit(p) else "")
     d.utter_message(
         response="utter_product_risk",
         name=p.name,
@@ -287,8 +319,14 @@ ASPECT_INTENTS = {
 }
 
 
+#: "多少钱起存", "最低存多少": the minimum, given with the conditions (parsing vocabulary).
+MINIMUM_WORDS = ("起存", "起点", "起购", "最低存", "最少存", "最低要存", "最少要存", "门槛", "最低买", "最少买", "多少钱起")
+
+
 def named_aspect(text: str) -> str | None:
     """The aspect a message asks about in its own words, if it names one."""
+    if any(word in text for word in MINIMUM_WORDS):
+        return "eligibility"
     for aspect, words in ASPECT_WORDS.items():
         if any(word in text for word in words):
             return aspect
@@ -341,6 +379,8 @@ class ProductAnswerAction(Action, ABC):
         names nothing, so it asks the last question again.
         """
         text = tracker.latest_message.get("text") or ""
+        if any(word in text for word in MINIMUM_WORDS) and self.aspect in ("info", "rate", "fees"):
+            return "eligibility"  # "大额存单最低要存多少钱": the minimum, not the rate table
         if is_follow_up(text):
             named = named_aspect(text)
             last = tracker.get_slot("last_aspect")
@@ -353,6 +393,11 @@ class ProductAnswerAction(Action, ABC):
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
+        if tracker.get_slot("last_aspect") == "branch" and is_follow_up(customer_text(tracker)):
+            from actions.handling import ActionFindBranches, names_a_branch
+
+            if names_a_branch(customer_text(tracker)):  # "那湖滨呢" after a branch's hours
+                return await ActionFindBranches().run(dispatcher, tracker, domain)
         correct_guarantee_request(tracker, dispatcher)
         aspect = self._aspect(tracker)
         with kb_session() as s:
@@ -400,8 +445,10 @@ class ProductAnswerAction(Action, ABC):
                 buttons=[button(self.intent, p.name) for p in products],
             )
             return [SlotSet("product_type", category.code), SlotSet("product_code", None)]
-        # a question about a whole category is answered for its main product, the others offered
-        flagship = products[0]
+        # a question about a whole category is answered for the product the customer's words point
+        # at ("个体户能贷款吗"), else its main product; the others are offered
+        flagship = best_named(products, tracker.latest_message.get("text") or "") or products[0]
+        products = [flagship, *(p for p in products if p.code != flagship.code)]
         gate = disclosure_gate(s, flagship, self.aspect, tracker, d)
         if gate is not None:
             return gate
@@ -596,3 +643,49 @@ def _products_to_compare(s: Session, tracker: Tracker) -> list[ProductView]:
     if len(found) == 1 and tracker.get_slot("product_code"):
         add(q.get_product(s, tracker.get_slot("product_code")))
     return found
+
+
+class ActionAnswerFaq(Action):
+    """An account or e-banking how-to from the knowledge base (the topic the NLU chose), or, for an
+    elliptical follow-up, the question before it asked again ("那短信通知呢" after a fee)."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        text = customer_text(tracker)
+        last, last_faq = tracker.get_slot("last_aspect"), tracker.get_slot("last_faq")
+        if is_elliptical(text) and last in ANSWERS:
+            return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        selected = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        response = selected.get("utter_action") or ""
+        if is_follow_up(text) and last_faq and _subject_in(text, domain, f"utter_faq/{last_faq}"):
+            response = f"utter_faq/{last_faq}"  # "那用U盾的网银呢": the same how-to covers it
+        if not response.startswith("utter_faq/"):
+            dispatcher.utter_message(response="utter_please_rephrase")
+            return []
+        dispatcher.utter_message(response=response)
+        return [SlotSet("last_faq", response.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
+
+
+def _subject_in(text: str, domain: dict[str, Any], response: str) -> bool:
+    """Whether the follow-up's subject ("U盾") is spoken of in the answer already given."""
+    answer = normalise(str(((domain.get("responses") or {}).get(response) or [{}])[0].get("text", "")))
+    key = normalise(text).removeprefix("那么").removeprefix("那").removesuffix("呢")
+    return any(key[i : i + 2] in answer for i in range(len(key) - 1)) and len(key) >= 2
+
+
+class ActionAnswerNo(Action):
+    """A "no" with nothing pending: a correction when it carries a new amount, term or product
+    ("不对，是存三年"), else a plain "what else can I do for you"."""
+
+    def name(self) -> str:
+        return "action_answer_no"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        corrects = any(latest_entities(tracker, e) for e in ("amount", "term", "product", "product_type"))
+        if corrects and tracker.get_slot("last_aspect") in ANSWERS:
+            return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_anything_else")
+        return []

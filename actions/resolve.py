@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from actions.common import latest_entities
 from knowledge import queries as q
 from knowledge.queries import CategoryView, ProductView
+from knowledge.text import normalise
 
 #: How far behind the best match another may be and still make the name ambiguous.
 AMBIGUITY_MARGIN = 0.08
@@ -45,12 +46,49 @@ def category_buttons(s: Session, intent: str, only: tuple[str, ...] = ()) -> lis
     ]
 
 
-def _pick(matches: list[q.ProductMatch]) -> Resolution:
+def _pick(matches: list[q.ProductMatch], text: str = "") -> Resolution:
     best = matches[0]
     close = [m for m in matches if best.score - m.score <= AMBIGUITY_MARGIN]
     if best.how == "exact" or len(close) == 1:
         return Resolution(product=best.product)
+    # "银发专享大额存单": the candidate whose own name the customer wrote wins over the generic ones
+    named = best_named([m.product for m in close], text)
+    if named:
+        return Resolution(product=named)
     return Resolution(candidates=[m.product for m in close[:5]])
+
+
+#: Words every product of a kind shares; they tell products apart no better than the kind does.
+GENERIC = ("云澜", "澜山", "澜安", "代销", "银行", "个人", "贷款", "存款", "储蓄", "信用卡", "理财", "基金", "保险", "产品", "业务")
+
+
+def _distinct(name: str) -> str:
+    key = normalise(name)
+    for word in GENERIC:
+        key = key.replace(word, "")
+    return key
+
+
+def best_named(products: list[ProductView], text: str) -> ProductView | None:
+    """The one product whose distinctive name words appear in ``text`` most ("个体户", "生源地", "银发")."""
+    said = normalise(text)
+    if not said:
+        return None
+
+    def overlap(p: ProductView) -> int:
+        best = 0
+        for name in (p.name, *p.aliases):
+            key = _distinct(name)
+            for size in range(min(len(key), 8), 1, -1):
+                if any(key[i : i + size] in said for i in range(len(key) - size + 1)):
+                    best = max(best, size)
+                    break
+        return best
+
+    scored = [(overlap(p), p) for p in products]
+    top = max((n for n, _ in scored), default=0)
+    winners = [p for n, p in scored if n == top]
+    return winners[0] if top >= 2 and len(winners) == 1 else None
 
 
 #: "这个基金", "这款", "它": the product under discussion (parsing vocabulary).
@@ -103,12 +141,12 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
         matches = sorted((m for n in names for m in q.find_products(s, n)), key=lambda m: -m.score)
         if not matches:
             return Resolution(not_found=names[0])
-        return _pick(matches)
+        return _pick(matches, tracker.latest_message.get("text") or "")
     text = tracker.latest_message.get("text") or ""
     if text and not text.startswith("/"):
         mentioned = [m for m in q.find_products(s, text) if m.how != "fuzzy" and m.score >= MENTION_SCORE]
         if mentioned:
-            return _pick(mentioned)
+            return _pick(mentioned, text)
     named_types = [str(v) for v in latest_entities(tracker, "product_type")]
     pointed = _under_discussion(s, tracker, named_types[0] if named_types else None)
     if pointed:
@@ -124,7 +162,10 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     if code:
         product = q.get_product(s, code)
         if product:
-            return Resolution(product=product)
+            # "生源地的呢": another product of the kind under discussion, named by its own words
+            siblings = [p for p in q.list_products(s, category=product.category) if p.code != product.code]
+            sibling = best_named(siblings, text) if text and not text.startswith("/") else None
+            return Resolution(product=sibling or product)
     previous = tracker.get_slot("product_type")
     if previous:
         category = q.find_category(s, str(previous))

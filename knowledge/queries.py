@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from decimal import Decimal
@@ -376,10 +377,26 @@ def rate_for_term(session: Session, code: str, term_months: int | None = None) -
     for row in termed:
         if row.term_months == term_months:
             return RateQuote(product, row, exact=True)
+    for row in product.rates:  # rows labelled by a range of terms: "期限5年以上", "期限5年及以下"
+        span = _label_span(row.label or "")
+        if span and span[0] < term_months <= span[1]:
+            return RateQuote(product, row, exact=True)
     below = [r for r in termed if r.term_months <= term_months]
     if not below:
         return None
     return RateQuote(product, max(below, key=lambda r: r.term_months), exact=False)
+
+
+_SPAN = re.compile(r"(\d+)\s*(年|个月)(以上|及以下|以下|以内)")
+
+
+def _label_span(label: str) -> tuple[float, float] | None:
+    """The terms (months, exclusive lower, inclusive upper) a rate row's label names, if it names a range."""
+    match = _SPAN.search(label)
+    if not match:
+        return None
+    months = int(match.group(1)) * (12 if match.group(2) == "年" else 1)
+    return (months, float("inf")) if match.group(3) == "以上" else (0, months)
 
 
 def product_fees(session: Session, code: str) -> tuple[FeeView, ...]:

@@ -42,7 +42,7 @@ ANSWERS = {
     "ask_maturity": "action_answer_maturity",
     "apply_product": "action_apply_product",
     "compare_products": "action_compare_products",
-    "faq": "utter_faq",
+    "faq": "action_answer_faq",
     "ask_contact": "action_show_contact",
     "ask_branch": "action_find_branches",
     "bot_challenge": "action_explain_bot",

@@ -99,13 +99,16 @@ _PARSERS = {"amount": parse_amount, "term": parse_term_months}
 
 
 def _prefer_products(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop a product_type found inside a product name: "手机银行" the product, not also the category."""
+    """Drop what is found inside a product name: "手机银行" the product, not also the category;
+    "七天通知存款" a product, not a term of seven days."""
     products = [(e.get("start"), e.get("end")) for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) == "product"]
 
     def inside(e: dict[str, Any]) -> bool:
         return any(s is not None and s <= e.get("start", -1) and e.get("end", -1) <= end for s, end in products)
 
-    return [e for e in entities if not (e.get(ENTITY_ATTRIBUTE_TYPE) == "product_type" and inside(e))]
+    return [
+        e for e in entities if not (e.get(ENTITY_ATTRIBUTE_TYPE) in ("product_type", "amount", "term") and inside(e))
+    ]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)

@@ -70,9 +70,9 @@ def rendered(dispatcher, domain) -> str:
 
 
 def _is_deposit(product) -> bool:
-    from knowledge.queries import DEPOSIT_CATEGORIES
+    from actions.products import is_deposit
 
-    return product.category in DEPOSIT_CATEGORIES or product.name.endswith("储蓄存款")
+    return is_deposit(product)
 
 
 @pytest.mark.parametrize("aspect", ["info", "rate", "fees", "eligibility", "documents", "risk", "maturity", "apply"])
@@ -130,3 +130,25 @@ async def test_recommendations_claim_deposit_insurance_for_deposits_only(domain,
                         if DEPOSIT_INSURANCE_CLAIM.search(text) and not _is_deposit(product):
                             wrong.append((segment, goal, product.code))
     assert not wrong, f"recommendation reasons claim deposit insurance for non-deposits: {sorted(set(wrong))}"
+
+
+def test_risk_levels_are_named_one_way_everywhere(domain):
+    """C4 is 成长型 in every answer, disclosure and product text, as the questionnaire's result says."""
+    labels = {f"C{i}": domain["responses"][f"fmt_tolerance_C{i}"][0]["text"] for i in range(1, 6)}
+    names = "|".join(sorted(set(labels.values()) | {"积极型", "激进型", "进取型", "成长型", "稳健型", "平衡型", "保守型"}))
+    seed = ROOT / "knowledge" / "seed"
+    texts = [p.read_text(encoding="utf-8") for p in seed.rglob("*.yml") if p.name != "disclosures.yml"]
+    texts.append((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    in_force: dict[tuple, dict] = {}  # superseded versions stay as they were shown (audit)
+    for d in yaml.safe_load((seed / "disclosures.yml").read_text(encoding="utf-8"))["disclosures"]:
+        key = (d["risk_level"], d["category"])
+        if key not in in_force or str(d["effective_date"]) > str(in_force[key]["effective_date"]):
+            in_force[key] = d
+    texts += [d["text"] for d in in_force.values()]
+    wrong = []
+    for text in texts:
+        for m in re.finditer(rf"({names})（(C[1-5])）|(C[1-5])（({names})）", text):
+            level, name = (m.group(2), m.group(1)) if m.group(1) else (m.group(3), m.group(4))
+            if labels[level] != name:
+                wrong.append(m.group(0))
+    assert not wrong, f"risk levels named differently from the questionnaire's result: {sorted(set(wrong))}"

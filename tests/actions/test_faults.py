@@ -73,6 +73,8 @@ CASES = {
     "action_stop_form": make_tracker("算了", "deny", active_loop="complaint_form"),
     "action_deny_in_form": make_tracker("算了", "deny", active_loop="appointment_form"),
     "action_answer_followup": make_tracker("白金卡呢", "inform", slots={"last_aspect": "fees"}),
+    "action_answer_faq": make_tracker("那白金卡呢", "faq", slots={"last_aspect": "fees"}),
+    "action_answer_no": make_tracker("不对，是三年", "deny", [ent("term", 36)], slots={"last_aspect": "rate", "product_code": "TD-ZCZQ"}),
     "validate_appointment_form": make_tracker("北京海淀", "inform", slots={"requested_slot": "appointment_branch", "appointment_branch": "北京海淀"}, active_loop="appointment_form"),
     "validate_recommendation_form": make_tracker("退休了", "inform", slots={"requested_slot": "segment", "segment": "退休了"}, active_loop="recommendation_form"),
     "validate_complaint_form": make_tracker("服务态度", "inform", slots={"requested_slot": "complaint_category", "complaint_category": "服务态度"}, active_loop="complaint_form"),

@@ -193,6 +193,7 @@ async def test_journey(journey, agent, desk, action_server):
             print(f"\n> {text}  [{(parse.get('intent') or {}).get('name')}]  {[(e['entity'], e['value']) for e in parse.get('entities', [])]}")
             for message in last:
                 print(f"  < {message.get('text')}  {[b.get('title') for b in message.get('buttons') or []]}")
+            print("  slots:", {k: v for k, v in tracker.current_slot_values().items() if v not in (None, [], False, 0)})
         for expected in turn.get("says", []):
             assert expected in said, f"{where}: {expected!r} not in the answer:\n{said}"
         if turn.get("says_any"):
