@@ -255,7 +255,6 @@ class ActionFindBranches(Action):
         events: list[EventType] = [SlotSet("last_aspect", "branch")]
         with kb_session() as s:
             found = branches_in_text(s, text)
-            found_here = bool(found)
             if found:
                 events.append(SlotSet("branch_context", ",".join(b.code for b in found[:5])))
             else:
@@ -272,7 +271,7 @@ class ActionFindBranches(Action):
                 dispatcher.utter_message(response="utter_ask_city", cities=w.join(q.list_cities(s)))
                 return events
         asked = parse_day(text, now)
-        if asked is None and tracker.get_slot("branch_day") and not found_here:  # "那湖滨呢": the same day
+        if asked is None and tracker.get_slot("branch_day"):  # "那湖滨呢": the same day as asked before
             asked = dt.date.fromisoformat(tracker.get_slot("branch_day"))
         day = asked if asked and asked >= now.date() else now.date()
         events.append(SlotSet("branch_day", day.isoformat() if asked else None))

@@ -225,10 +225,15 @@ def _limits(w: Wording, p: ProductView) -> str:
     return ""
 
 
+#: Product features that state a limit ("每人每年便利化额度等值5万美元"): part of who can do how much.
+LIMIT_WORDS = ("额度", "上限", "限额", "最高", "最多")
+
+
 def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
-    d.utter_message(
-        response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=_limits(w, p)
+    limits = _limits(w, p) + "".join(
+        w("fmt_limit_note", text=f) for f in p.features if any(word in f for word in LIMIT_WORDS)
     )
+    d.utter_message(response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=limits)
     return []
 
 
@@ -393,11 +398,17 @@ class ProductAnswerAction(Action, ABC):
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
-        if tracker.get_slot("last_aspect") == "branch" and is_follow_up(customer_text(tracker)):
+        text = customer_text(tracker)
+        if tracker.get_slot("last_aspect") == "branch" and is_follow_up(text):
             from actions.handling import ActionFindBranches, names_a_branch
 
-            if names_a_branch(customer_text(tracker)):  # "那湖滨呢" after a branch's hours
+            if names_a_branch(text):  # "那湖滨呢" after a branch's hours
                 return await ActionFindBranches().run(dispatcher, tracker, domain)
+        last_faq = tracker.get_slot("last_faq")
+        if tracker.get_slot("last_aspect") is None and last_faq and is_follow_up(text):
+            if _subject_in(text, domain, f"utter_faq/{last_faq}"):  # "那用U盾的网银呢": the same how-to covers it
+                dispatcher.utter_message(response=f"utter_faq/{last_faq}")
+                return []
         correct_guarantee_request(tracker, dispatcher)
         aspect = self._aspect(tracker)
         with kb_session() as s:
