@@ -153,8 +153,27 @@ class WatchedOutput(OutputChannel):
         self.sent += 1
         await self.inner.send_response(recipient_id, security.sign_buttons(recipient_id, dict(message)))
 
+    # whatever a bot calls, it goes through send_response: counted, buttons signed, then delivered
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text, **kwargs})
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, "buttons": buttons, **kwargs})
+
+    async def send_quick_replies(self, recipient_id: str, text: str, quick_replies: list, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, "quick_replies": quick_replies, **kwargs})
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"image": image, **kwargs})
+
+    async def send_attachment(self, recipient_id: str, attachment: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await self.send_response(recipient_id, {"attachment": attachment, **kwargs})
+
+    async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"elements": elements, **kwargs})
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"custom": json_message, **kwargs})
 
 
 class Gateway:

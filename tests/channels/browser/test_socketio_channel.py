@@ -103,6 +103,9 @@ async def test_deliver_turns_rasa_messages_into_the_pages_format(stub):
         ],
     )
     received = [await customer.next() for _ in range(5)]
+    # every button carries the signature of its payload for this conversation
+    signatures = [r.pop("payload_sig") for m in received for r in m.get("quick_replies", [])]
+    assert len(signatures) == 1 and len(signatures[0]) == 32
     assert received == [
         {"text": "第一段"},
         {"text": "第二段"},
