@@ -21,7 +21,7 @@ SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/own_brands.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
-.PHONY: help run test eval setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge
+.PHONY: help run test eval setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge run-cluster
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ stories: $(MODEL) ## conversation tests
 
 browser-test: setup ## the website chat in headless Chromium (installs chromium via apt when missing; needs a trained model)
 	@bash scripts/browser_tests.sh
+
+run-cluster: setup $(MODEL) ## PostgreSQL, Redis, two Rasa servers, the action server (2 workers) and nginx on :8080; Ctrl-C stops all
+	@bash scripts/cluster.sh start && echo "press Ctrl-C to stop the cluster" && trap 'bash scripts/cluster.sh stop' INT TERM EXIT && while true; do sleep 3600; done
 
 purge: setup ## delete conversations older than CONVERSATION_RETENTION_DAYS (default 180) from the tracker store
 	@$(PY_RASA) -m bot.stores purge

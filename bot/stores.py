@@ -17,6 +17,7 @@ before the bot sees a message.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LockError, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +62,37 @@ class TrackerStore(SQLTrackerStore):
         url = _engine_url(tracker_store_url() if not (host and "://" in str(host)) else str(host))
         kwargs.pop("url", None)
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+
+
+class LockStore(RedisLockStore):
+    """Rasa's Redis lock store for several server instances, with one flaw mended.
+
+    Rasa 3.6 waits for its ticket to be the first one not expired. When a server dies holding
+    a conversation's lock, the waiting ticket can expire together with the dead one; the list
+    is then empty and the waiter loops until the request times out (a minute of silence for
+    that customer, then an error). Here a waiter whose ticket has expired while no earlier
+    ticket is alive goes ahead: nobody else can be serving that conversation.
+
+    ``endpoints.yml``: ``lock_store: {type: bot.stores.LockStore, url: host, port: …, db: …}``.
+    """
+
+    def __init__(self, endpoint_config: Any = None, **kwargs: Any) -> None:
+        settings = {**(getattr(endpoint_config, "kwargs", None) or {}), **kwargs}
+        host = getattr(endpoint_config, "url", None) or settings.pop("host", "localhost")
+        settings.pop("url", None)
+        super().__init__(host=host, **settings)
+
+    async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        while True:
+            lock = self.get_lock(conversation_id)
+            if not lock:
+                break
+            alive = [t.number for t in lock.tickets]  # reading them drops the expired ones
+            if not lock.is_locked(ticket) or (ticket not in alive and all(n > ticket for n in alive)):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+            self.update_lock(conversation_id)
+        raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
 
 
 def purge(url: str | None = None, days: int | None = None, now: float | None = None) -> int:

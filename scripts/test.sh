@@ -35,6 +35,8 @@ suite "customer journeys end to end (NLU, dialogue, live actions, rows written)"
 suite "conversation tests (rasa test --e2e)" bash scripts/conversation_tests.sh
 suite "channels: gateway, WeChat, security, faults and bad input (pytest)" .venv/rasa/bin/python -m pytest -q tests/channels --ignore=tests/channels/browser
 suite "web chat in headless Chromium" bash scripts/browser_tests.sh
+suite "scale-out: two Rasa servers behind nginx, one killed mid-load; a restart of everything" \
+  .venv/rasa/bin/python -m pytest -q -s -p no:cacheprovider tests/cluster
 
 echo
 echo "passed suites: ${passed[*]:-none}"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+import socketio
 from socketio import AsyncServer
 
 from bot.channels import security
@@ -244,7 +246,10 @@ class WebChatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The page's routes and the socket.io handlers; registers this channel with the gateway."""
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins)
+        # several server instances: a reply emitted on one reaches a page connected to another
+        redis_url = os.environ.get("WEB_CHAT_REDIS_URL")
+        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins, client_manager=manager)
         self.sio = sio
         namespace = self.namespace
         bp = WebChatBlueprint(sio, self.socketio_path, self.page_alias, "web_chat", __name__)
