@@ -62,6 +62,19 @@ class TrackerStore(SQLTrackerStore):
         url = _engine_url(tracker_store_url() if not (host and "://" in str(host)) else str(host))
         kwargs.pop("url", None)
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            import sqlalchemy as sa
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _fast_and_safe(dbapi_connection: Any, _: Any) -> None:
+                # write-ahead log: a turn's events are written without rewriting the file, and
+                # readers never wait for a writer; still durable across a crash of the server
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+            self.engine.dispose()  # connections made before the listener get the pragmas too
 
 
 class LockStore(RedisLockStore):

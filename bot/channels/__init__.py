@@ -5,3 +5,8 @@
 from banktext.logs import install as _mask_logs
 
 _mask_logs()
+
+# one kept HTTP session per endpoint instead of a new connection for every action call
+from bot.speed import install as _keep_sessions
+
+_keep_sessions()

@@ -433,7 +433,7 @@ BAD_INPUT = [
 ]
 
 
-def test_the_corpus_is_large_enough():
+async def test_the_corpus_is_large_enough():
     assert len(BAD_INPUT) >= 60
 
 
