@@ -3,7 +3,11 @@
 Rasa 3.6 opens a new HTTP client session, and so a new TCP connection, for every call to the
 action server (``EndpointConfig.request`` wraps each call in ``async with ClientSession()``).
 A turn makes one to three such calls. Here every endpoint keeps one session per event loop,
-with keep-alive connections, for as long as the server runs. Applied once, when the channels
+with keep-alive connections, for as long as the server runs. Rasa also checks every answer of
+the action server against a JSON schema with ``jsonschema.validate``, which first checks the
+schema itself against the JSON-schema meta-schema: that costs more than the check; here the
+validator is made once. And Rasa's filling of slots into responses logs an exception, with
+its traceback, for every button whose payload carries entities in braces. Applied once, when the channels
 are imported at start-up (``bot/channels/__init__.py``); measured in docs/performance.md.
 """
 
@@ -12,10 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import ssl
 from typing import Any
 
 import aiohttp
+import jsonschema
+from rasa.core.actions.action import RemoteAction
+from rasa.core.nlg import interpolator
+from rasa.shared.constants import DOCS_BASE_URL
 from rasa.utils import endpoints
 from aiohttp.client_exceptions import ContentTypeError
 from rasa.utils.endpoints import ClientResponseError, concat_url
@@ -82,9 +91,53 @@ async def _request(
             return None
 
 
+_validators: dict[type, Any] = {}
+
+
+def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    """Rasa's check of an action server's answer against its schema, with the schema's own
+    check and the validator made once instead of on every action call."""
+    validator = _validators.get(type(self))
+    if validator is None:
+        schema = self.action_response_format_spec()
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validator = _validators[type(self)] = cls(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(result))
+    if error is not None:
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response "
+            "from the Action endpoint is valid. For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+_PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
+_rasa_interpolate_text = interpolator.interpolate_text
+
+
+def _interpolate_text(response: str, values: dict[str, Any]) -> str:
+    """Rasa's filling of ``{slot}`` placeholders, without its way of handling text that has
+    braces but no such slot (a button payload such as ``/inform{"segment": "student"}``): Rasa
+    tries, fails, logs the exception with its traceback and returns the text unchanged, on
+    every button of every menu. Here the text is returned unchanged without trying."""
+    if "{" not in response:
+        return response
+    missing = [name for name in _PLACEHOLDER.findall(response) if name not in values]
+    if not missing:
+        return _rasa_interpolate_text(response, values)
+    if any(name.isidentifier() for name in missing):
+        logger.warning("a response names a slot that has no value: %s", ", ".join(missing))
+    return response
+
+
 def install() -> None:
-    """Replace ``EndpointConfig.request`` once."""
+    """Replace the three once."""
     if getattr(endpoints.EndpointConfig.request, "keeps_sessions", False):
         return
     _request.keeps_sessions = True  # type: ignore[attr-defined]
     endpoints.EndpointConfig.request = _request  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    interpolator.interpolate_text = _interpolate_text

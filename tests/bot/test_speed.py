@@ -59,3 +59,37 @@ def test_calls_share_one_connection_and_survive_a_restart() -> None:
         await runner.cleanup()
 
     asyncio.run(scenario())
+
+
+def test_action_answers_are_still_checked_against_the_schema() -> None:
+    import jsonschema
+    import pytest
+    from rasa.core.actions.action import RemoteAction
+
+    action = RemoteAction("action_answer_faq", EndpointConfig("http://127.0.0.1:1/webhook"))
+    good = {"events": [{"event": "slot", "name": "last_faq", "value": "faq/card_lost"}], "responses": [{"text": "好的"}]}
+    assert action._validate_action_result(good)
+    for bad in ({"events": "slot"}, {"responses": ["text"]}, {"events": [{"event": "no_such_event"}]}):
+        with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
+            action._validate_action_result(bad)
+
+
+def test_responses_are_filled_as_rasa_fills_them() -> None:
+    from rasa.core.nlg import interpolator
+
+    fill = interpolator.interpolate
+    values = {"name": "金卡", "fee": "200", "rate": None}
+    cases = [
+        ("{name}年费{fee}元", "金卡年费200元"),
+        ("年费{{fee}}元", "年费{fee}元"),  # doubled braces: a literal brace, as Rasa writes it
+        ('/inform{"segment": "student"}', '/inform{"segment": "student"}'),  # a payload, untouched
+        ("{name}的{unknown}", "{name}的{unknown}"),  # a slot without value: the text as it is
+        ("利率{rate}", "利率None"),
+        ("没有占位符", "没有占位符"),
+    ]
+    from bot.speed import _rasa_interpolate_text
+
+    for text, expected in cases:
+        assert fill(text, values) == expected == _rasa_interpolate_text(text, values)
+    button = {"title": "学生", "payload": '/inform{"segment": "student"}'}
+    assert fill(dict(button), values) == button
