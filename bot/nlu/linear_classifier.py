@@ -197,7 +197,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _persist(self) -> None:
         with self._storage.write_to(self._resource) as directory:
-            np.savez(directory / "model.npz", **self._model)
+            np.savez(directory / "model.npz", **{k: self._model[k] for k in ("coef", "intercept", "idf")})
             (directory / "labels.json").write_text(json.dumps(self._labels, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -220,17 +220,65 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         model, labels = stored
         return cls(config, model_storage, resource, model, labels)
 
+    def _sentence_features(self, message: Message, sparse: bool) -> list[Any]:
+        """The message's sentence features of one kind, in the order Rasa combines them."""
+        wanted = self._config["featurizers"]
+        return [
+            f
+            for f in message.features
+            if f.attribute == TEXT
+            and f.type == FEATURE_TYPE_SENTENCE
+            and f.is_sparse() == sparse
+            and (not wanted or f.origin in wanted)
+        ]
+
+    def _scores(self, message: Message) -> np.ndarray:
+        """The model's scores for one message: what ``_matrix`` would build for it, times the
+        weights, computed on its few non-zero features alone (no sparse-matrix algebra, which
+        costs more than the product itself for one row)."""
+        if "coef_by_feature" not in self._model:  # one contiguous row of weights per feature
+            self._model["coef_by_feature"] = np.ascontiguousarray(self._model["coef"].T)
+        by_feature, width = self._model["coef_by_feature"], self._model["coef"].shape[1]
+        idf = self._model["idf"] if self._model["idf"].size else None
+        columns, values, offset = [], [], 0
+        dense = [f.features.reshape(-1) for f in self._sentence_features(message, sparse=False)]
+        if dense:
+            vector = np.concatenate(dense) * self._config["dense_weight"]
+            columns.append(np.arange(vector.size))
+            values.append(vector)
+            offset = vector.size
+        blocks = [f.features.tocsr() for f in self._sentence_features(message, sparse=True)]
+        if blocks:
+            joint = self._config["sparse_norm"] == "joint"
+            start, pending_cols, pending_vals = 0, [], []
+            for block in blocks:
+                block.sum_duplicates()
+                cols = block.indices.astype(np.int64) + start
+                vals = 1.0 + np.log(np.maximum(block.data.astype(np.float64), 1e-12))  # sublinear tf
+                if idf is not None:
+                    vals = vals * idf[np.minimum(cols, idf.size - 1)] * (cols < idf.size)
+                pending_cols.append(cols)
+                pending_vals.append(vals)
+                start += block.shape[-1]
+            groups = [(np.concatenate(pending_cols), np.concatenate(pending_vals))] if joint else list(
+                zip(pending_cols, pending_vals)
+            )
+            for cols, vals in groups:
+                norm = np.sqrt(np.sum(vals * vals))
+                columns.append(cols + offset)
+                values.append(vals / norm if norm else vals)
+        scores = np.array(self._model["intercept"], dtype=np.float64, copy=True)
+        if columns:
+            cols, vals = np.concatenate(columns), np.concatenate(values)
+            keep = cols < width  # a featurizer grown since training: its new columns have no weight
+            scores = scores + vals[keep] @ by_feature[cols[keep]]
+        return scores
+
     def _ranking(self, message: Message) -> list[tuple[str, float]]:
         """(label, probability), most likely first; empty without a model or text."""
         if not self._model or not message.get(TEXT, "").strip():
             return []
-        idf = self._model["idf"] if self._model["idf"].size else None
-        X = self._matrix([message], idf)
-        coef = self._model["coef"]
-        width = coef.shape[1]
-        if X.shape[1] != width:  # a featurizer changed shape: pad or cut to the trained width
-            X = scipy.sparse.hstack([X, scipy.sparse.csr_matrix((1, max(0, width - X.shape[1])))]).tocsr()[:, :width]
-        scores = np.asarray(X @ coef.T).reshape(-1) + self._model["intercept"]
+        scores = self._scores(message)
         if len(self._labels) == 2 and scores.size == 1:  # binary: one column of scores for the second label
             scores = np.array([0.0, float(scores[0])])
         if self._config["estimator"] == "svm":

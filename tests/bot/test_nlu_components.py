@@ -280,6 +280,36 @@ def test_linear_classifier_reads_only_the_featurizers_it_is_given():
     assert everything._features(message)[1].shape == (1, 12) and everything._blocks(message) == [5, 3, 4]
 
 
+@pytest.mark.parametrize("sparse_norm", ["per_featurizer", "joint"])
+@pytest.mark.parametrize("featurizers", [[], ["words", "text_chars", "e5"]])
+def test_one_message_scores_as_the_training_matrix_would_score_it(sparse_norm, featurizers):
+    """The serving path (``_scores``, plain numpy on the non-zero features) and the training
+    path (``_matrix``, sparse-matrix algebra) give the same scores."""
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.linear_classifier import LinearIntentClassifier
+
+    rng = np.random.default_rng(7)
+    widths = {"word_chars": 9, "words": 11, "text_chars": 13}
+    classifier = LinearIntentClassifier({"sparse_norm": sparse_norm, "featurizers": featurizers}, None, None)
+    for trial in range(40):
+        message = Message(data={TEXT: "信用卡年费多少"})
+        for origin, width in widths.items():
+            counts = rng.integers(0, 4, size=(1, width)) * (rng.random((1, width)) < 0.4)
+            message.add_features(Features(scipy.sparse.coo_matrix(counts), FEATURE_TYPE_SENTENCE, TEXT, origin))
+        message.add_features(Features(rng.normal(size=(1, 6)), FEATURE_TYPE_SENTENCE, TEXT, "e5"))
+        sparse_width = sum(w for o, w in widths.items() if not featurizers or o in featurizers)
+        idf = 1.0 + rng.random(sparse_width) * 3
+        coef = rng.normal(size=(5, 6 + sparse_width))
+        classifier._model = {"coef": coef, "intercept": rng.normal(size=5), "idf": idf}
+        expected = np.asarray(classifier._matrix([message], idf) @ coef.T).reshape(-1) + classifier._model["intercept"]
+        assert np.allclose(classifier._scores(message), expected), trial
+
+
 @pytest.mark.parametrize(
     "text,value",
     [
