@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from knowledge import models as m
 from knowledge import schema as s
 from knowledge.text import normalise
+from knowledge.queries import touch_catalogue
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -336,4 +337,6 @@ def apply_seed(session: Session, seed: Seed) -> dict[str, dict[str, int]]:
         row.title, row.questions, row.answer = q.title, list(q.questions), q.answer
     stats("faqs")["removed"] = _prune(session, m.Faq, "topic", {q.topic for q in seed.faqs})
     session.flush()
+    if any(report[table]["removed"] for table in ("bank", "segments", "products", "categories")):
+        touch_catalogue(session)  # bulk deletes bypass the ORM, which notices every other change
     return report

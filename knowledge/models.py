@@ -275,3 +275,14 @@ class Complaint(Base):
     description: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class CatalogueStamp(Base):
+    """One row whose stamp changes whenever the catalogue (bank, categories, products and what
+    belongs to them, segments) changes: readers keep a copy of the catalogue for as long as
+    the stamp stays the same (``knowledge.queries``)."""
+
+    __tablename__ = "catalogue_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))

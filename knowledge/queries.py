@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, selectinload
 
 from knowledge import models as m
@@ -229,16 +229,6 @@ def _product_view(row: m.Product) -> ProductView:
     )
 
 
-def _products_query():
-    return select(m.Product).options(
-        selectinload(m.Product.category),
-        selectinload(m.Product.aliases),
-        selectinload(m.Product.rates),
-        selectinload(m.Product.fees),
-        selectinload(m.Product.segments),
-    )
-
-
 # --- bank, categories -----------------------------------------------------------
 
 
@@ -288,8 +278,7 @@ def find_category(session: Session, text: str) -> CategoryView | None:
 
 
 def get_product(session: Session, code: str) -> ProductView | None:
-    row = session.scalar(_products_query().where(m.Product.code == code))
-    return _product_view(row) if row else None
+    return _catalogue(session).by_code.get(code)
 
 
 def list_products(
@@ -299,12 +288,11 @@ def list_products(
     max_risk: str | None = None,
 ) -> list[ProductView]:
     """Products filtered by category code, target segment code and highest risk level."""
-    stmt = _products_query().order_by(m.Product.id)
+    views = list(_catalogue(session).products)
     if category:
-        stmt = stmt.join(m.Product.category).where(m.Category.code == category)
+        views = [v for v in views if v.category == category]
     if segment:
-        stmt = stmt.where(m.Product.segments.any(m.Segment.code == segment))
-    views = [_product_view(r) for r in session.scalars(stmt)]
+        views = [v for v in views if segment in v.segments]
     if max_risk:
         views = [v for v in views if v.risk_rank <= int(max_risk[1])]
     return views
@@ -327,11 +315,8 @@ def find_products(session: Session, text: str, limit: int = 5) -> list[ProductMa
     key = normalise(text)
     if not key:
         return []
-    bank = session.scalar(select(m.Bank.name).order_by(m.Bank.id))
-    short = session.scalar(select(m.Bank.short_name).order_by(m.Bank.id))
-    bank_keys = tuple(normalise(b) for b in (bank, short) if b)
-    names: list[tuple[str, int]] = [(k, i) for k, i in session.execute(select(m.Product.name_key, m.Product.id))]
-    names += [(k, i) for k, i in session.execute(select(m.ProductAlias.alias_key, m.ProductAlias.product_id))]
+    catalogue = _catalogue(session)
+    bank_keys = catalogue.bank_keys
     variants = {key, _strip_bank(key, bank_keys)}
     scores: dict[int, tuple[float, str]] = {}
 
@@ -339,8 +324,7 @@ def find_products(session: Session, text: str, limit: int = 5) -> list[ProductMa
         if score > scores.get(pid, (0.0, ""))[0]:
             scores[pid] = (score, how)
 
-    for name_key, pid in names:
-        short_name = _strip_bank(name_key, bank_keys)
+    for name_key, short_name, pid in catalogue.names:
         for v in variants:
             if v in (name_key, short_name):
                 offer(pid, 1.0, "exact")
@@ -350,16 +334,113 @@ def find_products(session: Session, text: str, limit: int = 5) -> list[ProductMa
             elif len(v) >= 2 and v in name_key:
                 offer(pid, 0.5 + 0.4 * len(v) / len(name_key), "partial")
     if not scores:
-        for name_key, pid in names:
-            for candidate in {name_key, _strip_bank(name_key, bank_keys)}:
+        for name_key, short_name, pid in catalogue.names:
+            for candidate in {name_key, short_name}:
                 ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
                 if ratio >= 0.7:
                     offer(pid, 0.5 * ratio, "fuzzy")
     if not scores:
         return []
     best = sorted(scores.items(), key=lambda kv: -kv[1][0])[:limit]
-    rows = {r.id: r for r in session.scalars(_products_query().where(m.Product.id.in_([pid for pid, _ in best])))}
-    return [ProductMatch(_product_view(rows[pid]), round(score, 3), how) for pid, (score, how) in best]
+    return [ProductMatch(catalogue.by_id[pid], round(score, 3), how) for pid, (score, how) in best]
+
+
+# --- the catalogue, read once for as long as it does not change ----------------------
+
+#: What the catalogue copy is made of: a change to any of these changes the stamp.
+CATALOGUE_MODELS = (m.Bank, m.Category, m.Product, m.ProductAlias, m.RateRow, m.Fee, m.Segment)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Catalogue:
+    stamp: str | None
+    products: tuple[ProductView, ...]  # in catalogue order
+    by_code: dict[str, ProductView]
+    by_id: dict[int, ProductView]
+    names: tuple[tuple[str, str, int], ...]  # (name or alias key, the same without the bank's name, product id)
+    bank_keys: tuple[str, ...]
+
+
+#: The last catalogue read from each database, with the stamp it was read under.
+_COPIES: dict[str, _Catalogue] = {}
+_HAS_STAMP: dict[str, bool] = {}
+
+
+def _stamp(session: Session, url: str) -> str | None:
+    """The database's catalogue stamp; None when it has none (a database made by an older
+    version: then nothing is kept and every call reads the rows, as before)."""
+    if not _HAS_STAMP.get(url):  # asked again until it exists: the database may be set up later
+        _HAS_STAMP[url] = inspect(session.connection()).has_table(m.CatalogueStamp.__tablename__)
+        if not _HAS_STAMP[url]:
+            return None
+    return session.scalar(select(m.CatalogueStamp.stamp).order_by(m.CatalogueStamp.id))
+
+
+def _catalogue(session: Session) -> _Catalogue:
+    """The catalogue as frozen views. Read from the rows once per stamp and database, and once
+    per session at most (an action's queries see one catalogue)."""
+    copy = session.info.get("catalogue")
+    if copy is not None:
+        return copy
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    stamp = _stamp(session, url)
+    copy = _COPIES.get(url)
+    if stamp is None or copy is None or copy.stamp != stamp:
+        copy = _read_catalogue(session, stamp)
+        if stamp is not None:
+            _COPIES[url] = copy
+    session.info["catalogue"] = copy
+    return copy
+
+
+def _read_catalogue(session: Session, stamp: str | None) -> _Catalogue:
+    rows = session.scalars(
+        select(m.Product)
+        .options(
+            selectinload(m.Product.category),
+            selectinload(m.Product.aliases),
+            selectinload(m.Product.rates),
+            selectinload(m.Product.fees),
+            selectinload(m.Product.segments),
+        )
+        .order_by(m.Product.id)
+    ).all()
+    views = {row.id: _product_view(row) for row in rows}
+    bank = session.execute(select(m.Bank.name, m.Bank.short_name).order_by(m.Bank.id)).first()
+    bank_keys = tuple(normalise(b) for b in (bank or ()) if b)
+    keyed = [(row.name_key, row.id) for row in rows]
+    keyed += [(key, pid) for _, key, pid in sorted((a.id, a.alias_key, row.id) for row in rows for a in row.aliases)]
+    return _Catalogue(
+        stamp=stamp,
+        products=tuple(views.values()),
+        by_code={v.code: v for v in views.values()},
+        by_id=views,
+        names=tuple((k, _strip_bank(k, bank_keys), pid) for k, pid in keyed),
+        bank_keys=bank_keys,
+    )
+
+
+def touch_catalogue(session: Session) -> None:
+    """Give the catalogue a new stamp, in the session's transaction: every reader's copy is
+    then read again. Done on its own whenever the ORM writes a catalogue row (below), and by
+    the loader after its bulk deletes."""
+    session.info.pop("catalogue", None)
+    table = m.CatalogueStamp.__table__
+    connection = session.connection()
+    if not inspect(connection).has_table(table.name):
+        return
+    stamp = secrets.token_hex(16)
+    if connection.execute(table.update().values(stamp=stamp)).rowcount == 0:
+        connection.execute(table.insert().values(stamp=stamp))
+
+
+@event.listens_for(Session, "after_flush")
+def _catalogue_written(session: Session, _context: Any) -> None:
+    """A catalogue row added, deleted or really changed (not merely set to the value it had)."""
+    if any(isinstance(row, CATALOGUE_MODELS) for row in (*session.new, *session.deleted)) or any(
+        isinstance(row, CATALOGUE_MODELS) and session.is_modified(row) for row in session.dirty
+    ):
+        touch_catalogue(session)
 
 
 def rate_for_term(session: Session, code: str, term_months: int | None = None) -> RateQuote | None:

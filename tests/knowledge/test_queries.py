@@ -203,3 +203,90 @@ def test_records_are_pseudonymous(session, seed):
 def test_amounts_are_decimal(session, seed):
     product = next(p for _, p in seed.products if p.min_amount)
     assert isinstance(q.get_product(session, product.code).min_amount, Decimal)
+
+
+# --- the catalogue copy ------------------------------------------------------------
+
+
+def _statements(url):
+    """The SQL statements the engine of ``url`` runs, recorded while the context is open."""
+    import contextlib
+
+    from sqlalchemy import event
+
+    from knowledge.db import get_engine
+
+    @contextlib.contextmanager
+    def recording():
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(get_engine(url), "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(get_engine(url), "before_cursor_execute", record)
+
+    return recording()
+
+
+def test_the_catalogue_is_read_once_until_it_changes(empty_db, seed, tmp_path):
+    """Actions answer from a copy of the catalogue while it stays the same, and from the new
+    catalogue as soon as a reload or any write changes it (in another session, as the loader
+    runs beside the action server)."""
+    import shutil
+
+    import yaml
+
+    from knowledge.db import session_scope
+    from tests.conftest import SEED as SEED_DIR
+
+    apply_seed_to = lambda folder: _load(empty_db, folder)  # noqa: E731
+    apply_seed_to(SEED_DIR)
+    card = next(p for _, p in seed.products if p.category == "credit_card" and p.fees)
+    with session_scope(empty_db) as s:
+        before = q.get_product(s, card.code)
+    with _statements(empty_db) as seen, session_scope(empty_db) as s:
+        assert q.get_product(s, card.code) == before
+        assert q.find_products(s, card.name)[0].product == before
+        assert card.code in [p.code for p in q.list_products(s, category="credit_card")]
+    assert len(seen) == 1 and "catalogue_stamp" in seen[0], seen  # the stamp, nothing else
+
+    # a reload that changes a fee and drops another product
+    folder = tmp_path / "seed"
+    shutil.copytree(SEED_DIR, folder)
+    path = folder / "products" / "credit_card.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entry = next(p for p in data["products"] if p["code"] == card.code)
+    entry["fees"][0]["description"] = "本行新规：首年免年费"
+    dropped = next(p["code"] for p in data["products"] if p["code"] != card.code)
+    data["products"] = [p for p in data["products"] if p["code"] != dropped]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    apply_seed_to(folder)
+    with session_scope(empty_db) as s:
+        assert q.get_product(s, card.code).fees[0].description == "本行新规：首年免年费"
+        assert q.get_product(s, dropped) is None
+        assert dropped not in [p.code for p in q.list_products(s)]
+
+    # a write through the ORM, not the loader
+    with session_scope(empty_db) as s:
+        row = s.scalar(select(m.Product).where(m.Product.code == card.code))
+        row.summary = "改过的介绍"
+    with session_scope(empty_db) as s:
+        assert q.get_product(s, card.code).summary == "改过的介绍"
+
+    # a database without the stamp (made before it existed): answers read from the rows
+    with session_scope(empty_db) as s:
+        s.execute(m.CatalogueStamp.__table__.delete())
+    with session_scope(empty_db) as s:
+        assert q.get_product(s, card.code).summary == "改过的介绍"
+
+
+def _load(url, folder):
+    from knowledge.db import session_scope
+    from knowledge.loader import apply_seed, read_seed
+
+    with session_scope(url) as session:
+        return apply_seed(session, read_seed(folder))
