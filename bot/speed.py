@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import jsonschema
 from rasa.core.actions.action import RemoteAction
+import rasa.core.run as rasa_run
 from rasa.core.nlg import interpolator
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.utils import endpoints
@@ -30,6 +31,8 @@ from aiohttp.client_exceptions import ContentTypeError
 from rasa.utils.endpoints import ClientResponseError, concat_url
 
 logger = logging.getLogger(__name__)
+
+_rasa_close_resources = rasa_run.close_resources
 
 _sessions: dict[tuple[int, tuple], aiohttp.ClientSession] = {}
 
@@ -133,11 +136,26 @@ def _interpolate_text(response: str, values: dict[str, Any]) -> str:
     return response
 
 
+async def close_sessions() -> None:
+    """Close the sessions kept on the running loop (when the server stops)."""
+    loop = asyncio.get_running_loop()
+    for key, session in list(_sessions.items()):
+        if key[0] == id(loop):
+            del _sessions[key]
+            await session.close()
+
+
+async def _close_resources(app: Any, loop: Any) -> None:
+    await _rasa_close_resources(app, loop)
+    await close_sessions()
+
+
 def install() -> None:
-    """Replace the three once."""
+    """Replace the three once, and close the kept sessions when the server stops."""
     if getattr(endpoints.EndpointConfig.request, "keeps_sessions", False):
         return
     _request.keeps_sessions = True  # type: ignore[attr-defined]
     endpoints.EndpointConfig.request = _request  # type: ignore[method-assign]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     interpolator.interpolate_text = _interpolate_text
+    rasa_run.close_resources = _close_resources

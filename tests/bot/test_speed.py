@@ -8,6 +8,10 @@ import asyncio
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
+import rasa.core.run as rasa_run
+from sanic import Sanic
+
+from bot import speed
 from bot.speed import install
 
 install()
@@ -57,6 +61,11 @@ def test_calls_share_one_connection_and_survive_a_restart() -> None:
         runner = await _serve(port, peers)
         assert await endpoint.request(json={"n": 9}) == {"echo": {"n": 9}, "token": "t"}
         await runner.cleanup()
+
+        kept = [s for key, s in speed._sessions.items() if key[0] == id(asyncio.get_running_loop())]
+        assert kept and not any(s.closed for s in kept)
+        await rasa_run.close_resources(Sanic("stopping"), asyncio.get_running_loop())  # the server stops
+        assert all(s.closed for s in kept), "the kept sessions close with the server"
 
     asyncio.run(scenario())
 
