@@ -5,8 +5,11 @@ action server (``EndpointConfig.request`` wraps each call in ``async with Client
 A turn makes one to three such calls. Here every endpoint keeps one session per event loop,
 with keep-alive connections, for as long as the server runs. Rasa also checks every answer of
 the action server against a JSON schema with ``jsonschema.validate``, which first checks the
-schema itself against the JSON-schema meta-schema: that costs more than the check; here the
-validator is made once. And Rasa's filling of slots into responses logs an exception, with
+schema itself against the JSON-schema meta-schema and then tries every event against all 23
+event schemas: here the validators are made once and an event meets the one schema its name
+selects. Reading events back, Rasa walks every subclass of ``Event`` per event: here the class
+for each name is remembered. And the rule policy's search for the rules that apply is
+remembered for the newest states that decide it. And Rasa's filling of slots into responses logs an exception, with
 its traceback, for every button whose payload carries entities in braces. Applied once, when the channels
 are imported at start-up (``bot/channels/__init__.py``); measured in docs/performance.md.
 """
@@ -14,6 +17,8 @@ are imported at start-up (``bot/channels/__init__.py``); measured in docs/perfor
 from __future__ import annotations
 
 import asyncio
+import collections
+import json
 import logging
 import os
 import re
@@ -24,8 +29,11 @@ import aiohttp
 import jsonschema
 from rasa.core.actions.action import RemoteAction
 import rasa.core.run as rasa_run
+import rasa.shared.utils.common
 from rasa.core.nlg import interpolator
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
 from rasa.utils import endpoints
 from aiohttp.client_exceptions import ContentTypeError
 from rasa.utils.endpoints import ClientResponseError, concat_url
@@ -94,19 +102,58 @@ async def _request(
             return None
 
 
-_validators: dict[type, Any] = {}
+class _ResultCheck:
+    """Rasa's check of an action server's answer against ``action_response_format_spec()``.
+
+    Rasa validates the whole answer with ``jsonschema.validate``, which first checks the schema
+    itself against the meta-schema, and then tries every event of the answer against each of
+    the 23 event schemas of a ``oneOf``. Here the validators are made once, and an event is
+    checked against the one schema its ``event`` name selects (the other 22 require another
+    name, so the ``oneOf`` holds exactly when that one does). Anything that fails, or does not
+    have that shape, is checked again by the full validator, so the error is Rasa's own."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        self.full = cls(schema)
+        self.outer = None
+        self.by_event: dict[str, Any] = {}
+        events = schema.get("properties", {}).get("events", {})
+        item = events.get("items", {}) if isinstance(events, dict) else {}
+        branches = item.get("oneOf", [])
+        names = [b.get("properties", {}).get("event", {}).get("const") for b in branches]
+        if branches and "event" in item.get("required", ()) and None not in names and len(set(names)) == len(names):
+            outer = dict(schema, properties=dict(schema["properties"], events={k: v for k, v in events.items() if k != "items"}))
+            base = {k: v for k, v in item.items() if k != "oneOf"}
+            self.outer = cls(outer)
+            self.by_event = {name: cls({"allOf": [base, branch]}) for name, branch in zip(names, branches)}
+
+    def _fast_valid(self, result: Any) -> bool:
+        if self.outer is None or not self.outer.is_valid(result):
+            return False
+        for event in result.get("events") or ():
+            validator = self.by_event.get(event.get("event")) if isinstance(event, dict) else None
+            if validator is None or not validator.is_valid(event):
+                return False
+        return True
+
+    def error(self, result: Any) -> jsonschema.ValidationError | None:
+        if self._fast_valid(result):
+            return None
+        return jsonschema.exceptions.best_match(self.full.iter_errors(result))
+
+
+_checks: dict[type, _ResultCheck] = {}
+_rasa_validate_action_result = RemoteAction._validate_action_result
 
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    """Rasa's check of an action server's answer against its schema, with the schema's own
-    check and the validator made once instead of on every action call."""
-    validator = _validators.get(type(self))
-    if validator is None:
-        schema = self.action_response_format_spec()
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        validator = _validators[type(self)] = cls(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(result))
+    """``RemoteAction._validate_action_result`` with the check above: the same answers pass,
+    the same error is raised for the others."""
+    check = _checks.get(type(self))
+    if check is None:
+        check = _checks[type(self)] = _ResultCheck(self.action_response_format_spec())
+    error = check.error(result)
     if error is not None:
         error.message += (
             ". Failed to validate Action server response from API, make sure your response "
@@ -115,6 +162,55 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         )
         raise error
     return True
+
+
+_rasa_resolve_by_type = Event.resolve_by_type
+_event_types: dict[str, type[Event]] = {}
+
+
+def _resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """``Event.resolve_by_type``, which walks every subclass of ``Event`` (about thirty, through
+    a recursive helper) for every event read from the tracker store or an action's answer: here
+    the first class for each name is remembered, and the walk is made again for a name not yet
+    known (an event class defined later)."""
+    cls = _event_types.get(type_name)
+    if cls is None:
+        _event_types.clear()
+        for candidate in rasa.shared.utils.common.all_subclasses(Event):
+            _event_types.setdefault(candidate.type_name, candidate)
+        cls = _event_types.get(type_name)
+    if cls is None:
+        return _rasa_resolve_by_type(type_name, default)  # Rasa's answer for unknown names
+    return cls
+
+
+_rasa_get_possible_keys = RulePolicy._get_possible_keys
+_MEMO_SIZE = 4096
+
+
+def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[dict[str, Any]]) -> set[str]:
+    """``RulePolicy._get_possible_keys``: the rules that apply to the conversation's states.
+
+    Rasa tests each of its rules against the states, newest first, on every prediction (two to
+    three per turn, each going through every rule). A rule with n states applies or not by the
+    newest n states alone (older turns always pass), so the answer depends only on as many
+    states as the longest rule has: it is remembered for those states, per lookup table, and a
+    change to a table (its size) forgets what was remembered for it."""
+    memo = self.__dict__.setdefault("_possible_keys_memo", {})
+    table = memo.get(id(lookup))
+    if table is None or table[0] != len(lookup):
+        depth = max((len(self._rule_key_to_state(key)) for key in lookup), default=0)
+        table = memo[id(lookup)] = (len(lookup), depth, collections.OrderedDict())
+    _, depth, known = table
+    key = json.dumps(states[-depth:] if depth else [], sort_keys=True, default=repr)
+    keys = known.get(key)
+    if keys is None:
+        keys = known[key] = frozenset(_rasa_get_possible_keys(self, lookup, states))
+        if len(known) > _MEMO_SIZE:
+            known.popitem(last=False)
+    else:
+        known.move_to_end(key)
+    return set(keys)
 
 
 _PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
@@ -151,11 +247,13 @@ async def _close_resources(app: Any, loop: Any) -> None:
 
 
 def install() -> None:
-    """Replace the three once, and close the kept sessions when the server stops."""
+    """Replace them once, and close the kept sessions when the server stops."""
     if getattr(endpoints.EndpointConfig.request, "keeps_sessions", False):
         return
     _request.keeps_sessions = True  # type: ignore[attr-defined]
     endpoints.EndpointConfig.request = _request  # type: ignore[method-assign]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign]
+    RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
     interpolator.interpolate_text = _interpolate_text
     rasa_run.close_resources = _close_resources
