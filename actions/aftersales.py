@@ -178,7 +178,23 @@ class ActionHandoffToHuman(Action):
 
 
 #: Words that say "let's stop" (parsing vocabulary); a "no" without them answers the question.
-LEAVING_WORDS = ("算了", "不用", "不要", "不想", "取消", "不约", "不办", "不需要", "不弄", "不买", "不投诉", "先这样", "下次", "改天再", "拉倒")
+LEAVING_WORDS = (
+    "算了",
+    "不用",
+    "不要",
+    "不想",
+    "取消",
+    "不约",
+    "不办",
+    "不需要",
+    "不弄",
+    "不买",
+    "不投诉",
+    "先这样",
+    "下次",
+    "改天再",
+    "拉倒",
+)
 
 
 def wants_to_leave(text: str) -> bool:

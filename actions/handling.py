@@ -150,11 +150,66 @@ _PLACE_END = re.compile(r"(?<=[\u4e00-\u9fff]{2})[省市县区镇乡旗州盟]")
 _BEFORE_PLACE = re.compile(r"^[\u4e00-\u9fff]*?(请问|你们|们|贵行|我们|在|去|到|的|是|有|那|想问|问下|问一下)+")
 #: Large cities customers name without 市 ("深圳有网点吗"), beyond the catalogue's own (parsing vocabulary).
 CITY_NAMES = (
-    "深圳", "天津", "重庆", "南京", "苏州", "无锡", "常州", "宁波", "温州", "绍兴", "嘉兴", "金华", "合肥", "福州", "厦门",
-    "泉州", "南昌", "济南", "青岛", "烟台", "郑州", "洛阳", "武汉", "长沙", "南宁", "海口", "三亚", "贵阳", "昆明", "拉萨",
-    "西安", "兰州", "西宁", "银川", "乌鲁木齐", "呼和浩特", "太原", "石家庄", "沈阳", "大连", "长春", "哈尔滨", "东莞",
-    "佛山", "珠海", "中山", "惠州", "汕头", "徐州", "扬州", "南通", "台州", "潍坊", "临沂", "唐山", "保定", "邯郸",
-    "香港", "澳门", "台北",
+    "深圳",
+    "天津",
+    "重庆",
+    "南京",
+    "苏州",
+    "无锡",
+    "常州",
+    "宁波",
+    "温州",
+    "绍兴",
+    "嘉兴",
+    "金华",
+    "合肥",
+    "福州",
+    "厦门",
+    "泉州",
+    "南昌",
+    "济南",
+    "青岛",
+    "烟台",
+    "郑州",
+    "洛阳",
+    "武汉",
+    "长沙",
+    "南宁",
+    "海口",
+    "三亚",
+    "贵阳",
+    "昆明",
+    "拉萨",
+    "西安",
+    "兰州",
+    "西宁",
+    "银川",
+    "乌鲁木齐",
+    "呼和浩特",
+    "太原",
+    "石家庄",
+    "沈阳",
+    "大连",
+    "长春",
+    "哈尔滨",
+    "东莞",
+    "佛山",
+    "珠海",
+    "中山",
+    "惠州",
+    "汕头",
+    "徐州",
+    "扬州",
+    "南通",
+    "台州",
+    "潍坊",
+    "临沂",
+    "唐山",
+    "保定",
+    "邯郸",
+    "香港",
+    "澳门",
+    "台北",
 )
 #: Holidays whose opening hours a branch announces itself (parsing vocabulary).
 HOLIDAY_WORDS = ("节假日", "假期", "春节", "过年", "国庆", "五一", "元旦", "中秋", "端午", "清明", "除夕", "年三十")
@@ -166,7 +221,7 @@ def _place_key(text: str) -> str:
 
 
 def _short_name(branch: BranchView) -> str:
-    """"云澜银行北京国贸支行" → "国贸": what customers call a branch."""
+    """ "云澜银行北京国贸支行" → "国贸": what customers call a branch."""
     key = normalise(branch.name).removeprefix(normalise(bank_facts().get("bank_name", "")))
     key = key.removeprefix(_place_key(branch.city))
     return key.removesuffix("支行").removesuffix("分行") or key
@@ -178,9 +233,7 @@ def branches_in_text(s: Session, text: str) -> list[BranchView]:
     if not key:
         return []
     branches = q.find_branches(s)
-    by_name = [
-        b for b in branches if normalise(b.name) in key or (len(_short_name(b)) >= 2 and _short_name(b) in key)
-    ]
+    by_name = [b for b in branches if normalise(b.name) in key or (len(_short_name(b)) >= 2 and _short_name(b) in key)]
     if by_name:
         return by_name
     in_city = [b for b in branches if _place_key(b.city) in key]
@@ -232,9 +285,20 @@ def _hours_text(w: Wording, branch: BranchView, day: dt.date) -> str:
 
 
 def branch_list(w: Wording, branches: list[BranchView], day: dt.date, today: dt.date | None = None) -> str:
-    label = w("fmt_today") if day == (today or day) else w("fmt_day", weekday=_weekday(w, day), month=day.month, day=day.day)
+    label = (
+        w("fmt_today")
+        if day == (today or day)
+        else w("fmt_day", weekday=_weekday(w, day), month=day.month, day=day.day)
+    )
     return "\n".join(
-        w("fmt_branch_row", name=b.name, address=b.address, phone=b.phone, day_label=label, hours=_hours_text(w, b, day))
+        w(
+            "fmt_branch_row",
+            name=b.name,
+            address=b.address,
+            phone=b.phone,
+            day_label=label,
+            hours=_hours_text(w, b, day),
+        )
         for b in branches
     )
 

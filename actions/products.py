@@ -40,6 +40,8 @@ DEPOSITS = q.DEPOSIT_CATEGORIES
 def is_deposit(p: ProductView) -> bool:
     """A deposit: of a deposit category, or a foreign-currency deposit the catalogue says is insured."""
     return p.category in DEPOSITS or any("受存款保险保护" in f for f in (p.summary, *p.features))
+
+
 LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
 
 
@@ -104,6 +106,7 @@ def _calc_inputs(p: ProductView, tracker: Tracker) -> tuple[float | None, float 
 
 def row_named_in(text: str, p: ProductView) -> Any:
     """The rate row whose label the customer's words point at ("燃油车" → "传统燃油汽车…"), if exactly one."""
+
     def grams(value: str) -> set[str]:
         key = normalise(value)
         for generic in ("最低", "年化", "利率", "期限", "贷款", "汽车", "参考"):
@@ -233,7 +236,9 @@ def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: Collecti
     limits = _limits(w, p) + "".join(
         w("fmt_limit_note", text=f) for f in p.features if any(word in f for word in LIMIT_WORDS)
     )
-    d.utter_message(response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=limits)
+    d.utter_message(
+        response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=limits
+    )
     return []
 
 
@@ -325,7 +330,19 @@ ASPECT_INTENTS = {
 
 
 #: "多少钱起存", "最低存多少": the minimum, given with the conditions (parsing vocabulary).
-MINIMUM_WORDS = ("起存", "起点", "起购", "最低存", "最少存", "最低要存", "最少要存", "门槛", "最低买", "最少买", "多少钱起")
+MINIMUM_WORDS = (
+    "起存",
+    "起点",
+    "起购",
+    "最低存",
+    "最少存",
+    "最低要存",
+    "最少要存",
+    "门槛",
+    "最低买",
+    "最少买",
+    "多少钱起",
+)
 
 
 def named_aspect(text: str) -> str | None:
@@ -339,7 +356,7 @@ def named_aspect(text: str) -> str | None:
 
 
 def is_follow_up(text: str) -> bool:
-    """"那白金卡呢", "新能源车呢", "那等额本金呢": a short message that leans on the one before."""
+    """ "那白金卡呢", "新能源车呢", "那等额本金呢": a short message that leans on the one before."""
     key = normalise(text)
     return 0 < len(key) <= 14 and key.endswith(("呢", "咧", "嘞"))
 
@@ -358,7 +375,12 @@ def answer(aspect: str, s: Session, p: ProductView, tracker: Tracker, d: Collect
     if aspect not in ("apply", "risk"):
         above_tolerance_note(p, tracker, d, w)
     events = ANSWERS[aspect](s, p, tracker, d, w)
-    return [SlotSet("product_code", p.code), SlotSet("product_type", p.category), SlotSet("last_aspect", aspect), *events]
+    return [
+        SlotSet("product_code", p.code),
+        SlotSet("product_type", p.category),
+        SlotSet("last_aspect", aspect),
+        *events,
+    ]
 
 
 # --- the actions -------------------------------------------------------------------
@@ -405,10 +427,14 @@ class ProductAnswerAction(Action, ABC):
             if names_a_branch(text):  # "那湖滨呢" after a branch's hours
                 return await ActionFindBranches().run(dispatcher, tracker, domain)
         last_faq = tracker.get_slot("last_faq")
-        if tracker.get_slot("last_aspect") is None and last_faq and is_follow_up(text):
-            if _subject_in(text, domain, f"utter_faq/{last_faq}"):  # "那用U盾的网银呢": the same how-to covers it
-                dispatcher.utter_message(response=f"utter_faq/{last_faq}")
-                return []
+        if (
+            tracker.get_slot("last_aspect") is None
+            and last_faq
+            and is_follow_up(text)
+            and _subject_in(text, domain, f"utter_faq/{last_faq}")  # "那用U盾的网银呢": the same how-to covers it
+        ):
+            dispatcher.utter_message(response=f"utter_faq/{last_faq}")
+            return []
         correct_guarantee_request(tracker, dispatcher)
         aspect = self._aspect(tracker)
         with kb_session() as s:

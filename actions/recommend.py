@@ -28,10 +28,10 @@ from actions.common import (
     response_buttons,
 )
 from actions.risk import correct_guarantee_request, disclosure_gate, excludes_any_loss
+from banktext import to_simplified
 from knowledge import models as m
 from knowledge import queries as q
 from knowledge.schema import GOALS, SEGMENT_CODES
-from banktext import to_simplified
 from knowledge.text import normalise
 
 RISK_QUESTIONS = ("risk_q1", "risk_q2", "risk_q3", "risk_q4", "risk_q5")
@@ -146,7 +146,7 @@ class ValidateRecommendationForm(GuardedFormValidation):
         return events + await super().run(dispatcher, tracker, domain)
 
     async def extract_goal(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        """"我退休了，有二十万想养老用": the goal said before it was asked."""
+        """ "我退休了，有二十万想养老用": the goal said before it was asked."""
         if tracker.get_slot("goal") or tracker.get_slot("requested_slot") == "goal":
             return {}
         text = to_simplified(customer_text(tracker))

@@ -59,7 +59,23 @@ def _pick(matches: list[q.ProductMatch], text: str = "") -> Resolution:
 
 
 #: Words every product of a kind shares; they tell products apart no better than the kind does.
-GENERIC = ("云澜", "澜山", "澜安", "代销", "银行", "个人", "贷款", "存款", "储蓄", "信用卡", "理财", "基金", "保险", "产品", "业务")
+GENERIC = (
+    "云澜",
+    "澜山",
+    "澜安",
+    "代销",
+    "银行",
+    "个人",
+    "贷款",
+    "存款",
+    "储蓄",
+    "信用卡",
+    "理财",
+    "基金",
+    "保险",
+    "产品",
+    "业务",
+)
 
 
 def _distinct(name: str) -> str:
@@ -110,7 +126,7 @@ def _under_discussion(s: Session, tracker: Tracker, category: str | None) -> Pro
 
 
 def _loan_meant(s: Session, tracker: Tracker) -> Resolution | None:
-    """"有什么贷款": the kind of loan the customer's segment means; None when no loan word is said."""
+    """ "有什么贷款": the kind of loan the customer's segment means; None when no loan word is said."""
     text = tracker.latest_message.get("text") or ""
     if not any(word in text for word in LOAN_WORDS):
         return None

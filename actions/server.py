@@ -17,6 +17,7 @@ entry point serves the same rasa-sdk application, but
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import logging
 import os
@@ -76,10 +77,8 @@ def create_app(token: str) -> Sanic:
     async def quiet_error(request: Request, exception: Exception) -> HTTPResponse:
         # rasa-sdk's handler logs the request and returns its body: the tracker, customer text included
         action = None
-        try:
+        with contextlib.suppress(Exception):  # the body is not JSON
             action = (request.json or {}).get("next_action")
-        except Exception:  # the body is not JSON
-            pass
         logger.error("action %s failed: %s", action, type(exception).__name__, exc_info=exception)
         return response.json({"error": "the action failed", "action_name": action}, status=500)
 

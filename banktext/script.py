@@ -7,7 +7,7 @@ importing :mod:`banktext` costs nothing for a service that only masks numbers.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 __all__ = ["is_traditional", "to_simplified", "to_traditional"]
@@ -16,7 +16,7 @@ __all__ = ["is_traditional", "to_simplified", "to_traditional"]
 VARIANTS = {"tw": "s2twp", "hk": "s2hk", "t": "s2t"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def converter(config: str) -> Any:
     """The OpenCC converter for ``config`` (``t2s``, ``s2t``, ``s2twp``, ``s2hk``, ...), built once."""
     import opencc

@@ -117,19 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, KNOWLEDGE_DB_URL=f"sqlite:///{scratch / 'knowledge.db'}", PYTHONPATH=str(ROOT))
     subprocess.run([str(PY_ACTIONS), "-m", "knowledge", "load"], env=env, check=True, capture_output=True, cwd=ROOT)
     port = _free_port()
-    log = open(scratch / "actions.log", "w")
+    log = open(scratch / "actions.log", "w")  # noqa: SIM115 - open while the action server runs
     actions = subprocess.Popen(
-        [str(PY_ACTIONS), "-m", "actions.server", "-p", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        [str(PY_ACTIONS), "-m", "actions.server", "-p", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        import bot.channels  # noqa: F401 - installs bot/speed.py as `rasa run` does
         from load import SCRIPTS
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
+        from rasa.utils.log_utils import configure_structlog
 
+        import bot.channels  # noqa: F401 - installs bot/speed.py as `rasa run` does
         from bot.speed import close_sessions
         from bot.stores import TrackerStore
-        from rasa.utils.log_utils import configure_structlog
 
         configure_structlog(logging.WARNING)  # Rasa's debug log would dwarf the table
         logging.getLogger("rasa").setLevel(logging.WARNING)

@@ -27,15 +27,15 @@ from typing import Any
 
 import aiohttp
 import jsonschema
-from rasa.core.actions.action import RemoteAction
 import rasa.core.run as rasa_run
 import rasa.shared.utils.common
+from aiohttp.client_exceptions import ContentTypeError
+from rasa.core.actions.action import RemoteAction
 from rasa.core.nlg import interpolator
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.utils import endpoints
-from aiohttp.client_exceptions import ContentTypeError
 from rasa.utils.endpoints import ClientResponseError, concat_url
 
 logger = logging.getLogger(__name__)
@@ -123,10 +123,12 @@ class _ResultCheck:
         branches = item.get("oneOf", [])
         names = [b.get("properties", {}).get("event", {}).get("const") for b in branches]
         if branches and "event" in item.get("required", ()) and None not in names and len(set(names)) == len(names):
-            outer = dict(schema, properties=dict(schema["properties"], events={k: v for k, v in events.items() if k != "items"}))
+            outer = dict(
+                schema, properties=dict(schema["properties"], events={k: v for k, v in events.items() if k != "items"})
+            )
             base = {k: v for k, v in item.items() if k != "oneOf"}
             self.outer = cls(outer)
-            self.by_event = {name: cls({"allOf": [base, branch]}) for name, branch in zip(names, branches)}
+            self.by_event = {name: cls({"allOf": [base, branch]}) for name, branch in zip(names, branches, strict=True)}
 
     def _fast_valid(self, result: Any) -> bool:
         if self.outer is None or not self.outer.is_valid(result):

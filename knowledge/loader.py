@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from knowledge import models as m
 from knowledge import schema as s
-from knowledge.text import normalise
 from knowledge.queries import touch_catalogue
+from knowledge.text import normalise
 
 T = TypeVar("T", bound=BaseModel)
 

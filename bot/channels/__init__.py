@@ -7,6 +7,6 @@ from banktext.logs import install as _mask_logs
 _mask_logs()
 
 # one kept HTTP session per endpoint instead of a new connection for every action call
-from bot.speed import install as _keep_sessions
+from bot.speed import install as _keep_sessions  # noqa: E402 - after the log masking, on purpose
 
 _keep_sessions()

@@ -70,7 +70,9 @@ REPEATED_RESPONSE = "utter_offer_human_repeated"
 REPEATS_BEFORE_A_PERSON = 3
 _NOISE = re.compile(r"[\s\u3000,，.。!！?？~～、:：;；…]+")
 #: "…，另外…", "…？还有…": a second question in the same message, after a clause ends.
-_SECOND_QUESTION = re.compile(r"(?<=[，,。.？?！!；;\s])(?:另外|还有(?:就是)?|顺便问(?:一下|下)?|再问(?:一下|下)?|还想问(?:一下|下)?|以及)[，,：:]?")
+_SECOND_QUESTION = re.compile(
+    r"(?<=[，,。.？?！!；;\s])(?:另外|还有(?:就是)?|顺便问(?:一下|下)?|再问(?:一下|下)?|还想问(?:一下|下)?|以及)[，,：:]?"
+)
 #: Shorter pieces are not questions of their own ("…，还有吗").
 MIN_QUESTION_CHARS = 4
 
@@ -82,6 +84,8 @@ def split_run_on(text: str) -> list[str]:
     if len(pieces) < 2 or any(len(p) < MIN_QUESTION_CHARS for p in pieces):
         return [text]
     return pieces
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufeff]")
 
 
@@ -210,7 +214,6 @@ class Gateway:
     @property
     def _agent(self) -> Any:
         return getattr(getattr(self._app, "ctx", None), "agent", None)
-
 
     # --- incoming -----------------------------------------------------------
     async def receive(

@@ -69,9 +69,11 @@ def sign_buttons(conversation_id: str, message: dict[str, Any]) -> dict[str, Any
         buttons = message.get(key)
         if isinstance(buttons, list):
             message[key] = [
-                {**b, SIGNATURE_KEY: sign_payload(conversation_id, b["payload"])}
-                if isinstance(b, dict) and isinstance(b.get("payload"), str)
-                else b
+                (
+                    {**b, SIGNATURE_KEY: sign_payload(conversation_id, b["payload"])}
+                    if isinstance(b, dict) and isinstance(b.get("payload"), str)
+                    else b
+                )
                 for b in buttons
             ]
     return message
@@ -86,7 +88,11 @@ def looks_like_a_command(text: str) -> bool:
 def is_our_command(conversation_id: str, text: str, metadata: dict[str, Any], trusted: bool = False) -> bool:
     """Whether a command-shaped message is one of ours: channel-produced, signed, or the opening greeting."""
     stripped = text.strip()
-    return trusted or stripped in OPENING_PAYLOADS or payload_signed(conversation_id, stripped, metadata.get(SIGNATURE_KEY))
+    return (
+        trusted
+        or stripped in OPENING_PAYLOADS
+        or payload_signed(conversation_id, stripped, metadata.get(SIGNATURE_KEY))
+    )
 
 
 # --- website chat session ids ------------------------------------------------------------

@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import rasa.core.channels.channel
+import socketio
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-import socketio
 from socketio import AsyncServer
 
 from bot.channels import security
@@ -258,6 +258,7 @@ class WebChatInput(SocketIOInput):
         @bp.listener("before_server_start")
         async def bind_gateway(app: Sanic, _: Any) -> None:
             gateway.bind(app)
+
         if not (WEB_ROOT / ASSETS["vendor/socket.io.min.js"][0]).is_file():
             logger.warning("web/node_modules is missing: the chat page will not load until `make setup` has run")
 

@@ -260,8 +260,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 pending_cols.append(cols)
                 pending_vals.append(vals)
                 start += block.shape[-1]
-            groups = [(np.concatenate(pending_cols), np.concatenate(pending_vals))] if joint else list(
-                zip(pending_cols, pending_vals)
+            groups = (
+                [(np.concatenate(pending_cols), np.concatenate(pending_vals))]
+                if joint
+                else list(zip(pending_cols, pending_vals, strict=True))
             )
             for cols, vals in groups:
                 norm = np.sqrt(np.sum(vals * vals))
@@ -289,11 +291,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            ranking = [
-                {INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: p} for label, p in self._ranking(message)
-            ]
+            ranking = [{INTENT_NAME_KEY: label, PREDICTED_CONFIDENCE_KEY: p} for label, p in self._ranking(message)]
             message.set(
-                INTENT, ranking[0] if ranking else {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True
+                INTENT,
+                ranking[0] if ranking else {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
+                add_to_output=True,
             )
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

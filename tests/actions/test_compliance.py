@@ -116,7 +116,13 @@ async def test_recommendations_claim_deposit_insurance_for_deposits_only(domain,
             for goal in GOALS:
                 for tolerance in ("C1", "C3", "C5"):
                     d = CollectingDispatcher()
-                    slots = {"segment": segment, "goal": goal, "amount": 500000, "term": 36, "risk_tolerance": tolerance}
+                    slots = {
+                        "segment": segment,
+                        "goal": goal,
+                        "amount": 500000,
+                        "term": 36,
+                        "risk_tolerance": tolerance,
+                    }
                     show_recommendations(s, tracker_for("", "inform", slots=slots), d, w)
                     for message in d.messages:
                         if message.get("response") != "utter_recommendation_item":
@@ -135,7 +141,9 @@ async def test_recommendations_claim_deposit_insurance_for_deposits_only(domain,
 def test_risk_levels_are_named_one_way_everywhere(domain):
     """C4 is 成长型 in every answer, disclosure and product text, as the questionnaire's result says."""
     labels = {f"C{i}": domain["responses"][f"fmt_tolerance_C{i}"][0]["text"] for i in range(1, 6)}
-    names = "|".join(sorted(set(labels.values()) | {"积极型", "激进型", "进取型", "成长型", "稳健型", "平衡型", "保守型"}))
+    names = "|".join(
+        sorted(set(labels.values()) | {"积极型", "激进型", "进取型", "成长型", "稳健型", "平衡型", "保守型"})
+    )
     seed = ROOT / "knowledge" / "seed"
     texts = [p.read_text(encoding="utf-8") for p in seed.rglob("*.yml") if p.name != "disclosures.yml"]
     texts.append((ROOT / "domain.yml").read_text(encoding="utf-8"))

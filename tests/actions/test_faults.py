@@ -12,9 +12,9 @@ import asyncio
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
-from collections.abc import Callable
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import common
@@ -26,11 +26,17 @@ HOTLINE = "400-696-0000"
 CASES = {
     "action_greet": make_tracker("你好", "greet"),
     "action_show_capabilities": make_tracker("你能做什么", "ask_capabilities"),
-    "action_answer_product_info": make_tracker("大额存单是什么", "ask_product_info", [ent("product_type", "certificate_of_deposit")]),
-    "action_answer_interest_rate": make_tracker("定期利率多少", "ask_interest_rate", [ent("product_type", "time_deposit")]),
+    "action_answer_product_info": make_tracker(
+        "大额存单是什么", "ask_product_info", [ent("product_type", "certificate_of_deposit")]
+    ),
+    "action_answer_interest_rate": make_tracker(
+        "定期利率多少", "ask_interest_rate", [ent("product_type", "time_deposit")]
+    ),
     "action_answer_fees": make_tracker("信用卡年费", "ask_fees", [ent("product_type", "credit_card")]),
     "action_answer_eligibility": make_tracker("房贷条件", "ask_eligibility", [ent("product_type", "mortgage")]),
-    "action_answer_documents": make_tracker("开户带什么", "ask_required_documents", [ent("product_type", "debit_card")]),
+    "action_answer_documents": make_tracker(
+        "开户带什么", "ask_required_documents", [ent("product_type", "debit_card")]
+    ),
     "action_answer_risk": make_tracker("基金风险大吗", "ask_risk", [ent("product_type", "fund")]),
     "action_answer_maturity": make_tracker("定期到期怎么办", "ask_maturity", [ent("product_type", "time_deposit")]),
     "action_apply_product": make_tracker("我要办信用卡", "apply_product", [ent("product_type", "credit_card")]),
@@ -66,7 +72,9 @@ CASES = {
         },
     ),
     "action_lodge_complaint": make_tracker(
-        "不用", "inform", slots={"complaint_category": "服务态度", "complaint_description": "柜员态度很差", "complaint_contact": "-"}
+        "不用",
+        "inform",
+        slots={"complaint_category": "服务态度", "complaint_description": "柜员态度很差", "complaint_contact": "-"},
     ),
     "action_handoff_to_human": make_tracker("转人工", "request_human"),
     "action_handle_fallback": make_tracker("啊啊啊", "nlu_fallback"),
@@ -74,10 +82,24 @@ CASES = {
     "action_deny_in_form": make_tracker("算了", "deny", active_loop="appointment_form"),
     "action_answer_followup": make_tracker("白金卡呢", "inform", slots={"last_aspect": "fees"}),
     "action_answer_faq": make_tracker("那白金卡呢", "faq", slots={"last_aspect": "fees"}),
-    "action_answer_no": make_tracker("不对，是三年", "deny", [ent("term", 36)], slots={"last_aspect": "rate", "product_code": "TD-ZCZQ"}),
-    "validate_appointment_form": make_tracker("北京海淀", "inform", slots={"requested_slot": "appointment_branch", "appointment_branch": "北京海淀"}, active_loop="appointment_form"),
-    "validate_recommendation_form": make_tracker("退休了", "inform", slots={"requested_slot": "segment", "segment": "退休了"}, active_loop="recommendation_form"),
-    "validate_complaint_form": make_tracker("服务态度", "inform", slots={"requested_slot": "complaint_category", "complaint_category": "服务态度"}, active_loop="complaint_form"),
+    "action_answer_no": make_tracker(
+        "不对，是三年", "deny", [ent("term", 36)], slots={"last_aspect": "rate", "product_code": "TD-ZCZQ"}
+    ),
+    "validate_appointment_form": make_tracker(
+        "北京海淀",
+        "inform",
+        slots={"requested_slot": "appointment_branch", "appointment_branch": "北京海淀"},
+        active_loop="appointment_form",
+    ),
+    "validate_recommendation_form": make_tracker(
+        "退休了", "inform", slots={"requested_slot": "segment", "segment": "退休了"}, active_loop="recommendation_form"
+    ),
+    "validate_complaint_form": make_tracker(
+        "服务态度",
+        "inform",
+        slots={"requested_slot": "complaint_category", "complaint_category": "服务态度"},
+        active_loop="complaint_form",
+    ),
 }
 #: Answers that must never depend on the database.
 EMERGENCIES = {
@@ -129,7 +151,11 @@ def test_every_action_answers_without_the_database(name, missing_db, domain):
     elif name == "action_book_appointment":
         assert said == ["utter_booking_not_saved"]
     for message in dispatcher.messages:
-        if message.get("response") in ("utter_service_unavailable", "utter_complaint_not_saved", "utter_booking_not_saved"):
+        if message.get("response") in (
+            "utter_service_unavailable",
+            "utter_complaint_not_saved",
+            "utter_booking_not_saved",
+        ):
             assert message.get("hotline") == HOTLINE
     assert not list(missing_db.glob("gone-*.db")), "a missing knowledge base must not be created empty"
 
@@ -195,4 +221,6 @@ def test_a_short_lock_is_waited_out(kb_url, tmp_path, monkeypatch, domain):
     _locked(url, 0.6)
     dispatcher = CollectingDispatcher()
     asyncio.run(_actions()["action_lodge_complaint"](dispatcher, CASES["action_lodge_complaint"], domain))
-    assert responses(dispatcher) == ["utter_complaint_recorded"], "a lock shorter than the retries must not lose the complaint"
+    assert responses(dispatcher) == [
+        "utter_complaint_recorded"
+    ], "a lock shorter than the retries must not lose the complaint"

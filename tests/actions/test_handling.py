@@ -78,21 +78,23 @@ def frozen_now(monkeypatch):
 async def test_appointment_form_and_booking(frozen_now, dispatcher, tracker_for, domain, kb, seed):
     form = ValidateAppointmentForm()
     weekday_branch = next(b for b in seed.branches if b.hours.get("mon"))
-    got = without_misses(form.validate_appointment_branch(
-        f"{weekday_branch.city}{weekday_branch.district}", dispatcher, tracker_for(""), domain
-    ))
+    got = without_misses(
+        form.validate_appointment_branch(
+            f"{weekday_branch.city}{weekday_branch.district}", dispatcher, tracker_for(""), domain
+        )
+    )
     branch_code = got["appointment_branch"] or weekday_branch.code
     slots = {"appointment_branch": branch_code}
-    assert without_misses(form.validate_appointment_time("昨天上午10点", dispatcher, tracker_for(slots=slots), domain)) == {
-        "appointment_time": None
-    }
-    assert without_misses(form.validate_appointment_time("下周一凌晨3点", dispatcher, tracker_for(slots=slots), domain)) == {
-        "appointment_time": None
-    }
+    assert without_misses(
+        form.validate_appointment_time("昨天上午10点", dispatcher, tracker_for(slots=slots), domain)
+    ) == {"appointment_time": None}
+    assert without_misses(
+        form.validate_appointment_time("下周一凌晨3点", dispatcher, tracker_for(slots=slots), domain)
+    ) == {"appointment_time": None}
     assert (
-        without_misses(form.validate_appointment_time("明年3月1日上午10点", dispatcher, tracker_for(slots=slots), domain))[
-            "appointment_time"
-        ]
+        without_misses(
+            form.validate_appointment_time("明年3月1日上午10点", dispatcher, tracker_for(slots=slots), domain)
+        )["appointment_time"]
         is None
     )
     assert responses(dispatcher)[-3:] == ["utter_time_in_past", "utter_branch_closed_then", "utter_time_too_far"]
@@ -116,15 +118,21 @@ def test_unknown_place_is_said(dispatcher, tracker_for, domain):
 
 async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):
     form = ValidateComplaintForm()
-    described = without_misses(form.validate_complaint_description(
-        "柜员态度差，我的卡号6222021234567890123，身份证11010519900101123X", dispatcher, tracker_for(""), domain
-    ))["complaint_description"]
+    described = without_misses(
+        form.validate_complaint_description(
+            "柜员态度差，我的卡号6222021234567890123，身份证11010519900101123X", dispatcher, tracker_for(""), domain
+        )
+    )["complaint_description"]
     assert "6222021234567890123" not in described and "11010519900101123X" not in described
     assert without_misses(form.validate_complaint_contact("13812345678", dispatcher, tracker_for(""), domain)) == {
         "complaint_contact": "138****5678"
     }
-    assert without_misses(form.validate_complaint_contact("不用了", dispatcher, tracker_for(""), domain)) == {"complaint_contact": "-"}
-    assert without_misses(form.validate_complaint_contact("123", dispatcher, tracker_for(""), domain)) == {"complaint_contact": None}
+    assert without_misses(form.validate_complaint_contact("不用了", dispatcher, tracker_for(""), domain)) == {
+        "complaint_contact": "-"
+    }
+    assert without_misses(form.validate_complaint_contact("123", dispatcher, tracker_for(""), domain)) == {
+        "complaint_contact": None
+    }
     tracker = tracker_for(
         slots={"complaint_category": "服务态度", "complaint_description": described, "complaint_contact": "138****5678"}
     )
@@ -188,12 +196,16 @@ def test_tolerance_bands():
 
 async def test_recommendation_form_validation(dispatcher, tracker_for, domain):
     form = ValidateRecommendationForm()
-    assert without_misses(form.validate_segment("我已经退休了", dispatcher, tracker_for(""), domain)) == {"segment": "retiree"}
+    assert without_misses(form.validate_segment("我已经退休了", dispatcher, tracker_for(""), domain)) == {
+        "segment": "retiree"
+    }
     assert without_misses(form.validate_segment("火星人", dispatcher, tracker_for(""), domain)) == {"segment": None}
     assert without_misses(form.validate_amount("很多钱", dispatcher, tracker_for("很多钱"), domain)) == {"amount": None}
-    assert without_misses(form.validate_amount(
-        "二十万", dispatcher, tracker_for("二十万", entities=[ent("amount", 200000, "二十万")]), domain
-    )) == {"amount": 200000}
+    assert without_misses(
+        form.validate_amount(
+            "二十万", dispatcher, tracker_for("二十万", entities=[ent("amount", 200000, "二十万")]), domain
+        )
+    ) == {"amount": 200000}
     assert without_misses(form.validate_term("-3", dispatcher, tracker_for("-3"), domain)) == {"term": None}
     assert without_misses(form.validate_goal("养老用", dispatcher, tracker_for(""), domain)) == {"goal": "retirement"}
     slots = await form.required_slots([], dispatcher, tracker_for(slots={"risk_tolerance": "C2"}), domain)
@@ -241,7 +253,9 @@ async def test_recommendations_respect_the_questionnaire(answers, tolerance, dis
 )
 def test_typed_questionnaire_answers(slot, typed, answer, dispatcher, tracker_for, domain):
     form = ValidateRecommendationForm()
-    assert without_misses(getattr(form, f"validate_{slot}")(typed, dispatcher, tracker_for(typed), domain)) == {slot: answer}
+    assert without_misses(getattr(form, f"validate_{slot}")(typed, dispatcher, tracker_for(typed), domain)) == {
+        slot: answer
+    }
 
 
 @pytest.mark.parametrize(
@@ -250,7 +264,9 @@ def test_typed_questionnaire_answers(slot, typed, answer, dispatcher, tracker_fo
 )
 def test_typed_button_labels_are_accepted(slot, typed, value, dispatcher, tracker_for, domain):
     form = ValidateRecommendationForm()
-    assert without_misses(getattr(form, f"validate_{slot}")(typed, dispatcher, tracker_for(typed), domain)) == {slot: value}
+    assert without_misses(getattr(form, f"validate_{slot}")(typed, dispatcher, tracker_for(typed), domain)) == {
+        slot: value
+    }
 
 
 async def test_no_loss_caps_the_tolerance_and_keeps_to_deposits(dispatcher, tracker_for, domain, kb):
@@ -276,7 +292,11 @@ async def test_no_loss_caps_the_tolerance_and_keeps_to_deposits(dispatcher, trac
 
 async def test_the_customers_own_words_rule_out_loss(dispatcher, tracker_for, domain):
     form = ValidateRecommendationForm()
-    tracker = tracker_for("我退休了，有二十万，不能接受任何亏损，稳赚不赔的有吗", "ask_recommendation", active_loop="recommendation_form")
+    tracker = tracker_for(
+        "我退休了，有二十万，不能接受任何亏损，稳赚不赔的有吗", "ask_recommendation", active_loop="recommendation_form"
+    )
     events = await form.run(dispatcher, tracker, domain)
-    assert {"event": "slot", "name": "no_loss", "value": True, "timestamp": None} in events or slots_set(events).get("no_loss") is True
+    assert {"event": "slot", "name": "no_loss", "value": True, "timestamp": None} in events or slots_set(events).get(
+        "no_loss"
+    ) is True
     assert "utter_no_guaranteed_returns" in responses(dispatcher)

@@ -322,5 +322,10 @@ async def test_details_above_the_assessed_tolerance_are_flagged(dispatcher, trac
 
 @pytest.mark.parametrize("text", ["有没有稳赚不赔的理财", "我要保本保收益的产品", "零风险的基金有吗"])
 async def test_a_request_for_guaranteed_returns_is_corrected(text, dispatcher, tracker_for, domain):
-    await run(ActionAnswerProductInfo(), dispatcher, tracker_for(text, "ask_product_info", [ent("product_type", "fund")]), domain)
+    await run(
+        ActionAnswerProductInfo(),
+        dispatcher,
+        tracker_for(text, "ask_product_info", [ent("product_type", "fund")]),
+        domain,
+    )
     assert responses(dispatcher)[0] == "utter_no_guaranteed_returns"

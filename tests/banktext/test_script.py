@@ -10,7 +10,12 @@ from banktext.script import converter
 
 @pytest.mark.parametrize(
     "traditional, simplified",
-    [("我的銀行卡丟了", "我的银行卡丢了"), ("網銀轉帳限額是多少", "网银转帐限额是多少"), ("信用卡年費", "信用卡年费"), ("", "")],
+    [
+        ("我的銀行卡丟了", "我的银行卡丢了"),
+        ("網銀轉帳限額是多少", "网银转帐限额是多少"),
+        ("信用卡年費", "信用卡年费"),
+        ("", ""),
+    ],
 )
 def test_to_simplified(traditional, simplified):
     assert to_simplified(traditional) == simplified

@@ -118,9 +118,9 @@ def render_docs() -> str:
 
 def test_the_journeys_document_is_current():
     doc = Path(__file__).resolve().parents[2] / "docs" / "journeys.md"
-    assert doc.is_file() and doc.read_text(encoding="utf-8") == render_docs(), (
-        "docs/journeys.md is out of date: run `.venv/rasa/bin/python scripts/journeys_doc.py`"
-    )
+    assert (
+        doc.is_file() and doc.read_text(encoding="utf-8") == render_docs()
+    ), "docs/journeys.md is out of date: run `.venv/rasa/bin/python scripts/journeys_doc.py`"
 
 
 def test_journeys_are_well_formed():
@@ -136,7 +136,7 @@ def test_journeys_are_well_formed():
 
 
 def summary() -> str:
-    """"N journeys: reception …, consultation …" (printed by scripts/test.sh)."""
+    """ "N journeys: reception …, consultation …" (printed by scripts/test.sh)."""
     stages = collections.Counter(j["stage"] for j in JOURNEYS)
     return f"{len(JOURNEYS)} journeys: " + ", ".join(f"{s} {stages[s]}" for s in STAGES)
 
@@ -190,7 +190,9 @@ async def test_journey(journey, agent, desk, action_server):
         tracker = await agent.tracker_store.retrieve(sender) or DialogueStateTracker(sender, agent.domain.slots)
         if os.environ.get("JOURNEY_VERBOSE"):  # JOURNEY_VERBOSE=1 pytest -s: the conversation as it went
             parse = tracker.latest_message.parse_data or {}
-            print(f"\n> {text}  [{(parse.get('intent') or {}).get('name')}]  {[(e['entity'], e['value']) for e in parse.get('entities', [])]}")
+            print(
+                f"\n> {text}  [{(parse.get('intent') or {}).get('name')}]  {[(e['entity'], e['value']) for e in parse.get('entities', [])]}"
+            )
             for message in last:
                 print(f"  < {message.get('text')}  {[b.get('title') for b in message.get('buttons') or []]}")
             print("  slots:", {k: v for k, v in tracker.current_slot_values().items() if v not in (None, [], False, 0)})
@@ -224,6 +226,6 @@ async def test_journey(journey, agent, desk, action_server):
         if "rows" in turn:
             now = _count_rows(db_path)
             for table, count in turn["rows"].items():
-                assert now[table] - start_rows[table] == count, (
-                    f"{where}: {now[table] - start_rows[table]} new rows in {table}, not {count}"
-                )
+                assert (
+                    now[table] - start_rows[table] == count
+                ), f"{where}: {now[table] - start_rows[table]} new rows in {table}, not {count}"

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import rasa.core.run as rasa_run
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
-
-import rasa.core.run as rasa_run
 from sanic import Sanic
 
 from bot import speed
@@ -86,7 +85,10 @@ def test_action_answers_are_still_checked_against_the_schema() -> None:
         {},
         {"events": [slot, {"event": "active_loop", "name": None}, {"event": "followup", "name": "utter_greet"}]},
         {"events": [{"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}}]},
-        {"events": [{"event": "bot", "text": "您好", "metadata": {"a": 1}}], "responses": [{"text": "x", "buttons": []}]},
+        {
+            "events": [{"event": "bot", "text": "您好", "metadata": {"a": 1}}],
+            "responses": [{"text": "x", "buttons": []}],
+        },
     ]
     bad = [
         {"events": "slot"},

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActiveLoop, ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.stores import TrackerStore, purge

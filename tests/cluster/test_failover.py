@@ -24,8 +24,14 @@ import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = {"CLUSTER_PORT": "18080", "CLUSTER_RASA_PORT_1": "15006", "CLUSTER_RASA_PORT_2": "15007",
-         "CLUSTER_ACTION_PORT": "15065", "CLUSTER_PG_PORT": "15432", "CLUSTER_REDIS_PORT": "16379"}
+PORTS = {
+    "CLUSTER_PORT": "18080",
+    "CLUSTER_RASA_PORT_1": "15006",
+    "CLUSTER_RASA_PORT_2": "15007",
+    "CLUSTER_ACTION_PORT": "15065",
+    "CLUSTER_PG_PORT": "15432",
+    "CLUSTER_REDIS_PORT": "16379",
+}
 CONVERSATIONS = 200
 CONCURRENT = 20
 SCRIPT = ["你好", "我想存10万整存整取", "存三年有多少利息", "信用卡年费多少", "谢谢"]
@@ -34,8 +40,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def _cluster(*args: str, env: dict[str, str]) -> None:
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "cluster.sh"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "cluster.sh"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"cluster.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
@@ -45,8 +57,13 @@ def cluster(tmp_path_factory):
     work = tmp_path_factory.mktemp("cluster")
     pg_dir = Path(tempfile.mkdtemp(prefix="yunlan-cluster-pg-"))  # reachable by the postgres user
     pg_dir.chmod(0o755)
-    env = {**os.environ, **PORTS, "CLUSTER_DIR": str(work), "CLUSTER_PG_DIR": str(pg_dir / "data"),
-           "SECRETS_FILE": str(work / "secrets.env")}
+    env = {
+        **os.environ,
+        **PORTS,
+        "CLUSTER_DIR": str(work),
+        "CLUSTER_PG_DIR": str(pg_dir / "data"),
+        "SECRETS_FILE": str(work / "secrets.env"),
+    }
     for key in ("ACTION_SERVER_TOKEN", "CHANNEL_SECRET", "REST_CHANNEL_TOKEN"):
         env.pop(key, None)
     _cluster("start", env=env)
@@ -60,7 +77,9 @@ def cluster(tmp_path_factory):
 
 async def _say(http, token, sender, text):
     url = f"http://127.0.0.1:{PORTS['CLUSTER_PORT']}/webhooks/rest/webhook"
-    async with http.post(url, json={"sender": sender, "message": text}, headers={"Authorization": f"Bearer {token}"}) as r:
+    async with http.post(
+        url, json={"sender": sender, "message": text}, headers={"Authorization": f"Bearer {token}"}
+    ) as r:
         body = await r.text()
         return r.status, (json.loads(body) if r.status == 200 else body)
 
@@ -112,7 +131,7 @@ async def test_killing_one_instance_loses_and_duplicates_nothing(cluster):
     elapsed = time.monotonic() - started
     assert killed.is_set()
     stored = _user_events(senders)
-    lost = {s: SCRIPT[len(t):] for s, t in stored.items() if len(t) < len(SCRIPT)}
+    lost = {s: SCRIPT[len(t) :] for s, t in stored.items() if len(t) < len(SCRIPT)}
     duplicated = {s: t for s, t in stored.items() if len(t) > len(SCRIPT)}
     events = sum(len(t) for t in stored.values())
     print(

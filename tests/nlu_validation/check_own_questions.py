@@ -11,15 +11,54 @@ from pathlib import Path
 TSV = Path(__file__).with_name("own_questions.tsv")
 
 INTENTS = set(
-    "greet goodbye thank affirm deny bot_challenge ask_capabilities out_of_scope"
-    " ask_product_info ask_interest_rate ask_fees ask_eligibility ask_required_documents ask_risk"
-    " compare_products ask_recommendation apply_product ask_maturity report_lost_card report_fraud"
-    " ask_branch ask_contact book_appointment complain request_human faq".split()
+    [
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "bot_challenge",
+        "ask_capabilities",
+        "out_of_scope",
+        "ask_product_info",
+        "ask_interest_rate",
+        "ask_fees",
+        "ask_eligibility",
+        "ask_required_documents",
+        "ask_risk",
+        "compare_products",
+        "ask_recommendation",
+        "apply_product",
+        "ask_maturity",
+        "report_lost_card",
+        "report_fraud",
+        "ask_branch",
+        "ask_contact",
+        "book_appointment",
+        "complain",
+        "request_human",
+        "faq",
+    ]
 )
 PRODUCT_TYPES = set(
-    "demand_deposit time_deposit certificate_of_deposit debit_card credit_card mortgage consumer_loan"
-    " business_loan student_loan wealth_management fund insurance precious_metal forex e_banking"
-    " corporate_settlement".split()
+    [
+        "demand_deposit",
+        "time_deposit",
+        "certificate_of_deposit",
+        "debit_card",
+        "credit_card",
+        "mortgage",
+        "consumer_loan",
+        "business_loan",
+        "student_loan",
+        "wealth_management",
+        "fund",
+        "insurance",
+        "precious_metal",
+        "forex",
+        "e_banking",
+        "corporate_settlement",
+    ]
 )
 
 

@@ -88,7 +88,7 @@ async def test_a_session_survives_a_reconnect(stub):
 
 async def test_deliver_turns_rasa_messages_into_the_pages_format(stub):
     customer = stub.customer()
-    session = await customer.open()
+    await customer.open()
     await customer.say("你好")  # the gateway learns the conversation lives on the web channel
     await customer.next()
     assert stub.gateway.channel_of(customer.conversation) == "web"
@@ -154,7 +154,7 @@ async def test_only_session_ids_the_channel_issues_are_accepted(stub, requested)
 
 async def test_a_known_conversation_id_without_its_signature_opens_a_new_session(stub):
     owner, intruder = stub.customer(), stub.customer()
-    token = await owner.open()
+    await owner.open()
     got = await intruder.open(owner.conversation)
     assert got.split(".")[0] != owner.conversation
     await owner.say("只有我能看到")
