@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from knowledge import models as m
@@ -425,13 +425,12 @@ def touch_catalogue(session: Session) -> None:
     then read again. Done on its own whenever the ORM writes a catalogue row (below), and by
     the loader after its bulk deletes."""
     session.info.pop("catalogue", None)
-    table = m.CatalogueStamp.__table__
     connection = session.connection()
-    if not inspect(connection).has_table(table.name):
+    if not inspect(connection).has_table(m.CatalogueStamp.__tablename__):
         return
     stamp = secrets.token_hex(16)
-    if connection.execute(table.update().values(stamp=stamp)).rowcount == 0:
-        connection.execute(table.insert().values(stamp=stamp))
+    if connection.execute(update(m.CatalogueStamp).values(stamp=stamp)).rowcount == 0:
+        connection.execute(insert(m.CatalogueStamp).values(stamp=stamp))
 
 
 @event.listens_for(Session, "after_flush")
