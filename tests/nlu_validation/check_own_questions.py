@@ -5,61 +5,40 @@ The intent and product_type names are those of the NLU contract (shared/spec/int
 """
 
 import collections
+import re
 import sys
 from pathlib import Path
 
 TSV = Path(__file__).with_name("own_questions.tsv")
 
-INTENTS = set(
-    [
-        "greet",
-        "goodbye",
-        "thank",
-        "affirm",
-        "deny",
-        "bot_challenge",
-        "ask_capabilities",
-        "out_of_scope",
-        "ask_product_info",
-        "ask_interest_rate",
-        "ask_fees",
-        "ask_eligibility",
-        "ask_required_documents",
-        "ask_risk",
-        "compare_products",
-        "ask_recommendation",
-        "apply_product",
-        "ask_maturity",
-        "report_lost_card",
-        "report_fraud",
-        "ask_branch",
-        "ask_contact",
-        "book_appointment",
-        "complain",
-        "request_human",
-        "faq",
-    ]
-)
-PRODUCT_TYPES = set(
-    [
-        "demand_deposit",
-        "time_deposit",
-        "certificate_of_deposit",
-        "debit_card",
-        "credit_card",
-        "mortgage",
-        "consumer_loan",
-        "business_loan",
-        "student_loan",
-        "wealth_management",
-        "fund",
-        "insurance",
-        "precious_metal",
-        "forex",
-        "e_banking",
-        "corporate_settlement",
-    ]
-)
+CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "spec" / "intents.yml"
+_KEY = re.compile(r"^( *)([a-z_]+):")
+
+
+def contract_names(text: str) -> tuple[set[str], set[str]]:
+    """The intent names and the product_type values of the contract, read by indentation (the
+    contract's layout: intents at two spaces under ``intents:``, product types at six under
+    ``entities: product_type: values:``), so that this check needs nothing but the standard library."""
+    intents: set[str] = set()
+    product_types: set[str] = set()
+    path: list[tuple[int, str]] = []
+    for line in text.split("\n"):
+        match = _KEY.match(line)
+        if not match:
+            continue
+        depth, key = len(match.group(1)), match.group(2)
+        while path and path[-1][0] >= depth:
+            path.pop()
+        parents = [k for _, k in path]
+        if parents == ["intents"]:
+            intents.add(key)
+        elif parents == ["entities", "product_type", "values"]:
+            product_types.add(key)
+        path.append((depth, key))
+    return intents, product_types
+
+
+INTENTS, PRODUCT_TYPES = contract_names(CONTRACT.read_text(encoding="utf-8"))
 
 
 def main() -> int:
