@@ -259,18 +259,22 @@ def test_ratios_are_project_over_baseline_for_every_figure():
     assert load.ratio(1.0, 0) is None and load.ratio(None, 1.0) is None
 
 
+def fake_meta() -> dict:
+    """The run's description as benchmarks/load.py writes it."""
+    return {
+        "date": "2026-12-03 08:00 UTC",
+        "cpus": 2,
+        "python": "3.10.13",
+        "quick": False,
+        "duration_s": 20.0,
+        "request_timeout_s": 60.0,
+        "scripts": load.script_turns(),
+    }
+
+
 def test_the_markdown_table_has_both_assistants_and_the_ratios():
     results = {
-        "meta": {
-            "date": "2026-12-03 08:00 UTC",
-            "cpus": 2,
-            "python": "3.10.13",
-            "quick": False,
-            "duration_s": 20.0,
-            "request_timeout_s": 60.0,
-            "scripts": load.script_turns(),
-            "wall_seconds": 1200.0,
-        },
+        "meta": {**fake_meta(), "wall_seconds": 1200.0},
         "assistants": {"project": fake_results(2.0), "baseline": fake_results(1.0)},
     }
     results["ratios"] = load.compute_ratios(results["assistants"]["project"], results["assistants"]["baseline"])
@@ -291,15 +295,7 @@ def test_a_capacity_no_rate_met_is_shown_as_below_the_lowest_rate_tried():
     assert load.capacity_figure({"turns_per_s": 7.03, "trials": trials}) == 7.03
     baseline = {**fake_results(1.0), "capacity": {"turns_per_s": 0.0, "trials": trials}}
     results = {
-        "meta": {
-            "date": "2026-12-03 08:00 UTC",
-            "cpus": 2,
-            "python": "3.10.13",
-            "quick": False,
-            "duration_s": 20.0,
-            "request_timeout_s": 60.0,
-            "scripts": load.script_turns(),
-        },
+        "meta": fake_meta(),
         "assistants": {"project": fake_results(2.0), "baseline": baseline},
     }
     results["ratios"] = load.compute_ratios(results["assistants"]["project"], baseline)
