@@ -55,8 +55,7 @@ def _session(config: endpoints.EndpointConfig) -> aiohttp.ClientSession:
             if config.basic_auth
             else None
         )
-        session = aiohttp.ClientSession(
-            headers=config.headers,
+        session = aiohttp.ClientSession(  # the endpoint's headers go with each request (_request)
             auth=auth,
             timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
             # an idle connection is dropped after 2 s, before the action server (Sanic, 5 s)
