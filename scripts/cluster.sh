@@ -143,6 +143,8 @@ $servers  }
     proxy_http_version 1.1;
     proxy_set_header Host \$host;
     proxy_set_header Connection "";
+    # the same id on a retry to the other server: the REST channel answers it from the stored turn
+    proxy_set_header X-Request-ID \$request_id;
     # a server that died mid-request: the request goes to the other (a turn is saved only once it is done)
     proxy_next_upstream error timeout http_502 http_503 non_idempotent;
     proxy_read_timeout 120s;

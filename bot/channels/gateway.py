@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
 
 from banktext import redact
 from bot.channels import security
@@ -271,14 +272,43 @@ class Gateway:
         if agent is not None:
             await asyncio.gather(*(listener(incoming, agent) for listener in self._agent_listeners))
             return incoming
-        if incoming.message_id:
-            metadata.setdefault("channel_message_id", incoming.message_id)
         parts = split_run_on(incoming.text)
-        for part in parts:  # "信用卡年费多少？另外房贷利率呢": each question answered in turn
+        answered = 0
+        if incoming.message_id:
+            metadata["channel_message_id"] = incoming.message_id
+            answered = await self._answered_before(incoming, output)
+        for part in parts[answered:]:  # "信用卡年费多少？另外房贷利率呢": each question answered in turn
             await self._bot_turn(incoming, part, metadata, on_new_message, output)
-        if self._asked_again(incoming.sender_id, incoming.text):
+        if answered < len(parts) and self._asked_again(incoming.sender_id, incoming.text):
             await self._answer_alone(incoming.sender_id, REPEATED_RESPONSE, output)
         return incoming
+
+    async def _answered_before(self, incoming: Incoming, output: WatchedOutput) -> int:
+        """How many parts of this message the bot has already answered, their answers sent again.
+
+        A message comes twice with the same id when its first server died after storing the turn
+        and before answering (nginx then passes the request to another server), or when a caller
+        or WeChat retries: the conversation holds the answers, so the bot does not run twice (a
+        complaint filed twice, a questionnaire answer counted twice)."""
+        try:
+            tracker = await self._agent.tracker_store.retrieve(incoming.sender_id)
+        except Exception as exc:  # no agent or store: nothing known to be answered
+            logger.error("no tracker to check for a repeated message: %s", type(exc).__name__)
+            return 0
+        answered, inside, answers = 0, False, []
+        for event in tracker.events if tracker else ():
+            if isinstance(event, UserUttered):
+                inside = (event.metadata or {}).get("channel_message_id") == incoming.message_id
+                answered += inside
+            elif inside and isinstance(event, BotUttered):
+                answers.append(event.message())
+        if answered:
+            logger.info(
+                "a message on %s came again: its %d answers sent from the conversation", incoming.channel, len(answers)
+            )
+        for answer in answers:
+            await output.send_response(incoming.sender_id, answer)
+        return answered
 
     async def _bot_turn(
         self,

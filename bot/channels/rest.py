@@ -44,6 +44,9 @@ def _bad(message: str) -> HTTPResponse:
     return response.json({"error": message}, status=400)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 def parse_body(raw: bytes) -> tuple[str, str, dict[str, Any]] | str:
     """(sender, message, metadata) of a request body, or the reason it is refused."""
     if len(raw) > MAX_BODY_BYTES:
@@ -106,8 +109,14 @@ class GatewayRestInput(InputChannel):
                 return _bad(parsed)
             sender, message, metadata = parsed
             collector = CollectingOutputChannel()
+            # a request sent again with the same id (nginx's $request_id when it retries on another
+            # server, or the caller's own) gets the stored answers instead of a second turn
+            request_id = request.headers.get("X-Request-ID", "")
+            message_id = PREFIX + request_id if _REQUEST_ID.fullmatch(request_id) else None
             await gateway.receive(
-                Incoming(channel=CHANNEL, sender_id=PREFIX + sender, text=message, metadata=metadata),
+                Incoming(
+                    channel=CHANNEL, sender_id=PREFIX + sender, text=message, metadata=metadata, message_id=message_id
+                ),
                 on_new_message,
                 collector,
             )

@@ -190,6 +190,31 @@ async def test_rest_masks_personal_numbers_before_the_tracker(server, agent):  #
         assert raw not in stored
 
 
+async def test_a_request_sent_again_with_its_id_is_answered_once(server, agent):  # noqa: F811
+    """nginx sends a request again, with the same X-Request-ID, to the other server when the first
+    died after storing the turn: the customer gets the same answers and the bot does not run twice."""
+    url, http = server
+    sender = uuid.uuid4().hex[:12]
+    headers = {"Authorization": f"Bearer {REST_TOKEN}", "X-Request-ID": uuid.uuid4().hex}
+    body = {"sender": sender, "message": "金卡信用卡年费多少？另外三年定期利率呢"}
+    answers = []
+    for _ in range(2):
+        async with http.post(f"{url}/webhooks/rest/webhook", json=body, headers=headers) as response:
+            assert response.status == 200
+            answers.append([r.get("text") for r in await response.json()])
+    assert answers[0] and answers[1] == answers[0]
+    assert "年费" in "".join(answers[0]) and "利率" in "".join(answers[0])
+    tracker = await agent.tracker_store.retrieve(f"rest:{sender}")
+    asked = [e.text for e in tracker.events if e.type_name == "user"]
+    assert len(asked) == 2, asked  # the two questions of the run-on message, once each
+
+    headers["X-Request-ID"] = uuid.uuid4().hex  # a new request with the same words is a new turn
+    async with http.post(f"{url}/webhooks/rest/webhook", json=body, headers=headers) as response:
+        assert response.status == 200
+    tracker = await agent.tracker_store.retrieve(f"rest:{sender}")
+    assert len([e for e in tracker.events if e.type_name == "user"]) == 4
+
+
 # --- typed commands are text -------------------------------------------------------------------
 
 
