@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -26,7 +27,10 @@ from actions.common import (
     write_with_retry,
 )
 from banktext import mask_phone, redact, to_simplified
+from knowledge import handoffs as h
 from knowledge import queries as q
+
+logger = logging.getLogger(__name__)
 
 #: Replies that mean "no call-back, thanks" to the contact question (parsing vocabulary).
 NO_CONTACT = ("不用", "不需要", "不要", "算了", "不方便", "没必要", "no")
@@ -166,14 +170,235 @@ class ActionLodgeComplaint(Action):
         return [SlotSet(slot, None) for slot in ("complaint_category", "complaint_description", "complaint_contact")]
 
 
+#: Words by which customers say they are elderly (parsing vocabulary): they go to the front of the queue.
+ELDERLY_WORDS = (
+    "老年人",
+    "老人家",
+    "年纪大",
+    "年紀大",
+    "岁数大",
+    "歲數大",
+    "上了年纪",
+    "退休老人",
+    "老花",
+    "看不清",
+    "眼神不好",
+    "七十多",
+    "八十多",
+    "七十岁",
+    "八十岁",
+)
+#: "取消转人工", "不排了": the customer leaves the queue (parsing vocabulary).
+_CANCEL_QUEUE = re.compile(
+    r"(取消|不要|不用|不等|不排|算了).{0,4}(人工|排队|等|转接|客服)|(人工|排队).{0,3}(取消|不要了|不用了|算了)"
+)
+#: The bot's last answer before the customer asked for a person says why (metadata of BotUttered).
+REASON_AFTER = {
+    "utter_offer_human": "not_understood",
+    "utter_form_offer_human": "not_understood",
+    "utter_offer_human_repeated": "not_understood",
+    "utter_complaint_recorded": "complaint",
+    "utter_fraud_urgent": "fraud",
+    "utter_lost_card_steps": "fraud",
+}
+#: Intents that are talk, not a subject: left out of the agent's summary.
+_SMALL_TALK = {"greet", "thank", "affirm", "deny", "inform", "goodbye", "nlu_fallback", "rate_service"}
+
+
+def _user_events(tracker: Tracker) -> list[dict[str, Any]]:
+    return [e for e in tracker.events if e.get("event") == "user"]
+
+
+def _intent_of(event: dict[str, Any]) -> str:
+    return str(((event.get("parse_data") or {}).get("intent") or {}).get("name") or "")
+
+
+def _slot_values(tracker: Tracker, slot: str) -> list[Any]:
+    """Every value ``slot`` took in the conversation, oldest first, without repeats."""
+    values: list[Any] = []
+    for event in tracker.events:
+        if event.get("event") == "slot" and event.get("name") == slot and event.get("value") not in (None, "", []):
+            value = event["value"]
+            for v in value if isinstance(value, list) else [value]:
+                if v not in values:
+                    values.append(v)
+    return values
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    """Why the customer is going to a person, from what came just before the request."""
+    users = _user_events(tracker)
+    if sum(1 for e in users if _intent_of(e) == "request_human") >= 2:
+        return "asked_repeatedly"
+    latest = len(tracker.events) - 1
+    while latest >= 0 and tracker.events[latest].get("event") != "user":
+        latest -= 1
+    for event in reversed(tracker.events[:latest]):
+        if event.get("event") == "user":
+            break
+        template = (event.get("metadata") or {}).get("utter_action") if event.get("event") == "bot" else None
+        if template in REASON_AFTER:
+            return REASON_AFTER[template]
+    recent = [_intent_of(e) for e in users[-4:]]
+    if "report_fraud" in recent:
+        return "fraud"
+    if "complain" in recent:
+        return "complaint"
+    return "customer_asked"
+
+
+def is_elderly(tracker: Tracker) -> bool:
+    if tracker.get_slot("segment") == "retiree":
+        return True
+    texts = (to_simplified(str(e.get("text") or "")) for e in _user_events(tracker))
+    return any(word in text for text in texts for word in ELDERLY_WORDS)
+
+
+def handoff_summary(tracker: Tracker, reason: str, product_names: dict[str, str]) -> dict[str, Any]:
+    """What the agent reads before answering: subjects, products, segment, risk, disclosures."""
+    intents = list(dict.fromkeys(i for i in map(_intent_of, _user_events(tracker)) if i and i not in _SMALL_TALK))
+    codes = _slot_values(tracker, "product_code")
+    return {
+        "reason": reason,
+        "intents": intents,
+        "products": [product_names.get(code, code) for code in codes],
+        "product_types": [str(v) for v in _slot_values(tracker, "product_type")],
+        "segment": tracker.get_slot("segment"),
+        "risk_level": tracker.get_slot("risk_tolerance"),
+        "disclosures": [product_names.get(code, code) for code in tracker.get_slot("acknowledged_products") or []],
+        "elderly": is_elderly(tracker),
+    }
+
+
+def _handoff_mode(tracker: Tracker) -> str | None:
+    """ "cancel" or "message" from a button; "cancel" from "取消转人工" typed."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "handoff_mode" and entity.get("value") in ("cancel", "message"):
+            return str(entity["value"])
+    return "cancel" if _CANCEL_QUEUE.search(to_simplified(customer_text(tracker))) else None
+
+
 class ActionHandoffToHuman(Action):
-    """Tell the customer a human agent is being connected, with the hotline as a fallback."""
+    """Queue the conversation for a person at the staff desk and tell the customer what happens.
+
+    The handoff is stored (``knowledge.handoffs``) with its department, reason, priority and a
+    summary for the agent; the customer hears their place in the queue and the expected wait,
+    can cancel, and outside opening hours (or when the wait is long) may leave a message.
+    The bot keeps answering while the customer waits; the desk pauses it when a person takes over.
+    """
 
     def name(self) -> str:
         return "action_handoff_to_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(response="utter_handoff", **bank_facts())
+        facts = bank_facts()
+        mode = _handoff_mode(tracker)
+        try:
+            answer = await write_with_retry(lambda s: self._queue(s, tracker, mode))
+        except KB_ERRORS as exc:
+            logger.error("the desk's queue is unavailable: %s", type(exc).__name__)
+            answer = None
+        if answer is None:  # no desk configured or the database is down: the hotline
+            dispatcher.utter_message(response="utter_handoff", **facts)
+            return []
+        response, values = answer
+        dispatcher.utter_message(response=response, **{**facts, **values})
+        return []
+
+    @staticmethod
+    def _queue(session: Any, tracker: Tracker, mode: str | None) -> tuple[str, dict[str, Any]] | None:
+        settings = h.desk(session)
+        if settings is None:
+            return None
+        conversation = conversation_id(tracker)
+        if mode == "cancel":
+            cancelled = h.cancel(session, conversation)
+            return ("utter_handoff_cancelled", {}) if cancelled else ("utter_handoff_nothing_to_cancel", {})
+        reason = handoff_reason(tracker)
+        intent = "complain" if reason == "complaint" else "report_fraud" if reason == "fraud" else None
+        product_types = _slot_values(tracker, "product_type")
+        product_codes = _slot_values(tracker, "product_code")
+        views = {
+            code: q.get_product(session, code)
+            for code in product_codes + list(tracker.get_slot("acknowledged_products") or [])
+        }
+        names = {code: view.name for code, view in views.items() if view}
+        latest = views.get(product_codes[-1]) if product_codes else None
+        product_type = latest.category if latest else (product_types[-1] if product_types else None)
+        department = settings.route(intent, product_type, tracker.get_slot("segment"))
+        summary = handoff_summary(tracker, reason, names)
+        priority = (
+            h.PRIORITY_ELDERLY
+            if summary["elderly"]
+            else h.PRIORITY_REPEATED if reason == "asked_repeatedly" else h.PRIORITY_NORMAL
+        )
+        current = h.open_handoff_of(session, conversation)
+        if not settings.is_open() and current is None and mode != "message":
+            return "utter_handoff_closed", {"desk_hours": settings.hours}
+        if mode == "message" and current is not None and current.state == "waiting":
+            current.state = "message"  # waiting too long: the customer leaves a message instead
+            return "utter_handoff_message_left", {"code": current.code}
+        handoff, _ = h.open_handoff(
+            session,
+            conversation,
+            channel=tracker.get_latest_input_channel() or "web",
+            department=department,
+            reason=reason,
+            priority=priority,
+            summary=summary,
+            state="message" if mode == "message" else "waiting",
+        )
+        if handoff.state == "message":
+            return "utter_handoff_message_left", {"code": handoff.code}
+        ahead = h.position(session, handoff) - 1
+        minutes = h.estimated_wait_minutes(session, handoff, settings)
+        values = {
+            "code": handoff.code,
+            "department": settings.department_name(handoff.department),
+            "ahead": ahead,
+            "minutes": minutes,
+            "desk_hours": settings.hours,
+        }
+        long_wait = minutes > settings.max_wait_minutes
+        return ("utter_handoff_queued_long" if long_wait else "utter_handoff_queued"), values
+
+
+class ActionRateService(Action):
+    """Store the customer's 1-5 rating (once per conversation) and thank them."""
+
+    def name(self) -> str:
+        return "action_rate_service"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        score = next(
+            (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "score"), None
+        )
+        try:
+            score = int(str(score))
+        except ValueError:
+            score = 0
+        if not 1 <= score <= 5:
+            dispatcher.utter_message(response="utter_ask_satisfaction")
+            return []
+        if tracker.get_slot("satisfaction_given"):
+            dispatcher.utter_message(response="utter_already_rated")
+            return []
+        conversation = conversation_id(tracker)
+        await write_with_retry(lambda s: h.rate(s, conversation, q.pseudonym(conversation), score))
+        dispatcher.utter_message(response="utter_rating_thanks" if score >= 3 else "utter_rating_sorry")
+        return [SlotSet("satisfaction_given", True)]
+
+
+class ActionAskSatisfaction(Action):
+    """Ask for a 1-5 rating, unless the customer has already given one in this conversation."""
+
+    def name(self) -> str:
+        return "action_ask_satisfaction"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if not tracker.get_slot("satisfaction_given"):
+            dispatcher.utter_message(response="utter_ask_satisfaction")
         return []
 
 

@@ -59,6 +59,7 @@ class Seed:
     segments: list[s.SegmentIn]
     branches: list[s.BranchIn]
     faqs: list[s.FaqIn]
+    desk: s.DeskIn | None = None
 
 
 _ENTRY_KEYS = ("code", "topic", "name")
@@ -140,6 +141,8 @@ def read_seed(root: Path) -> Seed:
     segments = one("segments.yml", s.SegmentsFile)
     branches = one("branches.yml", s.BranchesFile)
     faqs = one("faq.yml", s.FaqFile)
+    # the staff desk's departments, hours and canned replies; without it the desk has no queues
+    desk = _parse(root / "desk.yml", root, s.DeskFile, problems) if (root / "desk.yml").is_file() else None
     product_files = sorted((root / "products").glob("*.yml")) if (root / "products").is_dir() else []
     if not product_files:
         problems.append(Problem("products/", "", "", "no product files (products/*.yml)"))
@@ -159,6 +162,7 @@ def read_seed(root: Path) -> Seed:
         segments=segments.segments,
         branches=branches.branches,
         faqs=faqs.faqs,
+        desk=desk.desk if desk else None,
     )
     _cross_check(seed, problems)
     if problems:
@@ -336,6 +340,26 @@ def apply_seed(session: Session, seed: Seed) -> dict[str, dict[str, int]]:
         row = _upsert(session, m.Faq, "topic", q.topic, stats("faqs"))
         row.title, row.questions, row.answer = q.title, list(q.questions), q.answer
     stats("faqs")["removed"] = _prune(session, m.Faq, "topic", {q.topic for q in seed.faqs})
+
+    desk = seed.desk
+    if desk is not None:
+        setting = _upsert(session, m.DeskSetting, "code", "desk", stats("desk"))
+        for field, value in desk.model_dump(exclude={"departments", "canned_replies"}).items():
+            setattr(setting, field, value)
+    stats("desk")["removed"] = _prune(session, m.DeskSetting, "code", {"desk"} if desk else set())
+    for position, d in enumerate(desk.departments if desk else []):
+        row = _upsert(session, m.DeskDepartment, "code", d.code, stats("desk_departments"))
+        row.name, row.position = d.name, position
+        row.product_types, row.intents, row.segments = list(d.product_types), list(d.intents), list(d.segments)
+    stats("desk_departments")["removed"] = _prune(
+        session, m.DeskDepartment, "code", {d.code for d in desk.departments} if desk else set()
+    )
+    for position, c in enumerate(desk.canned_replies if desk else []):
+        row = _upsert(session, m.CannedReply, "code", c.code, stats("canned_replies"))
+        row.title, row.text, row.position = c.title, c.text, position
+    stats("canned_replies")["removed"] = _prune(
+        session, m.CannedReply, "code", {c.code for c in desk.canned_replies} if desk else set()
+    )
     session.flush()
     if any(report[table]["removed"] for table in ("bank", "segments", "products", "categories")):
         touch_catalogue(session)  # bulk deletes bypass the ORM, which notices every other change

@@ -3,7 +3,8 @@
 Catalogue tables (bank, categories, products, disclosures, segments, branches,
 FAQ) are owned by the seed loader and keyed by a stable ``code``. Operational
 tables (disclosure acknowledgements, unanswered questions, appointments,
-complaints) are written by the action server and never touched by a reload.
+complaints, handoffs, satisfaction ratings) are written by the action server and the
+staff desk and never touched by a reload; staff accounts are made with ``python -m desk``.
 """
 
 from __future__ import annotations
@@ -274,6 +275,117 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class DeskDepartment(Base):
+    """A queue of the staff desk (retail, cards, loans, wealth, corporate, complaints), from ``desk.yml``:
+    which product types and intents route a handoff to it."""
+
+    __tablename__ = "desk_department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(default=0)
+    product_types: Mapped[list[Any]] = mapped_column(default=list)
+    intents: Mapped[list[Any]] = mapped_column(default=list)
+    segments: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class DeskSetting(Base):
+    """The desk's opening hours and waiting limits (one row, from ``desk.yml``)."""
+
+    __tablename__ = "desk_setting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    opens: Mapped[str] = mapped_column(String(5))  # "08:00", local time of the bank (Asia/Shanghai)
+    closes: Mapped[str] = mapped_column(String(5))
+    weekdays: Mapped[list[Any]] = mapped_column(default=list)  # 1 = Monday ... 7 = Sunday
+    max_wait_minutes: Mapped[int] = mapped_column(default=15)
+    default_handle_minutes: Mapped[int] = mapped_column(default=6)
+
+
+class CannedReply(Base):
+    """A ready answer staff can send from the console (``desk.yml``; the FAQ answers come too)."""
+
+    __tablename__ = "canned_reply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+# --- the staff desk: handoffs to people, staff accounts, satisfaction ------------
+
+
+class StaffUser(Base):
+    """A member of staff who logs in to the desk console (password stored as a salted hash only)."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(20))  # agent | supervisor
+    departments: Mapped[list[Any]] = mapped_column(default=list)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed to a person: bot -> waiting -> with_agent -> resolved (-> back to the bot).
+
+    ``message`` is a handoff left as a message outside opening hours or after the longest wait
+    (a ticket staff answer on the customer's channel); ``cancelled`` one the customer withdrew.
+    ``conversation_id`` is the tracker's key: the desk reaches the customer through it.
+    """
+
+    __tablename__ = "handoff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    department: Mapped[str] = mapped_column(String(40), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    agent: Mapped[str | None] = mapped_column(String(40), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class HandoffNote(Base):
+    """A note staff keep on a handoff (never shown to the customer)."""
+
+    __tablename__ = "handoff_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class SatisfactionRating(Base):
+    """A customer's 1-5 rating of a conversation (or of the person who served them)."""
+
+    __tablename__ = "satisfaction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
+    score: Mapped[int] = mapped_column()
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id", ondelete="SET NULL"))
+    agent: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 

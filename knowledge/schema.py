@@ -250,6 +250,45 @@ class SegmentIn(_Strict):
     rules: list[RuleIn] = Field(default_factory=list)
 
 
+class DeskDepartmentIn(_Strict):
+    code: str = Code
+    name: str = Text
+    #: a handoff goes to the department naming the intent that led to it, else the product type
+    #: discussed last, else the customer's segment; to the first department when none does
+    product_types: list[Literal[CATEGORY_CODES]] = Field(default_factory=list)  # type: ignore[valid-type]
+    intents: list[str] = Field(default_factory=list)
+    segments: list[Literal[SEGMENT_CODES]] = Field(default_factory=list)  # type: ignore[valid-type]
+
+
+class CannedReplyIn(_Strict):
+    code: str = Code
+    title: str = Text
+    text: str = Text
+
+
+class DeskIn(_Strict):
+    opens: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    closes: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
+    max_wait_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    default_handle_minutes: int = Field(default=6, ge=1, le=240)
+    departments: list[DeskDepartmentIn] = Field(min_length=1)
+    canned_replies: list[CannedReplyIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid(self) -> DeskIn:
+        if self.opens >= self.closes:
+            raise ValueError("the desk must open before it closes")
+        if not set(self.weekdays) <= set(range(1, 8)) or not self.weekdays:
+            raise ValueError("weekdays are 1 (Monday) to 7 (Sunday)")
+        return self
+
+
+class DeskFile(_Strict):
+    sample_data: bool = False
+    desk: DeskIn
+
+
 class SegmentsFile(_Strict):
     sample_data: bool = False
     segments: list[SegmentIn]

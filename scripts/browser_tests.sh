@@ -45,15 +45,26 @@ stop_servers() {
   rm -rf "$scratch"
 }
 trap stop_servers EXIT
-show_logs() { echo "--- action server log:"; tail -30 "$scratch/actions.log"; echo "--- Rasa server log:"; tail -40 "$scratch/rasa.log"; }
+show_logs() {
+  echo "--- action server log:"; tail -30 "$scratch/actions.log"
+  echo "--- Rasa server log:"; tail -40 "$scratch/rasa.log"
+  echo "--- staff desk log:"; tail -30 "$scratch/desk.log"
+}
 
 action_port=$(free_port)
 rasa_port=$(free_port)
+desk_port=$(free_port)
 while [ "$rasa_port" = "$action_port" ]; do rasa_port=$(free_port); done
+while [ "$desk_port" = "$action_port" ] || [ "$desk_port" = "$rasa_port" ]; do desk_port=$(free_port); done
 export KNOWLEDGE_DB_URL="sqlite:///$scratch/kb.db"
 export TRACKER_STORE_URL="sqlite:///$scratch/tracker.db"
-.venv/actions/bin/python -m knowledge load >/dev/null
+# the staff desk is open whenever the tests run (the seed's hours are Beijing office hours)
+.venv/actions/bin/python -m knowledge load --desk-hours 00:00-24:00 >/dev/null
 SECRETS_FILE="$scratch/secrets.env" . scripts/secrets.sh
+# staff accounts of the desk tests (passwords only in this run's environment)
+export DESK_TEST_PASSWORD=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+echo "$DESK_TEST_PASSWORD" | .venv/actions/bin/python -m desk user add wangmin --role agent --display-name 王敏 --password-stdin >/dev/null
+echo "$DESK_TEST_PASSWORD" | .venv/actions/bin/python -m desk user add lizhuguan --role supervisor --display-name 李主管 --password-stdin >/dev/null
 # the tests read stored conversations through Rasa's HTTP API, which answers only with this token
 RASA_API_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 export RASA_API_TOKEN
@@ -68,11 +79,17 @@ pids+=($!)
   >"$scratch/rasa.log" 2>&1 &
 pids+=($!)
 
+DESK_RASA_URL="http://127.0.0.1:$rasa_port" .venv/actions/bin/python -m desk serve --port "$desk_port" \
+  >"$scratch/desk.log" 2>&1 &
+pids+=($!)
+
 export WEBCHAT_URL="http://127.0.0.1:$rasa_port"
+export DESK_URL="http://127.0.0.1:$desk_port"
 ready=0
 for _ in $(seq 180); do
   # the Rasa server listens only once the model is loaded
-  if (exec 3<>/dev/tcp/127.0.0.1/"$action_port") 2>/dev/null && http_ok "$WEBCHAT_URL/webhooks/web/health"; then
+  if (exec 3<>/dev/tcp/127.0.0.1/"$action_port") 2>/dev/null && http_ok "$WEBCHAT_URL/webhooks/web/health" \
+      && (exec 3<>/dev/tcp/127.0.0.1/"$desk_port") 2>/dev/null; then
     ready=1; break
   fi
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "ERROR: a server exited during start-up" >&2; show_logs; exit 1; }; done

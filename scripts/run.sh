@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server with the website chat, then print the page's
-# URL; Ctrl-C stops both. Called by `make run`.
+# Start the action server, the Rasa server with the website chat and the staff desk, then
+# print the URLs; Ctrl-C stops all three. Called by `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
@@ -20,7 +20,7 @@ if [ -n "${RASA_API_TOKEN:-}" ]; then
   esac
   api=(--enable-api --auth-token "$RASA_API_TOKEN")
 fi
-for port in 5055 5005; do
+for port in 5055 5005 "${DESK_PORT:-5006}"; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     echo "ERROR: port $port is already in use. Stop whatever listens there (another 'make run'?)," >&2
     echo "       e.g. 'ss -ltnp | grep :$port', then run 'make run' again." >&2
@@ -30,12 +30,13 @@ done
 
 actions_pid=""
 rasa_pid=""
+desk_pid=""
 stop() {
   trap - EXIT INT TERM
   echo
   echo "==> stopping the servers"
-  for pid in $rasa_pid $actions_pid; do kill "$pid" 2>/dev/null || true; done
-  for pid in $rasa_pid $actions_pid; do wait "$pid" 2>/dev/null || true; done
+  for pid in $desk_pid $rasa_pid $actions_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $desk_pid $rasa_pid $actions_pid; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
@@ -65,17 +66,36 @@ until .venv/rasa/bin/python -c 'import urllib.request; urllib.request.urlopen("h
   sleep 1
 done
 
+DESK_PORT="${DESK_PORT:-5006}"
+echo "==> starting the staff desk on 127.0.0.1:$DESK_PORT (log: var/log/desk.log)"
+# the demo agent and supervisor exist from the first run on; their passwords are shown only then
+demo_users=$(.venv/actions/bin/python -m desk demo-users)
+DESK_RASA_URL="http://127.0.0.1:5005" .venv/actions/bin/python -m desk serve --port "$DESK_PORT" >var/log/desk.log 2>&1 &
+desk_pid=$!
+for _ in $(seq 40); do (exec 3<>/dev/tcp/127.0.0.1/"$DESK_PORT") 2>/dev/null && break; sleep 0.5; done
+
 cat <<MSG
 
 ==> 云澜银行智能客服 is ready. Open the chat page in a browser:
 
         http://localhost:5005/chat
 
-    Logs: var/log/rasa.log, var/log/actions.log. Press Ctrl-C to stop both servers.
+    Staff desk (human agents and supervisors): http://localhost:$DESK_PORT/
+MSG
+if [ -n "$demo_users" ]; then
+  cat <<MSG
+    Demo staff accounts, created now. Their passwords are shown this once only; note them
+    (more accounts: .venv/actions/bin/python -m desk user add NAME --role agent):
+$demo_users
+MSG
+fi
+cat <<MSG
+
+    Logs: var/log/rasa.log, var/log/actions.log, var/log/desk.log. Press Ctrl-C to stop.
 MSG
 
-# come back when either server stops on its own (or on Ctrl-C)
+# come back when any server stops on its own (or on Ctrl-C)
 set +e
-wait -n "$actions_pid" "$rasa_pid"
-echo "ERROR: a server stopped unexpectedly; see var/log/rasa.log and var/log/actions.log." >&2
+wait -n "$actions_pid" "$rasa_pid" "$desk_pid"
+echo "ERROR: a server stopped unexpectedly; see var/log/rasa.log, var/log/actions.log and var/log/desk.log." >&2
 exit 1

@@ -5,10 +5,12 @@
 #   ACTION_SERVER_TOKEN  the Rasa server's key to the action server (X-Action-Token)
 #   CHANNEL_SECRET       signs the chat page's session ids and the payloads of buttons
 #   REST_CHANNEL_TOKEN   bearer token of the REST channel for the bank's own systems
+#   DESK_BRIDGE_TOKEN    the staff desk's key to the Rasa server's desk API (/webhooks/desk/)
+#   DESK_SECRET_KEY      signs the staff console's session cookies and CSRF tokens
 _secrets_file="${SECRETS_FILE:-var/secrets.env}"
 mkdir -p "$(dirname "$_secrets_file")"
 ( umask 077; touch "$_secrets_file" )
-for _name in ACTION_SERVER_TOKEN CHANNEL_SECRET REST_CHANNEL_TOKEN; do
+for _name in ACTION_SERVER_TOKEN CHANNEL_SECRET REST_CHANNEL_TOKEN DESK_BRIDGE_TOKEN DESK_SECRET_KEY; do
   if ! grep -q "^$_name=" "$_secrets_file"; then
     echo "$_name=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"$_secrets_file"
   fi

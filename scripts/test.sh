@@ -22,7 +22,7 @@ else
   failed+=("PostgreSQL set-up")
 fi
 
-suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -q tests/knowledge tests/actions tests/banktext tests/test_import_direction.py
+suite "knowledge base and actions (pytest)" .venv/actions/bin/python -m pytest -q tests/knowledge tests/actions tests/desk tests/banktext tests/test_import_direction.py
 suite "generated NLU files are current" bash scripts/check_generated.sh
 suite "rasa data validate" make --no-print-directory validate
 suite "train the model" make --no-print-directory train

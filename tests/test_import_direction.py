@@ -1,8 +1,10 @@
 """The two services import in one direction only (docs/conventions.md, "The shape of the house").
 
-* ``bot/`` (Rasa server) never imports ``actions/`` or ``knowledge/``: it runs in
+* ``bot/`` (Rasa server) never imports ``actions/``, ``knowledge/`` or ``desk/``: it runs in
   another environment, with another SQLAlchemy;
-* ``knowledge/`` never imports ``actions/`` or ``bot/``;
+* ``knowledge/`` never imports ``actions/``, ``bot/`` or ``desk/``;
+* ``desk/`` (the staff console, in the action server's environment) never imports ``bot/``,
+  ``actions/`` or Rasa: it reaches conversations through the Rasa server's desk API;
 * ``banktext/``, which both services import, imports neither service, no framework
   and no database library: the standard library, and ``opencc`` only inside functions.
 
@@ -22,9 +24,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 FORBIDDEN = {
-    "bot": {"actions", "knowledge"},
-    "knowledge": {"actions", "bot"},
-    "banktext": {"rasa", "rasa_sdk", "sqlalchemy", "bot", "actions", "knowledge"},
+    "bot": {"actions", "knowledge", "desk"},
+    "knowledge": {"actions", "bot", "desk"},
+    "desk": {"actions", "bot", "rasa", "rasa_sdk"},
+    "banktext": {"rasa", "rasa_sdk", "sqlalchemy", "bot", "actions", "knowledge", "desk"},
 }
 #: what banktext may import lazily, inside a function, besides the standard library
 BANKTEXT_LAZY = {"opencc"}

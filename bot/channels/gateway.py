@@ -21,7 +21,10 @@ gateway
   card or fraud, the hotline and a person otherwise;
 * remembers on which channel each conversation lives, so any component can
   :func:`Gateway.send` to a conversation without knowing the channel;
-* lets a human agent take a conversation over (:func:`Gateway.hand_over`).
+* lets a human agent take a conversation over (:func:`Gateway.hand_over`): the stored
+  conversation is paused, the customer's messages are stored without an answer from the bot
+  (the staff desk reads them there) and reach in-process listeners; :func:`Gateway.agent_says`
+  stores and delivers the person's replies.
 
 Channels register an :class:`Outbound` (how to deliver to one recipient on that
 channel) once, at start-up. The gateway lives in the Rasa server's process; one
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, UserUttered
 
 from banktext import redact
 from bot.channels import security
@@ -270,7 +273,11 @@ class Gateway:
             incoming = result
         agent = self._agents.get(incoming.sender_id)
         if agent is not None:
+            # a person holds the conversation: they hear the message, and the (paused) bot only
+            # stores it, so the transcript the desk reads has it; no bot, no splitting
             await asyncio.gather(*(listener(incoming, agent) for listener in self._agent_listeners))
+            if self._agent is not None:
+                await self._bot_turn(incoming, incoming.text, metadata, on_new_message, output)
             return incoming
         parts = split_run_on(incoming.text)
         answered = 0
@@ -279,7 +286,11 @@ class Gateway:
             answered = await self._answered_before(incoming, output)
         for part in parts[answered:]:  # "信用卡年费多少？另外房贷利率呢": each question answered in turn
             await self._bot_turn(incoming, part, metadata, on_new_message, output)
-        if answered < len(parts) and self._asked_again(incoming.sender_id, incoming.text):
+        if (
+            answered < len(parts)
+            and self._asked_again(incoming.sender_id, incoming.text)
+            and not await self._paused(incoming.sender_id)
+        ):
             await self._answer_alone(incoming.sender_id, REPEATED_RESPONSE, output)
         return incoming
 
@@ -390,12 +401,26 @@ class Gateway:
             self._where.popitem(last=False)
 
     def channel_of(self, conversation_id: str) -> str | None:
-        """The channel a conversation was last seen on, if any."""
+        """The channel a conversation was last seen on by this server, if any."""
         return self._where.get(conversation_id)
+
+    async def _channel(self, conversation_id: str) -> Outbound | None:
+        """The conversation's channel: as last seen here, else as its stored conversation says
+        (after a restart, or when it lives on another server of the cluster)."""
+        name = self._where.get(conversation_id)
+        if name is None and self._agent is not None:
+            try:
+                tracker = await self._agent.tracker_store.retrieve(conversation_id)
+                name = tracker.get_latest_input_channel() if tracker else None
+            except Exception as exc:  # store down: the conversation cannot be reached now
+                logger.error("no stored conversation to find a channel: %s", type(exc).__name__)
+            if name:
+                self._remember(conversation_id, name)
+        return self._outbound.get(name or "")
 
     async def send(self, conversation_id: str, messages: list[Message]) -> bool:
         """Deliver ``messages`` to a conversation on its own channel; False when it is unknown."""
-        outbound = self._outbound.get(self._where.get(conversation_id, ""))
+        outbound = await self._channel(conversation_id)
         if outbound is None:
             logger.warning("no channel known for a conversation")
             return False
@@ -407,16 +432,43 @@ class Gateway:
         return self._agents.get(conversation_id)
 
     async def hand_over(self, conversation_id: str, agent: str | None) -> bool:
-        """A human ``agent`` takes the conversation over; ``None`` gives it back to the bot."""
+        """A human ``agent`` takes the conversation over; ``None`` gives it back to the bot.
+
+        The stored conversation is paused (Rasa's ``ConversationPaused``) while a person holds
+        it and resumed after, so a restarted or second server keeps the bot silent too; the
+        customer's channel is told. False when the conversation's channel is unknown."""
         if agent is None:
             self._agents.pop(conversation_id, None)
         else:
             self._agents[conversation_id] = agent
-        outbound = self._outbound.get(self._where.get(conversation_id, ""))
+        await self._store(conversation_id, ConversationPaused() if agent is not None else ConversationResumed())
+        outbound = await self._channel(conversation_id)
         if outbound is None:
             return False
         await outbound.agent_status(conversation_id, agent)
         return True
+
+    async def agent_says(self, conversation_id: str, agent: str, text: str) -> bool:
+        """A person's reply: stored in the conversation (masked, marked with who wrote it) and
+        delivered on the customer's channel. False when the channel is unknown."""
+        text = redact(clean_text(text))
+        await self._store(conversation_id, BotUttered(text, metadata={"agent": agent}))
+        return await self.send(conversation_id, [{"text": text}])
+
+    async def _store(self, conversation_id: str, event: Any) -> None:
+        """Append ``event`` to the stored conversation under its lock (no bot turn interleaves);
+        a pause or resume only when it changes something."""
+        agent = self._agent
+        if agent is None:  # a channel served without the assistant (tests, stubs): nothing stored
+            return
+        async with agent.lock_store.lock(conversation_id):
+            tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
+            if isinstance(event, (ConversationPaused, ConversationResumed)) and tracker.is_paused() == isinstance(
+                event, ConversationPaused
+            ):
+                return
+            tracker.update(event)
+            await agent.tracker_store.save(tracker)
 
 
 @lru_cache(maxsize=8)

@@ -77,6 +77,8 @@ CASES = {
         slots={"complaint_category": "服务态度", "complaint_description": "柜员态度很差", "complaint_contact": "-"},
     ),
     "action_handoff_to_human": make_tracker("转人工", "request_human"),
+    "action_rate_service": make_tracker("", "rate_service", [ent("score", "5")]),
+    "action_ask_satisfaction": make_tracker("", "rate_service"),
     "action_handle_fallback": make_tracker("啊啊啊", "nlu_fallback"),
     "action_stop_form": make_tracker("算了", "deny", active_loop="complaint_form"),
     "action_deny_in_form": make_tracker("算了", "deny", active_loop="appointment_form"),

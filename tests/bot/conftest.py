@@ -35,7 +35,14 @@ def action_server(tmp_path_factory):
         "PYTHONPATH": str(ROOT),
         "ACTION_SERVER_TOKEN": ACTION_TOKEN,
     }
-    subprocess.run([str(ACTIONS_PY), "-m", "knowledge", "load"], cwd=ROOT, env=env, check=True, capture_output=True)
+    # the staff desk is open whenever the tests run (the seed's hours are Beijing office hours)
+    subprocess.run(
+        [str(ACTIONS_PY), "-m", "knowledge", "load", "--desk-hours", "00:00-24:00"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     with open(work / "actions.log", "w") as log:
         proc = subprocess.Popen(

@@ -153,9 +153,7 @@ def _chromium_options():
     return options
 
 
-@pytest.fixture
-def driver(tmp_path):
-    """A fresh headless Chromium (empty profile, so empty localStorage) per test."""
+def _browser(log: Path):
     for path in (CHROMIUM, CHROMEDRIVER):
         if not shutil.which(path):
             pytest.fail(f"{path} not found: scripts/browser_tests.sh installs chromium and chromium-driver")
@@ -164,9 +162,25 @@ def driver(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    service = Service(executable_path=CHROMEDRIVER, log_output=str(log))
     browser = webdriver.Chrome(service=service, options=_chromium_options())
     browser.set_page_load_timeout(30)
+    return browser
+
+
+@pytest.fixture
+def driver(tmp_path):
+    """A fresh headless Chromium (empty profile, so empty localStorage) per test."""
+    browser = _browser(tmp_path / "chromedriver.log")
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def staff_driver(tmp_path):
+    """A second, separate Chromium: a member of staff beside the customer's browser."""
+    browser = _browser(tmp_path / "chromedriver-staff.log")
+    browser.set_window_size(1280, 860)
     yield browser
     browser.quit()
 

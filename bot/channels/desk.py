@@ -1,0 +1,148 @@
+"""The staff desk's way into conversations: a small token-protected API on the Rasa server.
+
+The desk service (:mod:`desk`, its own process) owns the queue and the staff; a person's
+actions that touch a conversation come here, because only the Rasa server can reach the
+customer's channel (the web page's socket, WeChat's customer-service API) and store events
+in the conversation under its lock:
+
+* ``POST /webhooks/desk/hand_over`` ``{"conversation_id", "agent"}`` — a person takes the
+  conversation (the bot is paused, the customer told); ``"agent": null`` gives it back;
+* ``POST /webhooks/desk/say`` ``{"conversation_id", "agent", "text"}`` — a person's reply,
+  stored in the conversation (masked) and delivered;
+* ``POST /webhooks/desk/resolve`` ``{"conversation_id"}`` — the person is done: the bot takes
+  over again and asks for a 1-5 rating (``action_ask_satisfaction``).
+
+Every route wants ``Authorization: Bearer $DESK_BRIDGE_TOKEN`` (the desk and the Rasa server
+share it through ``var/secrets.env``); without the variable the API answers 503.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import ActionExecuted
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.gateway import MAX_TEXT_CHARS, gateway
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV = "DESK_BRIDGE_TOKEN"
+SATISFACTION_ACTION = "action_ask_satisfaction"
+MAX_NAME_CHARS = 60
+
+
+def _token() -> str:
+    return os.environ.get(TOKEN_ENV, "")
+
+
+def _refused(request: Request) -> HTTPResponse | None:
+    token = _token()
+    if not token:
+        return response.json({"error": "the desk API is off: DESK_BRIDGE_TOKEN is not set"}, status=503)
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return response.json({"error": "unauthorized"}, status=401)
+    return None
+
+
+def _body(request: Request) -> tuple[dict[str, Any] | None, HTTPResponse | None]:
+    try:
+        body = request.json
+    except Exception:  # malformed JSON
+        body = None
+    if not isinstance(body, dict):
+        return None, response.json({"error": "a JSON object is expected"}, status=400)
+    conversation = body.get("conversation_id")
+    if not isinstance(conversation, str) or not conversation or len(conversation) > 255:
+        return None, response.json({"error": "conversation_id is missing"}, status=400)
+    agent = body.get("agent")
+    if agent is not None and (not isinstance(agent, str) or not agent.strip() or len(agent) > MAX_NAME_CHARS):
+        return None, response.json({"error": "agent must be a name"}, status=400)
+    return body, None
+
+
+class DeskBridgeInput(InputChannel):
+    """Registered in credentials.yml like a channel, so its routes live under /webhooks/desk/."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "desk"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        desk = Blueprint("desk_bridge", __name__)
+
+        @desk.route("/health", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if _token() else "off"})
+
+        @desk.route("/hand_over", methods=["POST"])
+        async def hand_over(request: Request) -> HTTPResponse:
+            refused = _refused(request)
+            if refused:
+                return refused
+            body, bad = _body(request)
+            if bad:
+                return bad
+            assert body is not None
+            reached = await gateway.hand_over(body["conversation_id"], body.get("agent"))
+            return response.json({"ok": True, "reached": reached})
+
+        @desk.route("/say", methods=["POST"])
+        async def say(request: Request) -> HTTPResponse:
+            refused = _refused(request)
+            if refused:
+                return refused
+            body, bad = _body(request)
+            if bad:
+                return bad
+            assert body is not None
+            text = body.get("text")
+            if not body.get("agent") or not isinstance(text, str) or not text.strip():
+                return response.json({"error": "agent and text are needed"}, status=400)
+            if len(text) > MAX_TEXT_CHARS:
+                return response.json({"error": f"at most {MAX_TEXT_CHARS} characters"}, status=400)
+            reached = await gateway.agent_says(body["conversation_id"], body["agent"], text)
+            return response.json({"ok": True, "reached": reached})
+
+        @desk.route("/resolve", methods=["POST"])
+        async def resolve(request: Request) -> HTTPResponse:
+            refused = _refused(request)
+            if refused:
+                return refused
+            body, bad = _body(request)
+            if bad:
+                return bad
+            assert body is not None
+            conversation = body["conversation_id"]
+            reached = await gateway.hand_over(conversation, None)
+            agent = request.app.ctx.agent
+            output = CollectingOutputChannel()
+            try:
+                async with agent.lock_store.lock(conversation):
+                    tracker = await agent.execute_action(conversation, SATISFACTION_ACTION, output, None, None)
+                    if tracker is not None:  # the bot listens again, as after any turn
+                        tracker.update(ActionExecuted("action_listen"))
+                        await agent.tracker_store.save(tracker)
+            except Exception as exc:  # the hand-back stands; only the rating question is lost
+                logger.error("could not ask for a rating after a handoff: %s", type(exc).__name__)
+            if output.messages:
+                await gateway.send(conversation, [_without_recipient(m) for m in output.messages])
+            return response.json({"ok": True, "reached": reached})
+
+        return desk
+
+
+def _without_recipient(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "recipient_id"}

@@ -1,0 +1,105 @@
+"""``python -m desk``: serve the staff console, manage staff accounts.
+
+python -m desk serve [--host 127.0.0.1] [--port 5006]
+python -m desk user add NAME --role agent|supervisor [--display-name 王敏] [--departments cards,loans]
+    (the password is read from the terminal, or from stdin with --password-stdin)
+python -m desk user list
+python -m desk demo-users     # first run only: a demo agent and supervisor, passwords printed once
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import secrets
+import sys
+
+from sqlalchemy import select
+
+from knowledge import models as m
+from knowledge.db import create_schema, session_scope
+
+DEMO_USERS = (
+    ("demo_agent", "王敏（演示坐席）", "agent"),
+    ("demo_supervisor", "李主管（演示主管）", "supervisor"),
+)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from waitress import serve
+
+    from desk.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    create_schema()
+    app = create_app()
+    print(f"staff desk on http://{args.host}:{args.port}/", flush=True)
+    serve(app, host=args.host, port=args.port, threads=8, ident="desk")
+    return 0
+
+
+def _user(args: argparse.Namespace) -> int:
+    from desk import store
+
+    create_schema()
+    if args.action == "list":
+        with session_scope() as s:
+            for u in s.scalars(select(m.StaffUser).order_by(m.StaffUser.name)):
+                print(f"{u.name}\t{u.role}\t{u.display_name}\t{','.join(u.departments or []) or '全部部门'}")
+        return 0
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    departments = [d for d in (args.departments or "").split(",") if d]
+    try:
+        with session_scope() as s:
+            store.add_user(s, args.name, password, args.role, args.display_name or args.name, departments)
+    except ValueError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {args.role} {args.name}")
+    return 0
+
+
+def _demo_users(_: argparse.Namespace) -> int:
+    """Create the demo agent and supervisor once; print their passwords once (never stored in clear)."""
+    from desk import store
+
+    create_schema()
+    made = []
+    with session_scope() as s:
+        for name, display, role in DEMO_USERS:
+            if s.scalar(select(m.StaffUser).where(m.StaffUser.name == name)) is None:
+                password = secrets.token_urlsafe(12)
+                store.add_user(s, name, password, role, display)
+                made.append((name, role, password))
+    for name, role, password in made:
+        print(f"    {role:<10} {name:<16} password: {password}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the staff console")
+    serve.add_argument("--host", default=os.environ.get("DESK_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("DESK_PORT", "5006")))
+    serve.set_defaults(run=_serve)
+    user = sub.add_parser("user", help="staff accounts")
+    user.add_argument("action", choices=["add", "list"])
+    user.add_argument("name", nargs="?")
+    user.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    user.add_argument("--display-name")
+    user.add_argument("--departments", help="comma-separated department codes (default: all)")
+    user.add_argument("--password-stdin", action="store_true")
+    user.set_defaults(run=_user)
+    demo = sub.add_parser("demo-users", help="create the demo agent and supervisor (first run)")
+    demo.set_defaults(run=_demo_users)
+    args = parser.parse_args(argv)
+    if getattr(args, "action", None) == "add" and not args.name:
+        parser.error("user add needs a NAME")
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""The staff console: a Flask app for agents and supervisors.
+
+Login with a name and password (salted scrypt hashes, Werkzeug); Flask-Login keeps the session
+in a signed cookie (Flask/itsdangerous) that expires after ``DESK_SESSION_HOURS`` (default 8);
+Flask-WTF checks a CSRF token on every state-changing request. Pages and API answer 401 to
+the unauthenticated and 403 to the wrong role. Customer text is only ever inserted as text by
+the page (``desk/static/desk.js``), under a Content-Security-Policy without inline scripts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, jsonify, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+
+from banktext import redact
+from desk import store
+from desk.bridge import Bridge, BridgeError
+from knowledge import handoffs as h
+from knowledge import models as m
+from knowledge.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+MAX_REPLY_CHARS = 2000
+MAX_NOTE_CHARS = 2000
+#: Failed logins per name before it is locked for LOCK_SECONDS (per desk process).
+MAX_FAILED_LOGINS, LOCK_SECONDS = 5, 300
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+class Staff(UserMixin):
+    """The logged-in member of staff, as Flask-Login holds them."""
+
+    def __init__(self, row: m.StaffUser) -> None:
+        self.id = str(row.id)
+        self.name = row.name
+        self.display_name = row.display_name
+        self.role = row.role
+        self.own_departments = list(row.departments or [])
+
+
+def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = None) -> Flask:
+    app = Flask(__name__)
+    secret = (config or {}).get("SECRET_KEY") or os.environ.get("DESK_SECRET_KEY", "")
+    if len(secret) < 32:
+        raise RuntimeError("DESK_SECRET_KEY must be set to a random value of at least 32 characters")
+    hours = float(os.environ.get("DESK_SESSION_HOURS", "8"))
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=os.environ.get("DESK_COOKIE_SECURE", "") == "1",
+        SESSION_COOKIE_NAME="yunlan_desk",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=hours),
+        REMEMBER_COOKIE_DURATION=dt.timedelta(seconds=0),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(config or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["desk_bridge"] = bridge or Bridge()
+    CSRFProtect(app)
+    logins = LoginManager(app)
+    logins.session_protection = "strong"
+    failed: dict[str, tuple[int, float]] = {}
+
+    @logins.user_loader
+    def load_user(user_id: str) -> Staff | None:
+        with session_scope() as s:
+            row = s.get(m.StaffUser, int(user_id)) if user_id.isdigit() else None
+            return Staff(row) if row is not None and row.active else None
+
+    @logins.unauthorized_handler
+    def unauthorized() -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify(error="请先登录"), 401
+        return render_template("login.html", error=None), 401
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_: CSRFError) -> Any:
+        return jsonify(error="页面已过期或请求无效（CSRF），请刷新页面后重试"), 400
+
+    @app.errorhandler(403)
+    def forbidden(_: Any) -> Any:
+        return jsonify(error="您的角色不能进行这个操作"), 403
+
+    @app.errorhandler(404)
+    def not_found(_: Any) -> Any:
+        return jsonify(error="没有找到"), 404
+
+    @app.errorhandler(413)
+    def too_large(_: Any) -> Any:
+        return jsonify(error="内容太长"), 413
+
+    @app.after_request
+    def security_headers(answer: Any) -> Any:
+        answer.headers["Content-Security-Policy"] = CSP
+        answer.headers["X-Content-Type-Options"] = "nosniff"
+        answer.headers["X-Frame-Options"] = "DENY"
+        answer.headers["Referrer-Policy"] = "same-origin"
+        if request.path.startswith("/api/") or request.path in ("/", "/login"):
+            answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+    def role(*allowed: str) -> Callable:
+        def wrap(view: Callable) -> Callable:
+            @wraps(view)
+            @login_required
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                if current_user.role not in allowed:
+                    abort(403)
+                return view(*args, **kwargs)
+
+            return checked
+
+        return wrap
+
+    def bridge() -> Bridge:
+        return app.extensions["desk_bridge"]
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else {}
+
+    def error(message: str, status: int) -> Any:
+        return jsonify(error=message), status
+
+    # --- pages ------------------------------------------------------------------
+    @app.get("/login")
+    def login_page() -> Any:
+        if current_user.is_authenticated:
+            return redirect(url_for("console"))
+        return render_template("login.html", error=None)
+
+    @app.post("/login")
+    def login() -> Any:
+        name = (request.form.get("username") or "").strip()[:40]
+        password = request.form.get("password") or ""
+        count, since = failed.get(name, (0, 0.0))
+        if count >= MAX_FAILED_LOGINS and time.monotonic() - since < LOCK_SECONDS:
+            return render_template("login.html", error="登录失败次数过多，请5分钟后再试"), 429
+        with session_scope() as s:
+            row = store.check_login(s, name, password)
+            staff = Staff(row) if row else None
+        if staff is None:
+            failed[name] = (count + 1, time.monotonic())
+            logger.warning("a failed desk login")
+            return render_template("login.html", error="用户名或密码不正确"), 401
+        failed.pop(name, None)
+        login_user(staff)
+        session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
+        return redirect(url_for("console"))
+
+    @app.post("/logout")
+    @login_required
+    def logout() -> Any:
+        with session_scope() as s:
+            row = s.get(m.StaffUser, int(current_user.id))
+            if row is not None:
+                row.online = False
+        logout_user()
+        return redirect(url_for("login_page"))
+
+    @app.get("/")
+    @login_required
+    def console() -> Any:
+        with session_scope() as s:
+            settings = h.desk(s)
+            every = [{"code": c, "name": n} for c, n, *_ in settings.departments] if settings else []
+            row = s.get(m.StaffUser, int(current_user.id))
+            mine = store.departments_of(row, settings) if row else []
+        user = {
+            "name": current_user.name,
+            "display_name": current_user.display_name,
+            "role": current_user.role,
+            "departments": [d for d in every if d["code"] in mine],
+        }
+        return render_template("console.html", user=user, all_departments=every)
+
+    # --- the agent's API -----------------------------------------------------------
+    @app.get("/api/me")
+    @login_required
+    def me() -> Any:
+        with session_scope() as s:
+            row = s.get(m.StaffUser, int(current_user.id))
+            settings = h.desk(s)
+            mine = store.departments_of(row, settings) if row else []
+            return jsonify(
+                name=current_user.name,
+                display_name=current_user.display_name,
+                role=current_user.role,
+                departments=[{"code": c, "name": settings.department_name(c)} for c in mine] if settings else [],
+                online=bool(row and row.online),
+            )
+
+    @app.post("/api/me/online")
+    @role("agent")
+    def set_online() -> Any:
+        online = bool(body().get("online"))
+        with session_scope() as s:
+            row = s.get(m.StaffUser, int(current_user.id))
+            row.online = online
+        return jsonify(online=online)
+
+    @app.get("/api/queue")
+    @role("agent", "supervisor")
+    def queue() -> Any:
+        engine = store.tracker_engine()
+        with session_scope() as s:
+            settings = h.desk(s)
+            row = s.get(m.StaffUser, int(current_user.id))
+            departments = store.departments_of(row, settings) if current_user.role == "agent" else None
+
+            def view(x: m.Handoff) -> dict[str, Any]:
+                return store.handoff_view(s, x, settings, store.last_customer_text(engine, x.conversation_id))
+
+            waiting = [view(x) for x in h.waiting(s, departments)]
+            mine = s.scalars(
+                select(m.Handoff)
+                .where(m.Handoff.agent == current_user.name, m.Handoff.state == "with_agent")
+                .order_by(m.Handoff.taken_at)
+            ).all()
+            query = select(m.Handoff).where(m.Handoff.state == "message")
+            if departments is not None:
+                query = query.where(m.Handoff.department.in_(departments))
+            messages = s.scalars(query.order_by(m.Handoff.created_at)).all()
+            return jsonify(waiting=waiting, mine=[view(x) for x in mine], messages=[view(x) for x in messages])
+
+    def visible(s: Any, handoff_id: int) -> m.Handoff:
+        """The handoff, if this member of staff may see it (404 otherwise: ids are not probed)."""
+        handoff = s.get(m.Handoff, handoff_id)
+        if handoff is None:
+            abort(404)
+        if current_user.role == "agent" and handoff.agent != current_user.name:
+            row = s.get(m.StaffUser, int(current_user.id))
+            if handoff.department not in store.departments_of(row, h.desk(s)):
+                abort(404)
+        return handoff
+
+    def held(s: Any, handoff_id: int) -> m.Handoff:
+        """The handoff this agent holds right now (409 otherwise)."""
+        handoff = visible(s, handoff_id)
+        if handoff.state != "with_agent" or handoff.agent != current_user.name:
+            abort(409)
+        return handoff
+
+    @app.errorhandler(409)
+    def conflict(_: Any) -> Any:
+        return jsonify(error="这位客户现在不在您的会话中（可能已结束或已转给其他客服）"), 409
+
+    @app.get("/api/handoffs/<int:handoff_id>")
+    @role("agent", "supervisor")
+    def handoff(handoff_id: int) -> Any:
+        after = request.args.get("after", "0")
+        after_id = int(after) if after.isdigit() else 0
+        engine = store.tracker_engine()
+        with session_scope() as s:
+            x = visible(s, handoff_id)
+            settings = h.desk(s)
+            lines = store.transcript(engine, x.conversation_id, after_id)
+            notes = s.scalars(
+                select(m.HandoffNote).where(m.HandoffNote.handoff_id == x.id).order_by(m.HandoffNote.id)
+            ).all()
+            return jsonify(
+                handoff=store.handoff_view(s, x, settings),
+                summary=store.summary_view(x),
+                notes=[{"author": n.author, "text": n.text, "at": n.created_at.isoformat() + "Z"} for n in notes],
+                transcript=lines,
+                last_id=lines[-1]["id"] if lines else after_id,
+            )
+
+    @app.post("/api/handoffs/<int:handoff_id>/take")
+    @role("agent")
+    def take(handoff_id: int) -> Any:
+        with session_scope() as s:
+            x = visible(s, handoff_id)
+            conversation = x.conversation_id
+            won = h.take(s, x.id, current_user.name)
+            row = s.get(m.StaffUser, int(current_user.id))
+            row.online = True
+        if not won:
+            return error("这位客户已由其他客服接入", 409)
+        try:
+            bridge().hand_over(conversation, current_user.display_name)
+        except BridgeError:
+            with session_scope() as s:
+                h.give_back(s, handoff_id, current_user.name)
+            return error("暂时无法连接到客户所在的渠道，请稍后再试", 502)
+        with session_scope() as s:
+            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+
+    @app.post("/api/handoffs/<int:handoff_id>/reply")
+    @role("agent")
+    def reply(handoff_id: int) -> Any:
+        text = str(body().get("text") or "").strip()
+        if not text:
+            return error("回复不能为空", 400)
+        if len(text) > MAX_REPLY_CHARS:
+            return error(f"回复最多 {MAX_REPLY_CHARS} 个字", 400)
+        with session_scope() as s:
+            conversation = held(s, handoff_id).conversation_id
+        try:
+            reached = bridge().say(conversation, current_user.display_name, text)
+        except BridgeError:
+            return error("消息没有发出：暂时无法连接到客户所在的渠道，请稍后重试", 502)
+        with session_scope() as s:
+            h.answered(s, handoff_id)
+        return jsonify(ok=True, reached=reached)
+
+    @app.post("/api/handoffs/<int:handoff_id>/notes")
+    @role("agent", "supervisor")
+    def add_note(handoff_id: int) -> Any:
+        text = str(body().get("text") or "").strip()
+        if not text or len(text) > MAX_NOTE_CHARS:
+            return error(f"备注需要 1 到 {MAX_NOTE_CHARS} 个字", 400)
+        with session_scope() as s:
+            x = visible(s, handoff_id)
+            s.add(m.HandoffNote(handoff_id=x.id, author=current_user.display_name, text=redact(text)))
+        return jsonify(ok=True)
+
+    @app.post("/api/handoffs/<int:handoff_id>/transfer")
+    @role("agent")
+    def transfer(handoff_id: int) -> Any:
+        department = str(body().get("department") or "")
+        with session_scope() as s:
+            settings = h.desk(s)
+            if settings is None or department not in [d[0] for d in settings.departments]:
+                return error("没有这个部门", 400)
+            x = held(s, handoff_id)
+            if department == x.department:
+                return error("客户已经在这个部门的队列中", 400)
+            conversation, name = x.conversation_id, settings.department_name(department)
+            h.transfer(s, x.id, current_user.name, department)
+        try:
+            bridge().say(
+                conversation, current_user.display_name, f"正在为您转接{name}的同事，请稍候，您的对话记录会一并转过去。"
+            )
+        except BridgeError:
+            logger.warning("the customer was not told about a transfer")
+        with session_scope() as s:
+            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+
+    @app.post("/api/handoffs/<int:handoff_id>/resolve")
+    @role("agent")
+    def resolve(handoff_id: int) -> Any:
+        with session_scope() as s:
+            x = held(s, handoff_id)
+            conversation = x.conversation_id
+            h.resolve(s, x.id, current_user.name)
+        try:
+            bridge().resolve(conversation)
+        except BridgeError:
+            # the handoff is closed; the bot resumes at the next message the desk manages to pass
+            logger.error("a resolved conversation could not be handed back to the bot yet")
+            return error("已结束服务，但暂时无法通知客户所在的渠道", 502)
+        with session_scope() as s:
+            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+
+    @app.get("/api/canned")
+    @role("agent", "supervisor")
+    def canned() -> Any:
+        with session_scope() as s:
+            replies = [
+                {"title": c.title, "text": c.text}
+                for c in s.scalars(select(m.CannedReply).order_by(m.CannedReply.position))
+            ]
+            replies += [
+                {"title": f"常见问题：{f.title}", "text": f.answer}
+                for f in s.scalars(select(m.Faq).order_by(m.Faq.title))
+            ]
+        return jsonify(replies=replies)
+
+    # --- the supervisor's view --------------------------------------------------------
+    @app.get("/api/overview")
+    @role("supervisor")
+    def supervisor_overview() -> Any:
+        with session_scope() as s:
+            return jsonify(**store.overview(s, h.desk(s)))
+
+    return app

@@ -1,0 +1,280 @@
+"""The staff console's doors: login, sessions that expire, roles, CSRF, and two agents racing
+for one customer. The console runs as served (Flask app, real scratch databases); the Rasa
+server's desk API is replaced by a recorder here (the browser and WeChat tests use the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, select
+
+from desk import store
+from desk.app import create_app
+from desk.bridge import Bridge
+from knowledge import handoffs as h
+from knowledge import models as m
+from knowledge.db import create_schema, session_scope
+from knowledge.loader import apply_seed
+
+PASSWORD = "correct horse battery"
+
+
+class RecordingBridge(Bridge):
+    """Stands in for the Rasa server's desk API: records what the console asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:9", "t")
+        self.calls: list[tuple] = []
+
+    def _post(self, route: str, body: dict) -> dict:
+        self.calls.append((route, body))
+        return {"ok": True, "reached": True}
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory, seed):
+    work = tmp_path_factory.mktemp("desk")
+    kb = f"sqlite:///{work / 'kb.db'}"
+    tracker = f"sqlite:///{work / 'tracker.db'}"
+    create_schema(kb)
+    with session_scope(kb) as s:
+        apply_seed(s, seed)
+        s.execute(m.DeskSetting.__table__.update().values(opens="00:00", closes="24:00"))
+        store.add_user(s, "alice", PASSWORD, "agent", "王敏")
+        store.add_user(s, "bob", PASSWORD, "agent", "张伟", ["cards"])
+        store.add_user(s, "carol", PASSWORD, "supervisor", "李主管")
+    # Rasa's events table, as its SQLTrackerStore creates it
+    events = Table(
+        "events",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("sender_id", String(255)),
+        Column("type_name", String(255)),
+        Column("timestamp", Float),
+        Column("intent_name", String(255)),
+        Column("action_name", String(255)),
+        Column("data", Text),
+    )
+    engine = create_engine(tracker)
+    events.metadata.create_all(engine)
+    return kb, tracker, events, engine
+
+
+@pytest.fixture
+def app(databases, monkeypatch):
+    kb, tracker, *_ = databases
+    monkeypatch.setenv("KNOWLEDGE_DB_URL", kb)
+    monkeypatch.setenv("TRACKER_STORE_URL", tracker)
+    bridge = RecordingBridge()
+    flask_app = create_app({"SECRET_KEY": "x" * 40}, bridge=bridge)
+    flask_app.bridge = bridge  # type: ignore[attr-defined]
+    return flask_app
+
+
+def queue_customer(kb: str, department: str = "retail", text: str = "转人工") -> m.Handoff:
+    with session_scope(kb) as s:
+        handoff, _ = h.open_handoff(
+            s,
+            f"web:{uuid.uuid4().hex}",
+            channel="web",
+            department=department,
+            reason="customer_asked",
+            priority=0,
+            summary={"intents": ["ask_fees", "request_human"], "products": ["白金信用卡"], "segment": "retiree"},
+        )
+        return handoff
+
+
+def csrf_of(client, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf[-_]token"[^>]*(?:value|content)="([^"]+)"', page) or re.search(
+        r'(?:value|content)="([^"]+)"[^>]*name="csrf[-_]token"', page
+    )
+    assert match, page[:500]
+    return match.group(1)
+
+
+def logged_in(app, name: str):
+    client = app.test_client()
+    answer = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf_of(client)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    client.csrf = csrf_of(client, "/")  # type: ignore[attr-defined]
+    return client
+
+
+def post(client, path: str, body: dict | None = None, csrf: bool = True):
+    headers = {"X-CSRFToken": client.csrf} if csrf else {}
+    return client.post(path, data=json.dumps(body or {}), headers=headers, content_type="application/json")
+
+
+ROUTES = [
+    ("GET", "/"),
+    ("GET", "/api/me"),
+    ("POST", "/api/me/online"),
+    ("GET", "/api/queue"),
+    ("GET", "/api/handoffs/1"),
+    ("POST", "/api/handoffs/1/take"),
+    ("POST", "/api/handoffs/1/reply"),
+    ("POST", "/api/handoffs/1/notes"),
+    ("POST", "/api/handoffs/1/transfer"),
+    ("POST", "/api/handoffs/1/resolve"),
+    ("GET", "/api/canned"),
+    ("GET", "/api/overview"),
+    ("POST", "/logout"),
+]
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_every_route_refuses_the_unauthenticated(app, method, path):
+    client = app.test_client()
+    token = csrf_of(client)  # a valid CSRF token of a session that is not logged in
+    answer = client.open(path, method=method, json={}, headers={"X-CSRFToken": token})
+    assert answer.status_code == 401, (path, answer.status_code)
+
+
+def test_wrong_passwords_are_refused_and_then_locked_out(app):
+    client = app.test_client()
+    for _ in range(5):
+        answer = client.post("/login", data={"username": "alice", "password": "nope", "csrf_token": csrf_of(client)})
+        assert answer.status_code == 401
+    answer = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_of(client)})
+    assert answer.status_code == 429  # locked for a while even with the right password
+    assert client.get("/api/me").status_code == 401
+
+
+def test_passwords_are_stored_as_salted_hashes(databases):
+    kb, *_ = databases
+    with session_scope(kb) as s:
+        hashes = [u.password_hash for u in s.scalars(select(m.StaffUser))]
+    assert all(x.startswith("scrypt:") and PASSWORD not in x for x in hashes)
+    assert len(set(hashes)) == len(hashes)  # salted: the same password, different hashes
+
+
+def test_roles(app):
+    agent, supervisor = logged_in(app, "alice"), logged_in(app, "carol")
+    assert agent.get("/api/overview").status_code == 403
+    overview = supervisor.get("/api/overview")
+    assert overview.status_code == 200 and {a["name"] for a in overview.json["agents"]} >= {"alice", "bob"}
+    for path in ("/api/handoffs/1/take", "/api/handoffs/1/reply", "/api/handoffs/1/resolve", "/api/me/online"):
+        assert post(supervisor, path, {"text": "hi"}).status_code == 403, path
+
+
+def test_state_changes_need_the_csrf_token(app, databases):
+    agent = logged_in(app, "alice")
+    handoff = queue_customer(databases[0])
+    assert post(agent, f"/api/handoffs/{handoff.id}/take", csrf=False).status_code == 400
+    assert post(agent, "/api/me/online", {"online": True}, csrf=False).status_code == 400
+    agent.csrf = "forged"  # type: ignore[attr-defined]
+    assert post(agent, f"/api/handoffs/{handoff.id}/take").status_code == 400
+    assert app.bridge.calls == []  # type: ignore[attr-defined]
+    client = app.test_client()  # the login form too
+    assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 400
+
+
+def test_sessions_expire(databases, monkeypatch):
+    kb, tracker, *_ = databases
+    monkeypatch.setenv("KNOWLEDGE_DB_URL", kb)
+    monkeypatch.setenv("TRACKER_STORE_URL", tracker)
+    monkeypatch.setenv("DESK_SESSION_HOURS", str(1.5 / 3600))  # 1.5 seconds
+    app = create_app({"SECRET_KEY": "y" * 40}, bridge=RecordingBridge())
+    agent = logged_in(app, "alice")
+    assert agent.get("/api/me").status_code == 200
+    time.sleep(2.5)
+    assert agent.get("/api/me").status_code == 401
+
+
+def test_agents_see_only_their_departments(app, databases):
+    kb = databases[0]
+    retail, cards = queue_customer(kb, "retail"), queue_customer(kb, "cards")
+    bob = logged_in(app, "bob")  # cards only
+    waiting = {x["id"] for x in bob.get("/api/queue").json["waiting"]}
+    assert cards.id in waiting and retail.id not in waiting
+    assert bob.get(f"/api/handoffs/{retail.id}").status_code == 404
+    assert post(bob, f"/api/handoffs/{retail.id}/take").status_code == 404
+
+
+def test_two_agents_taking_the_same_customer_at_once_exactly_one_wins(app, databases):
+    kb = databases[0]
+    handoff = queue_customer(kb, "cards")
+    agents = [logged_in(app, "alice"), logged_in(app, "bob")]
+    start = threading.Barrier(len(agents))
+    results: list[int] = []
+
+    def take(client) -> None:
+        start.wait()
+        results.append(post(client, f"/api/handoffs/{handoff.id}/take").status_code)
+
+    threads = [threading.Thread(target=take, args=(c,)) for c in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200, 409]
+    assert [c[0] for c in app.bridge.calls] == ["hand_over"]  # type: ignore[attr-defined]
+    with session_scope(kb) as s:
+        assert s.get(m.Handoff, handoff.id).state == "with_agent"
+
+
+def test_an_agent_takes_replies_transfers_and_resolves(app, databases):
+    kb, _, events, engine = databases
+    handoff = queue_customer(kb, "retail")
+    with engine.begin() as c:
+        for kind, data in (
+            ("user", {"event": "user", "text": "<script>alert(1)</script>卡号6222****1234", "timestamp": 1.0}),
+            (
+                "bot",
+                {
+                    "event": "bot",
+                    "text": "请问还有什么可以帮您",
+                    "timestamp": 2.0,
+                    "data": {"buttons": [{"title": "转人工客服"}]},
+                },
+            ),
+        ):
+            c.execute(
+                events.insert().values(
+                    sender_id=handoff.conversation_id, type_name=kind, timestamp=1.0, data=json.dumps(data)
+                )
+            )
+    alice = logged_in(app, "alice")
+    assert post(alice, f"/api/handoffs/{handoff.id}/reply", {"text": "您好"}).status_code == 409  # not hers yet
+    assert post(alice, f"/api/handoffs/{handoff.id}/take").status_code == 200
+    seen = alice.get(f"/api/handoffs/{handoff.id}").json
+    assert seen["summary"]["segment"] == "退休人士" and seen["summary"]["intents"] == ["费用", "转人工"]
+    assert [t["who"] for t in seen["transcript"]] == ["customer", "bot"]
+    assert seen["transcript"][0]["text"].startswith("<script>")  # as text: the page shows it as text
+    assert seen["transcript"][1]["buttons"] == ["转人工客服"]
+    assert alice.get(f"/api/handoffs/{handoff.id}?after={seen['last_id']}").json["transcript"] == []
+
+    assert post(alice, f"/api/handoffs/{handoff.id}/reply", {"text": "  "}).status_code == 400
+    assert post(alice, f"/api/handoffs/{handoff.id}/reply", {"text": "x" * 2001}).status_code == 400
+    assert post(alice, f"/api/handoffs/{handoff.id}/reply", {"text": "您好，我是王敏"}).status_code == 200
+    assert post(alice, f"/api/handoffs/{handoff.id}/notes", {"text": "客户电话13812345678"}).status_code == 200
+    notes = alice.get(f"/api/handoffs/{handoff.id}").json["notes"]
+    assert "13812345678" not in notes[0]["text"]
+    assert post(alice, f"/api/handoffs/{handoff.id}/resolve").status_code == 200
+    assert [c[0] for c in app.bridge.calls] == ["hand_over", "say", "resolve"]  # type: ignore[attr-defined]
+    with session_scope(kb) as s:
+        done = s.get(m.Handoff, handoff.id)
+        assert done.state == "resolved" and done.first_response_at is not None
+
+    second = queue_customer(kb, "retail")
+    assert post(alice, f"/api/handoffs/{second.id}/take").status_code == 200
+    assert post(alice, f"/api/handoffs/{second.id}/transfer", {"department": "nowhere"}).status_code == 400
+    moved = post(alice, f"/api/handoffs/{second.id}/transfer", {"department": "loans"})
+    assert moved.status_code == 200 and moved.json["handoff"]["state"] == "waiting"
+    assert post(alice, f"/api/handoffs/{second.id}/reply", {"text": "还在吗"}).status_code == 409
+
+
+def test_the_pages_set_a_strict_content_security_policy(app):
+    answer = app.test_client().get("/login")
+    assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    page = logged_in(app, "alice").get("/").get_data(as_text=True)
+    assert "<script>" not in page and "onclick" not in page
