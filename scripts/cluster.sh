@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The assistant as it is deployed for peaks and failures, on one machine's loopback:
 #   PostgreSQL (knowledge base + conversations), Redis (lock store, socket.io rooms),
-#   one action server with two workers, two Rasa server instances, nginx in front.
+#   one action server with two workers, two Rasa server instances, nginx in front, and
+#   the staff desk (its own port; it reaches conversations through nginx).
 # Everything comes from Debian packages (installed when missing) and runs as private
 # instances under var/cluster/, never the system services.
 #
@@ -11,7 +12,7 @@
 #   scripts/cluster.sh kill-rasa N   kill -9 Rasa instance N (1 or 2), for failover tests
 #
 # Ports (override with the environment): nginx CLUSTER_PORT=8080, Rasa 5006/5007,
-# action server 5065, PostgreSQL 55432, Redis 56379. `make run-cluster` starts it and
+# action server 5065, staff desk CLUSTER_DESK_PORT=5008, PostgreSQL 55432, Redis 56379. `make run-cluster` starts it and
 # stops it on Ctrl-C; docs/deployment.md explains the same layout on several machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ HERE="${CLUSTER_DIR:-$PWD/var/cluster}"
 NGINX_PORT="${CLUSTER_PORT:-8080}"
 RASA_PORTS=("${CLUSTER_RASA_PORT_1:-5006}" "${CLUSTER_RASA_PORT_2:-5007}")
 ACTION_PORT="${CLUSTER_ACTION_PORT:-5065}"
+DESK_PORT="${CLUSTER_DESK_PORT:-5008}"
 PG_PORT="${CLUSTER_PG_PORT:-55432}"
 REDIS_PORT="${CLUSTER_REDIS_PORT:-56379}"
 MODEL="${CLUSTER_MODEL:-models/assistant.tar.gz}"
@@ -157,6 +159,8 @@ $servers  }
     }
     location = /webhooks/wechat/webhook { proxy_pass http://rasa; }
     location /webhooks/rest/ { allow 127.0.0.1; deny all; proxy_pass http://rasa; }
+    # the staff desk's way into conversations: any instance (pauses and replies are stored)
+    location /webhooks/desk/ { allow 127.0.0.1; deny all; proxy_pass http://rasa; }
     # Rasa's HTTP API and anything else: not from outside
     location / { return 404; }
   }
@@ -184,6 +188,17 @@ start_rasa() {  # start_rasa N
   echo $! >"$(pidfile "rasa$n")"
 }
 
+start_desk() {
+  running desk && return 0
+  log "staff desk on 127.0.0.1:$DESK_PORT"
+  KNOWLEDGE_DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/knowledge" \
+  TRACKER_STORE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/tracker" \
+  DESK_RASA_URL="http://127.0.0.1:$NGINX_PORT" \
+    .venv/actions/bin/python -m desk serve --port "$DESK_PORT" >>"$HERE/log/desk.log" 2>&1 &
+  echo $! >"$(pidfile desk)"
+  wait_port "$DESK_PORT" 60 || { log "the staff desk did not start"; tail -20 "$HERE/log/desk.log" >&2; exit 1; }
+}
+
 start() {
   need_packages
   for need in .venv/rasa/.installed .venv/actions/.installed "$MODEL"; do
@@ -193,7 +208,9 @@ start() {
   start_postgres
   start_redis
   log "loading the knowledge base into PostgreSQL"
-  KNOWLEDGE_DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/knowledge" .venv/actions/bin/python -m knowledge load >/dev/null
+  # DESK_HOURS=00:00-24:00: the staff desk's hours instead of the seed's
+  KNOWLEDGE_DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/knowledge" .venv/actions/bin/python -m knowledge load \
+    ${DESK_HOURS:+--desk-hours "$DESK_HOURS"} >/dev/null
   write_endpoints
   write_nginx
   start_actions
@@ -207,11 +224,13 @@ start() {
     /usr/sbin/nginx -c "$HERE/nginx/nginx.conf" -p "$HERE/nginx" 2>>"$HERE/log/nginx-error.log"
   fi
   wait_http "http://127.0.0.1:$NGINX_PORT/webhooks/web/health" 30
+  start_desk
   log "ready: http://127.0.0.1:$NGINX_PORT/chat (REST for the bank's systems: /webhooks/rest/webhook)"
+  log "staff desk: http://127.0.0.1:$DESK_PORT/ (accounts: .venv/actions/bin/python -m desk user add NAME)"
 }
 
 stop() {
-  for name in nginx rasa1 rasa2 actions; do
+  for name in desk nginx rasa1 rasa2 actions; do
     if running "$name"; then kill "$(cat "$(pidfile "$name")")" 2>/dev/null || true; fi
     rm -f "$(pidfile "$name")"
   done
@@ -222,7 +241,7 @@ stop() {
 }
 
 status() {
-  for name in nginx rasa1 rasa2 actions redis; do
+  for name in nginx rasa1 rasa2 actions desk redis; do
     if running "$name"; then echo "$name: running (pid $(cat "$(pidfile "$name")"))"; else echo "$name: stopped"; fi
   done
 }

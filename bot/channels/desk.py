@@ -83,6 +83,10 @@ class DeskBridgeInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         desk = Blueprint("desk_bridge", __name__)
 
+        @desk.listener("before_server_start")
+        async def bind_gateway(app: Any, _: Any) -> None:
+            gateway.bind(app)
+
         @desk.route("/health", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok" if _token() else "off"})

@@ -49,7 +49,7 @@ from bot.channels.security import SIGNATURE_KEY
 
 JOURNEYS_DIR = Path(__file__).resolve().parent / "journeys"
 STAGES = ("reception", "consultation", "handling", "after-sales")
-TABLES = ("disclosure_ack", "appointment", "complaint", "unanswered_question")
+TABLES = ("disclosure_ack", "appointment", "complaint", "unanswered_question", "handoff", "satisfaction")
 TURN_KEYS = {
     "user",
     "click",

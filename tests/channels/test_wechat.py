@@ -445,7 +445,11 @@ async def test_gateway_delivers_and_announces_human_agents(agent, fake, url):  #
         status, body = await fake.post(url, text_xml(openid, "我的卡被锁了，手机13812345678", new_msg_id()))
         assert (status, body) == (200, "success")  # the agent answers, not the bot
         assert heard == [("我的卡被锁了，手机138****5678", "王经理")]
-        assert len(await user_events(agent, openid)) == 1
+        # stored in the paused conversation (the desk's transcript), masked, and not answered
+        stored = await user_events(agent, openid)
+        assert [e.text for e in stored][-1] == "我的卡被锁了，手机138****5678" and len(stored) == 2
+        assert (await agent.tracker_store.retrieve(openid)).is_paused()
+        assert fake.sent_to(openid)[-1] == AGENT_JOINED.format(agent="王经理")
 
         long_text = "\n".join(f"第{i}条：请携带本人有效身份证件到网点办理。" * 3 for i in range(40))
         assert await gateway.send(openid, [{"text": "请看办理须知："}, {"text": long_text}])

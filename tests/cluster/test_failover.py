@@ -4,7 +4,9 @@ PostgreSQL, turns locked in Redis (scripts/cluster.sh, as `make run-cluster` sta
 * 200 scripted conversations run through nginx while one Rasa instance is killed (SIGKILL) half-way:
   every conversation continues on the other instance, every message gets its answer, and the
   tracker store holds each customer message exactly once: none lost, none duplicated;
-* a restart of everything keeps the conversations (slots and all) and the records written.
+* a restart of everything keeps the conversations (slots and all) and the records written, and a
+  conversation a person holds at the staff desk stays with that person: the bot stays silent,
+  the customer's message reaches the desk, the person's reply is stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +32,7 @@ PORTS = {
     "CLUSTER_RASA_PORT_1": "15006",
     "CLUSTER_RASA_PORT_2": "15007",
     "CLUSTER_ACTION_PORT": "15065",
+    "CLUSTER_DESK_PORT": "15008",
     "CLUSTER_PG_PORT": "15432",
     "CLUSTER_REDIS_PORT": "16379",
 }
@@ -63,8 +67,9 @@ def cluster(tmp_path_factory):
         "CLUSTER_DIR": str(work),
         "CLUSTER_PG_DIR": str(pg_dir / "data"),
         "SECRETS_FILE": str(work / "secrets.env"),
+        "DESK_HOURS": "00:00-24:00",
     }
-    for key in ("ACTION_SERVER_TOKEN", "CHANNEL_SECRET", "REST_CHANNEL_TOKEN"):
+    for key in ("ACTION_SERVER_TOKEN", "CHANNEL_SECRET", "REST_CHANNEL_TOKEN", "DESK_BRIDGE_TOKEN", "DESK_SECRET_KEY"):
         env.pop(key, None)
     _cluster("start", env=env)
     secrets = dict(line.split("=", 1) for line in (work / "secrets.env").read_text().split())
@@ -145,22 +150,99 @@ async def test_killing_one_instance_loses_and_duplicates_nothing(cluster):
     assert all(t == SCRIPT for t in stored.values())
 
 
+DESK = f"http://127.0.0.1:{PORTS['CLUSTER_DESK_PORT']}"
+STAFF_PASSWORD = uuid.uuid4().hex
+
+
+class Staff:
+    """An agent at the cluster's staff desk, over HTTP as the console page talks to it."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http, self.csrf = http, ""
+
+    async def _token(self, path: str) -> str:
+        async with self.http.get(DESK + path) as r:
+            page = await r.text()
+        return re.search(r'(?:name="csrf_token" value|name="csrf-token" content)="([^"]+)"', page).group(1)
+
+    async def log_in(self) -> None:
+        form = {"username": "wangmin", "password": STAFF_PASSWORD, "csrf_token": await self._token("/login")}
+        async with self.http.post(DESK + "/login", data=form, allow_redirects=False) as r:
+            assert r.status == 302, await r.text()
+        self.csrf = await self._token("/")
+
+    async def get(self, path: str) -> dict:
+        async with self.http.get(DESK + path) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
+    async def post(self, path: str, body: dict | None = None) -> int:
+        async with self.http.post(DESK + path, json=body or {}, headers={"X-CSRFToken": self.csrf}) as r:
+            return r.status
+
+
+def _add_staff(env: dict[str, str]) -> None:
+    subprocess.run(
+        [
+            ".venv/actions/bin/python",
+            "-m",
+            "desk",
+            "user",
+            "add",
+            "wangmin",
+            "--display-name",
+            "王敏",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        env={**env, "KNOWLEDGE_DB_URL": f"postgresql://postgres@127.0.0.1:{PORTS['CLUSTER_PG_PORT']}/knowledge"},
+        input=STAFF_PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
 async def test_a_restart_of_everything_keeps_conversations_and_records(cluster):
     env, token = cluster
     sender = f"restart-{uuid.uuid4().hex[:10]}"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+    held = f"held-{uuid.uuid4().hex[:10]}"
+    _add_staff(env)
+    jar = aiohttp.CookieJar(unsafe=True)  # the desk's session cookie, on 127.0.0.1
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120), cookie_jar=jar) as http:
         await _say(http, token, sender, "我想存10万整存整取")
         _, replies = await _say(http, token, sender, "我要投诉")
         await _say(http, token, sender, "服务态度")
         await _say(http, token, sender, "上周在国贸支行柜员态度很差，问什么都不耐烦")
         _, replies = await _say(http, token, sender, "不用")
         assert any("投诉" in (r.get("text") or "") for r in replies), replies
+        # a second customer is with a person at the desk when everything restarts
+        _, replies = await _say(http, token, held, "转人工")
+        assert any("排队编号" in (r.get("text") or "") for r in replies), replies
+        staff = Staff(http)
+        await staff.log_in()
+        handoff = next(w["id"] for w in (await staff.get("/api/queue"))["waiting"] if w["preview"] == "转人工")
+        assert await staff.post(f"/api/handoffs/{handoff}/take") == 200
     _cluster("stop", env=env)
     _cluster("start", env=env)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120), cookie_jar=jar) as http:
         _, replies = await _say(http, token, sender, "存三年有多少利息")
-    text = "\n".join(r.get("text") or "" for r in replies)
-    assert "3,750.00" in text, text  # the amount and the product said before the restart are remembered
+        text = "\n".join(r.get("text") or "" for r in replies)
+        assert "3,750.00" in text, text  # the amount and the product said before the restart are remembered
+
+        status, replies = await _say(http, token, held, "我的信用卡年费怎么收")
+        assert (status, replies) == (200, []), replies  # still with the person: the bot says nothing
+        staff = Staff(http)
+        staff.csrf = await staff._token("/")  # the session survived the restart
+        seen = await staff.get(f"/api/handoffs/{handoff}")
+        assert seen["handoff"]["state"] == "with_agent" and seen["handoff"]["agent"] == "wangmin"
+        assert seen["transcript"][-1] == {**seen["transcript"][-1], "who": "customer", "text": "我的信用卡年费怎么收"}
+        assert await staff.post(f"/api/handoffs/{handoff}/reply", {"text": "普通卡刷满6次免次年年费。"}) == 200
+        after = await staff.get(f"/api/handoffs/{handoff}?after={seen['last_id']}")
+        assert [(t["who"], t["text"]) for t in after["transcript"]] == [("agent", "普通卡刷满6次免次年年费。")]
+        assert await staff.post(f"/api/handoffs/{handoff}/resolve") == 200
+        _, replies = await _say(http, token, held, "信用卡年费多少")
+        assert any("年费" in (r.get("text") or "") for r in replies), replies  # the bot is back
     engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{PORTS['CLUSTER_PG_PORT']}/knowledge")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM complaint")).scalar() >= 1
