@@ -200,6 +200,7 @@ REASON_AFTER = {
     "utter_complaint_recorded": "complaint",
     "utter_fraud_urgent": "fraud",
     "utter_lost_card_steps": "fraud",
+    "utter_offer_specialist": "specialist",
 }
 #: Intents that are talk, not a subject: left out of the agent's summary.
 _SMALL_TALK = {"greet", "thank", "affirm", "deny", "inform", "goodbye", "nlu_fallback", "rate_service"}

@@ -30,6 +30,7 @@ from actions.common import (
 from actions.quality import log_unanswered
 from actions.resolve import Resolution, best_named, button, category_buttons, resolve
 from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
+from knowledge import handoffs as h
 from knowledge import queries as q
 from knowledge.queries import ProductView
 from knowledge.text import normalise
@@ -703,7 +704,12 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(response="utter_please_rephrase")
             return []
         dispatcher.utter_message(response=response)
-        return [SlotSet("last_faq", response.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
+        topic = response.removeprefix("utter_faq/")
+        with kb_session() as s:
+            desk = h.desk(s)
+        if desk is not None and topic in desk.specialist_topics:
+            dispatcher.utter_message(response="utter_offer_specialist")  # the answer depends on the case
+        return [SlotSet("last_faq", topic), SlotSet("last_aspect", None)]
 
 
 def _subject_in(text: str, domain: dict[str, Any], response: str) -> bool:

@@ -34,7 +34,7 @@ REASONS = {
     "not_understood": "助手连续两次没有听懂",
     "complaint": "客户投诉，要求人工处理",
     "fraud": "疑似诈骗或盗刷，紧急处置后转人工",
-    "specialist": "问题需要专业人员解答",
+    "specialist": "问题需要专业人员结合具体情况处理",
     "transferred": "由其他部门转来",
 }
 #: Queue priorities: elderly customers first, then customers who asked more than once.
@@ -57,6 +57,7 @@ class Desk:
     max_wait_minutes: int
     default_handle_minutes: int
     departments: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]
+    specialist_topics: frozenset[str] = frozenset()
 
     def is_open(self, now: dt.datetime | None = None) -> bool:
         """Whether people are at the desk at ``now`` (a UTC time; default: now)."""
@@ -98,6 +99,7 @@ def desk(session: Session) -> Desk | None:
             (r.code, r.name, tuple(r.product_types or ()), tuple(r.intents or ()), tuple(r.segments or ()))
             for r in rows
         ),
+        specialist_topics=frozenset(setting.specialist_topics or ()),
     )
 
 

@@ -212,6 +212,12 @@ def _cross_check(seed: Seed, problems: list[Problem]) -> None:
         "version",
     )
     dup("faq.yml", "faqs", [(q.topic, f"#{i}") for i, q in enumerate(seed.faqs)], "topic")
+    topics = {q.topic for q in seed.faqs}
+    for topic in seed.desk.specialist_topics if seed.desk else []:
+        if topic not in topics:
+            problems.append(Problem("desk.yml", "desk", "specialist_topics", f"no FAQ topic {topic!r} in faq.yml"))
+    if seed.desk:
+        dup("desk.yml", "departments", [(d.code, f"#{i}") for i, d in enumerate(seed.desk.departments)], "code")
     general = {d.risk_level for d in seed.disclosures if d.category is None}
     for f, p in prods:
         if p.risk_level and p.risk_level not in general:

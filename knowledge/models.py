@@ -305,6 +305,7 @@ class DeskSetting(Base):
     weekdays: Mapped[list[Any]] = mapped_column(default=list)  # 1 = Monday ... 7 = Sunday
     max_wait_minutes: Mapped[int] = mapped_column(default=15)
     default_handle_minutes: Mapped[int] = mapped_column(default=6)
+    specialist_topics: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class CannedReply(Base):

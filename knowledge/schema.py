@@ -274,6 +274,8 @@ class DeskIn(_Strict):
     default_handle_minutes: int = Field(default=6, ge=1, le=240)
     departments: list[DeskDepartmentIn] = Field(min_length=1)
     canned_replies: list[CannedReplyIn] = Field(default_factory=list)
+    #: FAQ topics whose answer comes with an offer of a specialist (the answer depends on the case)
+    specialist_topics: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _valid(self) -> DeskIn:

@@ -135,6 +135,10 @@ def test_the_department_and_summary_come_from_the_conversation(kb_url, domain, d
     sender, _ = ask_for_person(domain, events=not_understood)
     assert handoff_of(kb_url, sender).reason == "not_understood"
 
+    inheritance = [user("家人去世了存款怎么办", "faq"), bot("utter_faq/deceased_account_inheritance")]
+    sender, _ = ask_for_person(domain, events=inheritance + [bot("utter_offer_specialist")])
+    assert handoff_of(kb_url, sender).reason == "specialist"
+
     wealth = [slot("product_code", "WM-EQUITY"), slot("acknowledged_products", ["WM-EQUITY"])]
     sender, _ = ask_for_person(domain, events=wealth, slots={"acknowledged_products": ["WM-EQUITY"]})
     handoff = handoff_of(kb_url, sender)
@@ -161,6 +165,7 @@ def test_a_long_wait_offers_a_message_instead(kb_url, domain, desk_hours):
     with session_scope(kb_url) as s:
         s.execute(update(m.DeskSetting).values(max_wait_minutes=1, default_handle_minutes=5))
     try:
+        ask_for_person(domain)  # one customer ahead: five minutes at least
         sender, said = ask_for_person(domain)
         assert responses(said) == ["utter_handoff_queued_long"]
         _, said = ask_for_person(domain, "", sender=sender, entities=[ent("handoff_mode", "message")])

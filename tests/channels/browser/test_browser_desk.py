@@ -113,6 +113,11 @@ def test_a_person_takes_over_a_web_conversation_and_hands_it_back(
     wait(staff, lambda d: any("信用卡年费是怎么收" in t for _, t in transcript(d)), "the agent never saw the message")
     time.sleep(3)  # long enough for the bot to have answered, were it not paused
     assert [r for r in customer.rows()[before:] if r["who"] == "bot"] == [], "the bot spoke while a person held it"
+    # markup a customer types is shown to the agent as text, never run
+    customer.say('<b>加粗</b><img src=x onerror="window.__xss=1">')
+    wait(staff, lambda d: any("<b>加粗</b>" in t for _, t in transcript(d)), "the markup did not reach the agent")
+    assert not css(staff, "#transcript b, #transcript img")
+    assert staff.execute_script("return window.__xss === undefined")
     box.send_keys("普通信用卡首年免年费，刷卡满6次免次年年费。")
     staff.find_element(By.ID, "send-reply").click()
     customer.wait_for_bot("刷卡满6次", after=before)
@@ -141,7 +146,7 @@ def test_a_person_takes_over_a_web_conversation_and_hands_it_back(
     by_agent = [e["text"] for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent") == "王敏"]
     assert len(by_agent) == 2 and "刷卡满6次" in by_agent[1]
     paused_turn = events[kinds.index("pause") : kinds.index("resume")]
-    assert [e["text"] for e in paused_turn if e["event"] == "user"] == ["我想问问我的信用卡年费是怎么收的"]
+    assert [e["text"] for e in paused_turn if e["event"] == "user"][0] == "我想问问我的信用卡年费是怎么收的"
     assert not [e for e in paused_turn if e["event"] == "bot" and not (e.get("metadata") or {}).get("agent")]
 
     # --- the supervisor sees the agent's work --------------------------------------------
