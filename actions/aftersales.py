@@ -22,6 +22,7 @@ from actions.common import (
     form_hit,
     form_missed,
     kb_guard,
+    kb_session,
     payload_value,
     response_buttons,
     write_with_retry,
@@ -29,6 +30,7 @@ from actions.common import (
 from banktext import mask_phone, redact, to_simplified
 from knowledge import handoffs as h
 from knowledge import queries as q
+from knowledge import tickets
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +279,43 @@ def _handoff_mode(tracker: Tracker) -> str | None:
         if entity.get("entity") == "handoff_mode" and entity.get("value") in ("cancel", "message"):
             return str(entity["value"])
     return "cancel" if _CANCEL_QUEUE.search(to_simplified(customer_text(tracker))) else None
+
+
+class ActionTicketStatus(Action):
+    """A complaint ticket's progress: by its code, with details only for the conversation that
+    filed it; without a code, this conversation's own tickets."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        facts = bank_facts()
+        mine = q.pseudonym(conversation_id(tracker))
+        codes = tickets.codes_in(tracker.latest_message.get("text") or "")
+        with kb_session() as s:
+            if codes:
+                found = [(code, tickets.ticket(s, code)) for code in codes[:3]]
+            else:
+                found = [(t.code, t) for t in tickets.tickets_of(s, mine)]
+            if not found:
+                dispatcher.utter_message(response="utter_no_tickets", **facts)
+                return []
+            for code, ticket in found:
+                if ticket is None:
+                    dispatcher.utter_message(response="utter_ticket_not_found", code=code, **facts)
+                elif ticket.conversation_ref != mine:
+                    dispatcher.utter_message(response="utter_ticket_not_yours", code=code, **facts)
+                else:
+                    dispatcher.utter_message(
+                        response="utter_ticket_status",
+                        code=code,
+                        category=ticket.category or "其他",
+                        created=f"{ticket.created_at:%m月%d日}",
+                        status=tickets.STATUSES.get(ticket.status or "open", "待处理"),
+                        staff_reply=f"处理说明：{ticket.staff_reply}" if ticket.staff_reply else "",
+                    )
+        return []
 
 
 class ActionHandoffToHuman(Action):

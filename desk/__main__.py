@@ -5,6 +5,8 @@ python -m desk user add NAME --role agent|supervisor [--display-name 王敏] [--
     (the password is read from the terminal, or from stdin with --password-stdin)
 python -m desk user list
 python -m desk demo-users     # first run only: a demo agent and supervisor, passwords printed once
+python -m desk tickets [--status open|in_progress|resolved]
+python -m desk tickets set CODE in_progress|resolved [--reply "给客户的处理说明"]
 """
 
 from __future__ import annotations
@@ -78,6 +80,26 @@ def _demo_users(_: argparse.Namespace) -> int:
     return 0
 
 
+def _tickets(args: argparse.Namespace) -> int:
+    from banktext import redact
+    from knowledge import tickets
+
+    create_schema()
+    if args.action == "set":
+        try:
+            with session_scope() as s:
+                row = tickets.set_status(s, args.code, args.new_status, redact(args.reply) if args.reply else None)
+                print(f"{row.code}\t{tickets.STATUSES[row.status]}")
+        except (ValueError, LookupError) as exc:
+            print(f"ERROR: {exc if isinstance(exc, ValueError) else f'no ticket {args.code}'}", file=sys.stderr)
+            return 1
+        return 0
+    with session_scope() as s:
+        for t in tickets.listing(s, args.status):
+            print(f"{t.code}\t{t.created_at:%Y-%m-%d %H:%M}\t{tickets.STATUSES.get(t.status or 'open')}\t{t.category}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,11 +115,20 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--departments", help="comma-separated department codes (default: all)")
     user.add_argument("--password-stdin", action="store_true")
     user.set_defaults(run=_user)
+    ticket = sub.add_parser("tickets", help="list complaint tickets, or change one's status")
+    ticket.add_argument("action", nargs="?", choices=["list", "set"], default="list")
+    ticket.add_argument("code", nargs="?")
+    ticket.add_argument("new_status", nargs="?", choices=["open", "in_progress", "resolved"])
+    ticket.add_argument("--status", choices=["open", "in_progress", "resolved"])
+    ticket.add_argument("--reply", help="what the customer is told when they ask for the ticket")
+    ticket.set_defaults(run=_tickets)
     demo = sub.add_parser("demo-users", help="create the demo agent and supervisor (first run)")
     demo.set_defaults(run=_demo_users)
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "add" and not args.name:
         parser.error("user add needs a NAME")
+    if args.command == "tickets" and args.action == "set" and not (args.code and args.new_status):
+        parser.error("tickets set needs a CODE and a status")
     return args.run(args)
 
 

@@ -27,6 +27,7 @@ from desk import store
 from desk.bridge import Bridge, BridgeError
 from knowledge import handoffs as h
 from knowledge import models as m
+from knowledge import tickets
 from knowledge.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -384,6 +385,52 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                 for f in s.scalars(select(m.Faq).order_by(m.Faq.title))
             ]
         return jsonify(replies=replies)
+
+    # --- complaint tickets (server-rendered page: staff change the status) ---------------
+    @app.get("/tickets")
+    @role("agent", "supervisor")
+    def ticket_page() -> Any:
+        status = request.args.get("status") or None
+        status = status if status in tickets.STATUSES else None
+        with session_scope() as s:
+            every = tickets.listing(s)
+            counts: dict[str, int] = {}
+            for t in every:
+                counts[t.status or "open"] = counts.get(t.status or "open", 0) + 1
+            rows = [
+                {
+                    "code": t.code,
+                    "created": f"{t.created_at:%Y-%m-%d %H:%M}",
+                    "category": t.category,
+                    "description": t.description,
+                    "contact": (t.contact or "—") if t.contact_preference == "phone" else "在线答复",
+                    "status": t.status or "open",
+                    "staff_reply": t.staff_reply or "",
+                }
+                for t in every
+                if status is None or (t.status or "open") == status
+            ]
+        return render_template(
+            "tickets.html",
+            rows=rows,
+            statuses=tickets.STATUSES,
+            status=status,
+            counts=counts,
+            updated=request.args.get("updated", "")[:20],
+        )
+
+    @app.post("/tickets/<code>")
+    @role("agent", "supervisor")
+    def update_ticket(code: str) -> Any:
+        try:
+            with session_scope() as s:
+                tickets.set_status(s, code, request.form.get("status", ""), redact(request.form.get("staff_reply", "")))
+        except ValueError:
+            return error("没有这个状态", 400)
+        except LookupError:
+            abort(404)
+        logger.info("a ticket's status was changed")
+        return redirect(url_for("ticket_page", updated=code))
 
     # --- the supervisor's view --------------------------------------------------------
     @app.get("/api/overview")

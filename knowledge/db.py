@@ -103,7 +103,25 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def create_schema(url: str | None = None) -> None:
-    """Create any missing tables."""
+    """Create any missing tables, and add the columns a newer release added to existing ones.
+
+    Only additive changes are made this way (a new nullable column, or one with a server
+    default), so a database loaded by an older release keeps its rows and gains the column."""
+    from sqlalchemy import inspect, text
+
     from knowledge.models import Base
 
-    Base.metadata.create_all(get_engine(url))
+    engine = get_engine(url)
+    Base.metadata.create_all(engine)
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have or column.primary_key:
+                    continue
+                if not column.nullable and column.server_default is None:
+                    raise RuntimeError(f"{table.name}.{column.name} is new and required: it needs a migration")
+                kind = column.type.compile(dialect=engine.dialect)
+                default = f" DEFAULT {column.server_default.arg}" if column.server_default is not None else ""
+                connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))

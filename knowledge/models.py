@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import text
 
 
 class Base(DeclarativeBase):
@@ -265,7 +266,11 @@ class Appointment(Base):
 
 
 class Complaint(Base):
-    """A complaint lodged through the assistant (contact stored masked)."""
+    """A complaint lodged through the assistant, followed as a ticket (contact stored masked).
+
+    ``status``: open -> in_progress -> resolved, changed by staff (console or ``python -m desk
+    tickets``); the customer asks for it by the ticket's code from the conversation that filed it.
+    """
 
     __tablename__ = "complaint"
 
@@ -276,6 +281,12 @@ class Complaint(Base):
     description: Mapped[str] = mapped_column(Text)
     contact: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="open", server_default=text("'open'"), index=True)
+    #: "phone" (call the number given) or "online" (answer on the customer's channel)
+    contact_preference: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: what staff tell the customer about the ticket (shown when the customer asks)
+    staff_reply: Mapped[str | None] = mapped_column(Text)
 
 
 class DeskDepartment(Base):

@@ -774,6 +774,8 @@ def lodge_complaint(
             category=category,
             description=redacted_description[:4000],
             contact=masked_contact,
+            status="open",
+            contact_preference="phone" if masked_contact else "online",
         )
     )
     return code

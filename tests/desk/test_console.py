@@ -126,6 +126,8 @@ ROUTES = [
     ("POST", "/api/handoffs/1/resolve"),
     ("GET", "/api/canned"),
     ("GET", "/api/overview"),
+    ("GET", "/tickets"),
+    ("POST", "/tickets/TS990101ABCDEF"),
     ("POST", "/logout"),
 ]
 
@@ -278,3 +280,24 @@ def test_the_pages_set_a_strict_content_security_policy(app):
     assert answer.headers["X-Frame-Options"] == "DENY"
     page = logged_in(app, "alice").get("/").get_data(as_text=True)
     assert "<script>" not in page and "onclick" not in page
+
+
+def test_staff_change_a_ticket_and_the_customer_will_read_it(app, databases):
+    kb = databases[0]
+    from knowledge import queries as q
+
+    with session_scope(kb) as s:
+        code = q.lodge_complaint(s, "web:someone", "收费争议", "莫名被扣年费", "139****1111")
+    agent = logged_in(app, "alice")
+    page = agent.get("/tickets").get_data(as_text=True)
+    assert code in page and "莫名被扣年费" in page and "139****1111" in page
+    form = {"status": "in_progress", "staff_reply": "已核实，将退回，联系电话13900001111", "csrf_token": agent.csrf}
+    assert agent.post(f"/tickets/{code}", data={**form, "csrf_token": ""}).status_code == 400
+    answer = agent.post(f"/tickets/{code}", data=form)
+    assert answer.status_code == 302 and f"updated={code}" in answer.headers["Location"]
+    assert agent.post(f"/tickets/{code}", data={**form, "status": "closed"}).status_code == 400
+    assert agent.post("/tickets/TS990101ABCDEF", data=form).status_code == 404
+    with session_scope(kb) as s:
+        row = s.scalar(select(m.Complaint).where(m.Complaint.code == code))
+        assert row.status == "in_progress" and "13900001111" not in row.staff_reply
+    assert "已核实" in agent.get("/tickets?status=in_progress").get_data(as_text=True)

@@ -1,0 +1,66 @@
+"""Complaints followed as tickets: open -> in_progress -> resolved.
+
+The customer asks for a ticket by its code (``TS`` + date + six characters) from the
+conversation that filed it and hears its status and what staff wrote; from another conversation
+only that the ticket exists. Staff change the status in the desk console or with
+``python -m desk tickets``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from knowledge import models as m
+from knowledge.handoffs import utcnow
+
+STATUSES = {"open": "待处理", "in_progress": "处理中", "resolved": "已办结"}
+#: A ticket's code as customers type it (any case, with spaces or dashes between the parts).
+CODE = re.compile(r"(?<![A-Za-z0-9])TS[\s\-]?(\d{6})[\s\-]?([0-9A-Fa-f]{6})(?![0-9A-Za-z])", re.IGNORECASE)
+
+
+def codes_in(text: str) -> list[str]:
+    """The ticket codes a message names, normalised ("ts 261203-a1b2c3" -> "TS261203A1B2C3")."""
+    return [f"TS{date}{tail.upper()}" for date, tail in CODE.findall(text or "")]
+
+
+def ticket(session: Session, code: str) -> m.Complaint | None:
+    return session.scalar(select(m.Complaint).where(m.Complaint.code == code))
+
+
+def tickets_of(session: Session, conversation_ref: str, limit: int = 5) -> list[m.Complaint]:
+    """The conversation's own tickets, newest first."""
+    return list(
+        session.scalars(
+            select(m.Complaint)
+            .where(m.Complaint.conversation_ref == conversation_ref)
+            .order_by(m.Complaint.created_at.desc(), m.Complaint.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def listing(session: Session, status: str | None = None, limit: int = 200) -> list[m.Complaint]:
+    """Tickets for staff, the unresolved first, oldest first within a status."""
+    query = select(m.Complaint)
+    if status:
+        query = query.where(m.Complaint.status == status)
+    order = {"open": 0, "in_progress": 1, "resolved": 2}
+    rows = list(session.scalars(query.order_by(m.Complaint.created_at).limit(limit * 3)))
+    return sorted(rows, key=lambda t: order.get(t.status or "open", 0))[:limit]
+
+
+def set_status(session: Session, code: str, status: str, staff_reply: str | None = None) -> m.Complaint:
+    """Change a ticket's status (and what staff tell the customer); raises ValueError on a bad
+    status and LookupError on an unknown code."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    row = ticket(session, code)
+    if row is None:
+        raise LookupError(code)
+    row.status, row.updated_at = status, utcnow()
+    if staff_reply is not None:
+        row.staff_reply = staff_reply.strip()[:2000] or None
+    return row
