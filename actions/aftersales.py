@@ -431,15 +431,19 @@ class ActionRateService(Action):
 
 
 class ActionAskSatisfaction(Action):
-    """Ask for a 1-5 rating, unless the customer has already given one in this conversation."""
+    """Ask for a 1-5 rating at the end of a conversation (goodbye, thanks, after a person served
+    the customer): once per conversation, and only when the customer asked something."""
 
     def name(self) -> str:
         return "action_ask_satisfaction"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if not tracker.get_slot("satisfaction_given"):
-            dispatcher.utter_message(response="utter_ask_satisfaction")
-        return []
+        if tracker.get_slot("satisfaction_given") or tracker.get_slot("satisfaction_asked"):
+            return []
+        if not any(_intent_of(e) not in _SMALL_TALK for e in _user_events(tracker)):
+            return []  # "你好" then "再见": nothing to rate
+        dispatcher.utter_message(response="utter_ask_satisfaction")
+        return [SlotSet("satisfaction_asked", True)]
 
 
 #: Words that say "let's stop" (parsing vocabulary); a "no" without them answers the question.

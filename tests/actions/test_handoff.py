@@ -11,7 +11,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select, update
 
-from actions.aftersales import ActionHandoffToHuman, ActionRateService
+from actions.aftersales import ActionAskSatisfaction, ActionHandoffToHuman, ActionRateService
 from knowledge import handoffs as h
 from knowledge import models as m
 from knowledge.db import session_scope
@@ -206,3 +206,17 @@ def test_two_agents_never_take_the_same_customer(kb_url, domain, desk_hours):
     with session_scope(kb_url) as s:
         moved = s.get(m.Handoff, handoff_id)
         assert (moved.state, moved.department, moved.agent) == ("waiting", "loans", None)
+
+
+def test_the_rating_is_asked_once_and_only_after_a_real_question(domain):
+    small_talk = make_tracker("再见", "goodbye", events=[user("你好", "greet")])
+    assert responses(run(ActionAskSatisfaction(), small_talk, domain)) == []
+    asked = make_tracker("谢谢", "thank", events=[user("信用卡年费多少", "ask_fees")])
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionAskSatisfaction().run(dispatcher, asked, domain))
+    assert responses(dispatcher) == ["utter_ask_satisfaction"]
+    assert events == [{"event": "slot", "timestamp": None, "name": "satisfaction_asked", "value": True}]
+    again = make_tracker(
+        "再见", "goodbye", events=[user("信用卡年费多少", "ask_fees")], slots={"satisfaction_asked": True}
+    )
+    assert responses(run(ActionAskSatisfaction(), again, domain)) == []
