@@ -10,7 +10,10 @@ from __future__ import annotations
 from functools import cache, lru_cache
 from typing import Any
 
-__all__ = ["is_traditional", "to_simplified", "to_traditional"]
+__all__ = ["is_traditional", "script_of", "to_simplified", "to_traditional"]
+
+TRADITIONAL = "traditional"
+SIMPLIFIED = "simplified"
 
 #: OpenCC configuration per Traditional variant: Taiwan wording (軟體, 資訊), Hong Kong characters, plain.
 VARIANTS = {"tw": "s2twp", "hk": "s2hk", "t": "s2t"}
@@ -56,6 +59,18 @@ def _script_of(char: str) -> int:
     return int(traditional_only) - int(simplified_only)
 
 
+def script_of(text: str) -> str | None:
+    """The script ``text`` is written in: ``"traditional"``, ``"simplified"``, or None when it does not tell.
+
+    Counts the characters only one script uses (銀 and 银, 們 and 们); the ones
+    both scripts write alike (卡, 信, 用, 好的, and 台 which Taiwan writes for 臺)
+    do not count, nor do digits, Latin letters or emoji. The script with more
+    characters of its own wins; a tie does not tell.
+    """
+    score = sum(_script_of(c) for c in text or "" if c >= "\u3400")
+    return TRADITIONAL if score > 0 else SIMPLIFIED if score < 0 else None
+
+
 def is_traditional(text: str) -> bool:
     """Whether ``text`` is written in Traditional script.
 
@@ -63,5 +78,4 @@ def is_traditional(text: str) -> bool:
     both scripts write alike (卡, 信, 用, and 台 which Taiwan writes for 臺) do not
     count. True when the Traditional-only characters outnumber the Simplified-only ones.
     """
-    score = sum(_script_of(c) for c in text or "" if c >= "\u3400")
-    return score > 0
+    return script_of(text) == TRADITIONAL
