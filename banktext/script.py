@@ -17,6 +17,8 @@ SIMPLIFIED = "simplified"
 
 #: OpenCC configuration per Traditional variant: Taiwan wording (軟體, 資訊), Hong Kong characters, plain.
 VARIANTS = {"tw": "s2twp", "hk": "s2hk", "t": "s2t"}
+#: The same, characters only: no word replaced by another (借记卡 → 借記卡, not 簽帳金融卡).
+CHARACTER_VARIANTS = {"tw": "s2tw", "hk": "s2hk", "t": "s2t"}
 
 
 @cache
@@ -32,19 +34,21 @@ def to_simplified(text: str) -> str:
     return converter("t2s").convert(text) if text else text
 
 
-def to_traditional(text: str, variant: str = "tw") -> str:
+def to_traditional(text: str, variant: str = "tw", phrases: bool = True) -> str:
     """Simplified → Traditional Chinese.
 
     Args:
         text: Text in Simplified (or mixed) script.
         variant: ``"tw"`` for Taiwan characters and phrasing (OpenCC ``s2twp``: 软件 → 軟體),
             ``"hk"`` for Hong Kong characters (``s2hk``), ``"t"`` for plain OpenCC Traditional (``s2t``).
+        phrases: False converts characters only (``tw``: ``s2tw``, 软件 → 軟件): a name or a
+            label comes back as it was from :func:`to_simplified`.
 
     Raises:
         ValueError: ``variant`` is none of the above.
     """
     try:
-        config = VARIANTS[variant]
+        config = (VARIANTS if phrases else CHARACTER_VARIANTS)[variant]
     except KeyError:
         raise ValueError(f"unknown Traditional variant {variant!r}; use one of {sorted(VARIANTS)}") from None
     return converter(config).convert(text) if text else text

@@ -86,3 +86,9 @@ def test_each_converter_is_built_once():
 )
 def test_script_of_tells_only_when_the_text_does(text, script):
     assert script_of(text) == script
+
+
+def test_characters_only_keep_words_and_names_as_they_are():
+    assert to_traditional("借记卡注销", phrases=False) == "借記卡註銷"
+    assert to_traditional("借记卡注销") == "簽帳金融卡登出"  # Taiwan words, not always the bank's
+    assert to_simplified(to_traditional("天府软件园支行", phrases=False)) == "天府软件园支行"

@@ -189,16 +189,17 @@ def _contains(said: str, expected: str) -> bool:
 def wrong_script(messages: list[dict[str, Any]], script: str, variant: str = "tw") -> list[str]:
     """The reply texts and button titles of ``messages`` not written in ``script``.
 
-    Traditional: OpenCC would change nothing in it (no Simplified character, Taiwan phrasing
-    already), and where its characters differ between the scripts at all, it has more
-    Traditional ones. Simplified: nothing Traditional-only in it."""
+    Traditional: OpenCC would change no character of it (none is Simplified-only), and where
+    its characters differ between the scripts at all, it has more Traditional ones. (Taiwan
+    phrasing is not required: names and button titles keep their words, bot/channels/reply_script.py.)
+    Simplified: nothing Traditional-only in it."""
     shown = [str(m["text"]) for m in messages if m.get("text")]
     shown += [str(b.get("title")) for b in _buttons(messages) if b.get("title")]
     if script == TRADITIONAL:
         return [
             t
             for t in shown
-            if to_traditional(t, variant) != t
+            if to_traditional(t, variant, phrases=False) != t
             or not (script_of(t) == TRADITIONAL or script_of(to_simplified(t)) is None)
         ]
     return [t for t in shown if to_simplified(t) != t or script_of(t) == TRADITIONAL]

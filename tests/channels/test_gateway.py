@@ -188,6 +188,25 @@ async def test_messages_that_do_not_tell_keep_the_script_and_a_switch_switches_i
     assert "雲瀾銀行" in (await _reply(gateway, greeting_bot, "謝謝"))["text"]
 
 
+async def test_names_and_labels_keep_their_words_where_taiwan_phrasing_would_change_them():
+    gateway, seen = Gateway(), []
+
+    async def bot(message: UserMessage) -> None:
+        seen.append(message)
+        await message.output_channel.send_response(
+            message.sender_id,
+            {
+                "text": "办理【云澜借记卡（I类账户）】的信用卡注销请到成都天府软件园支行，手机软件也可以。",
+                "buttons": [{"title": "借记卡", "payload": "/ask_product_info"}],
+            },
+        )
+
+    reply = await _reply(gateway, bot, "借記卡怎麼註銷")
+    # the product and the branch as named, 注销 still cancelling; Taiwan phrasing elsewhere (軟體)
+    assert reply["text"] == "辦理【雲瀾借記卡（I類賬戶）】的信用卡註銷請到成都天府軟件園支行，手機軟體也可以。"
+    assert reply["buttons"][0]["title"] == "借記卡"  # typed back, the NLU reads 借记卡
+
+
 async def test_the_hong_kong_variant_is_chosen_by_the_environment(greeting_bot, monkeypatch):
     monkeypatch.setenv("REPLY_TRADITIONAL", "hk")
     reply = await _reply(Gateway(), greeting_bot, "請問信用卡年費多少")
