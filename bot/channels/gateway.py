@@ -251,6 +251,8 @@ class Gateway:
         # the script the message tells, else the one this server last saw; within the bot's
         # turn the stored conversation has the last word (carry_script_into_turns)
         told = told_by(incoming.text)
+        if told:  # known at once, for the channel's own lines while the bot works ("请稍候")
+            self._note_script(conversation, told)
         output = WatchedOutput(
             output_channel or CollectingOutputChannel(), told or self._scripts.get(conversation), self.variant
         )
@@ -398,6 +400,11 @@ class Gateway:
         if script:
             self._note_script(conversation_id, script)
         return script
+
+    def in_customer_script(self, conversation_id: str, text: str) -> str:
+        """A channel's own line (a notice, a menu hint) in the script this server last saw the
+        customer write; no tracker is read."""
+        return in_script({"text": text}, self._scripts.get(conversation_id), self.variant)["text"]
 
     async def script_of_conversation(self, conversation_id: str) -> str | None:
         """The script a conversation's replies are written in, as its stored conversation says
