@@ -75,10 +75,16 @@ def _instrument() -> None:
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot.channels import gateway
     from bot.channels.gateway import Gateway
     from bot.stores import TrackerStore
 
     _timed(Gateway, "receive", "message through the gateway")
+    # the replies in the customer's script: which script a message tells, the script carried
+    # on from the conversation, the conversion of each reply
+    _timed(gateway, "told_by", "  script: detect")
+    _timed(gateway, "recorded_script", "  script: carry on")
+    _timed(gateway, "in_script", "  script: convert replies")
     _timed(MessageProcessor, "handle_message", "turn")
     _timed(MessageProcessor, "fetch_tracker_and_update_session", "tracker fetch")
     _timed(TrackerStore, "_retrieve", "  read rows")
@@ -185,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'stage':<36s} {'ms/turn':>8s} {'calls/turn':>11s} {'ms/call':>8s}")
     order = [
         "message through the gateway",
+        "  script: detect",
+        "  script: carry on",
+        "  script: convert replies",
         "turn",
         "tracker fetch",
         "  read rows",
