@@ -68,10 +68,11 @@ def script_of(text: str) -> str | None:
 
     Counts the characters only one script uses (銀 and 银, 們 and 们); the ones
     both scripts write alike (卡, 信, 用, 好的, and 台 which Taiwan writes for 臺)
-    do not count, nor do digits, Latin letters or emoji. The script with more
+    do not count, nor do digits, Latin letters, emoji or lone surrogates. The script with more
     characters of its own wins; a tie does not tell.
     """
-    score = sum(_script_of(c) for c in text or "" if c >= "\u3400")
+    # from U+3400 (CJK extension A) on; lone surrogates (U+D800–DFFF) are no character at all
+    score = sum(_script_of(c) for c in text or "" if c >= "\u3400" and not "\ud800" <= c <= "\udfff")
     return TRADITIONAL if score > 0 else SIMPLIFIED if score < 0 else None
 
 

@@ -82,6 +82,7 @@ def test_each_converter_is_built_once():
         ("/affirm", None),
         ("", None),
         ("我的銀行卡丢了", None),  # a tie
+        ("\ud83d銀行", "traditional"),  # a lone surrogate (a broken emoji) is skipped, not an error
     ],
 )
 def test_script_of_tells_only_when_the_text_does(text, script):
