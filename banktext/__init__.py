@@ -9,13 +9,13 @@ imports neither: standard library only, plus ``opencc`` (installed in both
 environments) imported lazily by the script helpers.
 
 * :mod:`banktext.masking`: :func:`redact`, :func:`find_phone`, :func:`mask_phone`;
-* :mod:`banktext.script`: :func:`to_simplified`, :func:`to_traditional`, :func:`is_traditional`;
+* :mod:`banktext.script`: :func:`to_simplified`, :func:`to_traditional`, :func:`is_traditional`, :func:`script_of`;
 * :mod:`banktext.logs`: :class:`RedactingFilter` and :func:`install`, personal numbers kept out of logs.
 """
 
 from banktext.logs import RedactingFilter, install
 from banktext.masking import find_phone, mask_phone, redact
-from banktext.script import is_traditional, to_simplified, to_traditional
+from banktext.script import is_traditional, script_of, to_simplified, to_traditional
 
 __all__ = [
     "RedactingFilter",
@@ -24,6 +24,7 @@ __all__ = [
     "is_traditional",
     "mask_phone",
     "redact",
+    "script_of",
     "to_simplified",
     "to_traditional",
 ]

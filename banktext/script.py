@@ -10,10 +10,15 @@ from __future__ import annotations
 from functools import cache, lru_cache
 from typing import Any
 
-__all__ = ["is_traditional", "to_simplified", "to_traditional"]
+__all__ = ["is_traditional", "script_of", "to_simplified", "to_traditional"]
+
+TRADITIONAL = "traditional"
+SIMPLIFIED = "simplified"
 
 #: OpenCC configuration per Traditional variant: Taiwan wording (軟體, 資訊), Hong Kong characters, plain.
 VARIANTS = {"tw": "s2twp", "hk": "s2hk", "t": "s2t"}
+#: The same, characters only: no word replaced by another (借记卡 → 借記卡, not 簽帳金融卡).
+CHARACTER_VARIANTS = {"tw": "s2tw", "hk": "s2hk", "t": "s2t"}
 
 
 @cache
@@ -29,19 +34,21 @@ def to_simplified(text: str) -> str:
     return converter("t2s").convert(text) if text else text
 
 
-def to_traditional(text: str, variant: str = "tw") -> str:
+def to_traditional(text: str, variant: str = "tw", phrases: bool = True) -> str:
     """Simplified → Traditional Chinese.
 
     Args:
         text: Text in Simplified (or mixed) script.
         variant: ``"tw"`` for Taiwan characters and phrasing (OpenCC ``s2twp``: 软件 → 軟體),
             ``"hk"`` for Hong Kong characters (``s2hk``), ``"t"`` for plain OpenCC Traditional (``s2t``).
+        phrases: False converts characters only (``tw``: ``s2tw``, 软件 → 軟件): a name or a
+            label comes back as it was from :func:`to_simplified`.
 
     Raises:
         ValueError: ``variant`` is none of the above.
     """
     try:
-        config = VARIANTS[variant]
+        config = (VARIANTS if phrases else CHARACTER_VARIANTS)[variant]
     except KeyError:
         raise ValueError(f"unknown Traditional variant {variant!r}; use one of {sorted(VARIANTS)}") from None
     return converter(config).convert(text) if text else text
@@ -56,6 +63,19 @@ def _script_of(char: str) -> int:
     return int(traditional_only) - int(simplified_only)
 
 
+def script_of(text: str) -> str | None:
+    """The script ``text`` is written in: ``"traditional"``, ``"simplified"``, or None when it does not tell.
+
+    Counts the characters only one script uses (銀 and 银, 們 and 们); the ones
+    both scripts write alike (卡, 信, 用, 好的, and 台 which Taiwan writes for 臺)
+    do not count, nor do digits, Latin letters, emoji or lone surrogates. The script with more
+    characters of its own wins; a tie does not tell.
+    """
+    # from U+3400 (CJK extension A) on; lone surrogates (U+D800–DFFF) are no character at all
+    score = sum(_script_of(c) for c in text or "" if c >= "\u3400" and not "\ud800" <= c <= "\udfff")
+    return TRADITIONAL if score > 0 else SIMPLIFIED if score < 0 else None
+
+
 def is_traditional(text: str) -> bool:
     """Whether ``text`` is written in Traditional script.
 
@@ -63,5 +83,4 @@ def is_traditional(text: str) -> bool:
     both scripts write alike (卡, 信, 用, and 台 which Taiwan writes for 臺) do not
     count. True when the Traditional-only characters outnumber the Simplified-only ones.
     """
-    score = sum(_script_of(c) for c in text or "" if c >= "\u3400")
-    return score > 0
+    return script_of(text) == TRADITIONAL

@@ -5,9 +5,10 @@
 Loads the trained model (models/assistant.tar.gz) in this process with the project's tracker
 store (a scratch SQLite file) and the speed-ups the channels install (bot/speed.py), starts
 the action server on a free port with a scratch knowledge base, plays the conversations of
-``benchmarks/load.py`` one after another, and prints milliseconds per turn for each stage:
-fetching the tracker, the NLU, the policy predictions, the calls to the action server (and
-per action), saving the tracker. One customer, no concurrency: this is the cost of a turn,
+``benchmarks/load.py`` one after another (and the after-sales one typed in Traditional script)
+through the channel gateway, as every channel does, and prints milliseconds per turn for each
+stage: the whole message through the gateway, fetching the tracker, the NLU, the policy
+predictions, the calls to the action server (and per action), saving the tracker. One customer, no concurrency: this is the cost of a turn,
 not the capacity (``make bench`` measures that). The first round warms up and is not counted.
 """
 
@@ -74,8 +75,16 @@ def _instrument() -> None:
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot.channels import gateway
+    from bot.channels.gateway import Gateway
     from bot.stores import TrackerStore
 
+    _timed(Gateway, "receive", "message through the gateway")
+    # the replies in the customer's script: which script a message tells, the script carried
+    # on from the conversation, the conversion of each reply
+    _timed(gateway, "told_by", "  script: detect")
+    _timed(gateway, "recorded_script", "  script: carry on")
+    _timed(gateway, "in_script", "  script: convert replies")
     _timed(MessageProcessor, "handle_message", "turn")
     _timed(MessageProcessor, "fetch_tracker_and_update_session", "tracker fetch")
     _timed(TrackerStore, "_retrieve", "  read rows")
@@ -126,12 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         stderr=subprocess.STDOUT,
     )
     try:
-        from load import SCRIPTS
+        from load import SCRIPTS, Step
         from rasa.core.agent import Agent
+        from rasa.core.channels.channel import CollectingOutputChannel
         from rasa.utils.endpoints import EndpointConfig
         from rasa.utils.log_utils import configure_structlog
 
         import bot.channels  # noqa: F401 - installs bot/speed.py as `rasa run` does
+        from banktext import to_traditional
+        from bot.channels.gateway import Gateway, Incoming
         from bot.speed import close_sessions
         from bot.stores import TrackerStore
 
@@ -147,13 +159,21 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Action-Token": token})
         agent = Agent.load(str(MODEL), action_endpoint=endpoint, tracker_store=TrackerStore(domain=None))
         agent.tracker_store.domain = agent.domain
+        gateway = Gateway()
+        gateway.bind(type("App", (), {"ctx": type("Ctx", (), {"agent": agent})})())
+        scripts = {
+            **SCRIPTS,
+            "service-traditional": tuple(Step(s.kind, to_traditional(s.text)) for s in SCRIPTS["service"]),
+        }
 
         async def play(rounds: int) -> None:
             for n in range(rounds):
-                for name, steps in SCRIPTS.items():
+                for name, steps in scripts.items():
                     sender = f"{name}-{n}-{secrets.token_hex(4)}"
-                    for step in steps:
-                        await agent.handle_text(step.text, sender_id=sender)
+                    for step in steps:  # a pressed button's title is typed: the same reading (typed labels)
+                        await gateway.receive(
+                            Incoming("rest", sender, step.text), agent.handle_message, CollectingOutputChannel()
+                        )
             await close_sessions()  # the kept connections belong to this event loop
 
         asyncio.run(play(1))  # warm-up
@@ -166,10 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         actions.terminate()
         actions.wait(timeout=30)
         log.close()
-    turns = CALLS["turn"]
+    turns = CALLS["message through the gateway"]
     print(f"{turns} turns, {wall / turns * 1000:.1f} ms per turn (wall clock, one customer)")
     print(f"{'stage':<36s} {'ms/turn':>8s} {'calls/turn':>11s} {'ms/call':>8s}")
-    order = ["turn", "tracker fetch", "  read rows", "  rebuild tracker", "NLU parse", "policy prediction"]
+    order = [
+        "message through the gateway",
+        "  script: detect",
+        "  script: carry on",
+        "  script: convert replies",
+        "turn",
+        "tracker fetch",
+        "  read rows",
+        "  rebuild tracker",
+        "NLU parse",
+        "policy prediction",
+    ]
     order += ["action server call", "tracker save"]
     order += sorted((k for k in TOTAL if k not in order), key=lambda k: -TOTAL[k])
     for label in order:

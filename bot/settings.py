@@ -117,3 +117,26 @@ class WeChatSettings:
     def can_send(self) -> bool:
         """Whether the customer-service API can be used (it needs AppID and AppSecret)."""
         return bool(self.app_id and self.app_secret)
+
+
+#: Which Traditional the replies to a Traditional-writing customer use: ``tw`` (Taiwan
+#: characters and phrasing, 軟體, 資訊), ``hk`` (Hong Kong characters) or ``t`` (plain OpenCC).
+REPLY_TRADITIONAL_ENV = "REPLY_TRADITIONAL"
+REPLY_TRADITIONAL_DEFAULT = "tw"
+REPLY_TRADITIONAL_VARIANTS = ("tw", "hk", "t")
+
+
+def reply_traditional(environ: Mapping[str, str] | None = None) -> str:
+    """The Traditional variant of replies (``REPLY_TRADITIONAL``); an unknown value is logged and ``tw`` used."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(REPLY_TRADITIONAL_ENV, "").strip().lower() or REPLY_TRADITIONAL_DEFAULT
+    if value not in REPLY_TRADITIONAL_VARIANTS:
+        logger.error(
+            "%s=%r is none of %s: replies use %s",
+            REPLY_TRADITIONAL_ENV,
+            value,
+            "|".join(REPLY_TRADITIONAL_VARIANTS),
+            REPLY_TRADITIONAL_DEFAULT,
+        )
+        return REPLY_TRADITIONAL_DEFAULT
+    return value

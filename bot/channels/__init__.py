@@ -10,3 +10,9 @@ _mask_logs()
 from bot.speed import install as _keep_sessions  # noqa: E402 - after the log masking, on purpose
 
 _keep_sessions()
+
+# a message that does not tell its script ("ok", a button) is answered in the script of the
+# stored conversation, read from the tracker the turn loads anyway
+from bot.channels.gateway import carry_script_into_turns as _carry_script  # noqa: E402
+
+_carry_script()

@@ -13,6 +13,10 @@ gateway
 * serialises each conversation's messages in arrival order and refuses politely, instead
   of dropping, when a customer floods one conversation;
 * signs the buttons of every reply for the conversation they are offered to;
+* answers in the customer's script: a customer who writes Traditional reads the replies, their
+  button titles and FAQ answers in Traditional (Taiwan phrasing unless ``REPLY_TRADITIONAL``
+  says otherwise), and a message that does not tell (digits, "ok", a button) keeps the
+  conversation's script (:mod:`bot.channels.reply_script`);
 * answers each question of a run-on message ("信用卡年费多少？另外房贷利率呢") in turn,
   and offers a person when the customer sends the same question a third time;
 * makes sure every message gets an answer: when the bot's turn produced nothing (the
@@ -48,7 +52,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, U
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, UserUttered
 
 from banktext import redact
+from bot import settings
 from bot.channels import security
+from bot.channels.reply_script import SCRIPT_KEY, in_script, recorded_script, told_by
 
 logger = logging.getLogger(__name__)
 
@@ -148,18 +154,26 @@ def bank_facts() -> dict[str, str]:
 
 
 class WatchedOutput(OutputChannel):
-    """Wraps a channel's output for one turn: signs buttons and counts what was sent."""
+    """Wraps a channel's output for one turn: writes the replies in the customer's script,
+    signs buttons and counts what was sent.
 
-    def __init__(self, inner: OutputChannel) -> None:
+    ``script``: the script the replies are written in (``"traditional"``, or ``"simplified"``/
+    None for the domain's own); ``variant``: which Traditional (``tw``, ``hk``, ``t``).
+    """
+
+    def __init__(self, inner: OutputChannel, script: str | None = None, variant: str = "tw") -> None:
         self.inner = inner
         self.sent = 0
+        self.script = script
+        self.variant = variant
 
     def name(self) -> str:  # type: ignore[override]
         return self.inner.name()
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
-        await self.inner.send_response(recipient_id, security.sign_buttons(recipient_id, dict(message)))
+        message = in_script(dict(message), self.script, self.variant)
+        await self.inner.send_response(recipient_id, security.sign_buttons(recipient_id, message))
 
     # whatever a bot calls, it goes through send_response: counted, buttons signed, then delivered
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -196,6 +210,8 @@ class Gateway:
         self._turns: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, int] = {}
         self._repeats: OrderedDict[str, tuple[str, int]] = OrderedDict()
+        self._scripts: OrderedDict[str, str] = OrderedDict()  # conversation id -> script of its replies
+        self.variant = settings.reply_traditional()
         self._app: Any = None
 
     # --- set-up -------------------------------------------------------------
@@ -231,8 +247,15 @@ class Gateway:
         Returns the message as it was passed on (masked), or None when a hook dropped it
         or the conversation had too many messages waiting.
         """
-        output = WatchedOutput(output_channel or CollectingOutputChannel())
         conversation = incoming.sender_id
+        # the script the message tells, else the one this server last saw; within the bot's
+        # turn the stored conversation has the last word (carry_script_into_turns)
+        told = told_by(incoming.text)
+        if told:  # known at once, for the channel's own lines while the bot works ("请稍候")
+            self._note_script(conversation, told)
+        output = WatchedOutput(
+            output_channel or CollectingOutputChannel(), told or self._scripts.get(conversation), self.variant
+        )
         if self._pending.get(conversation, 0) >= MAX_PENDING:
             logger.warning("conversation on %s flooded: a message was refused", incoming.channel)
             await self._answer_alone(conversation, BUSY_RESPONSE, output)
@@ -240,7 +263,10 @@ class Gateway:
         self._pending[conversation] = self._pending.get(conversation, 0) + 1
         try:
             async with self._turns.setdefault(conversation, asyncio.Lock()):
-                return await self._receive(incoming, on_new_message, output)
+                passed = await self._receive(incoming, on_new_message, output)
+                if output.script:
+                    self._note_script(conversation, output.script)
+                return passed
         finally:
             self._pending[conversation] -= 1
             if not self._pending[conversation]:
@@ -260,10 +286,13 @@ class Gateway:
             if not security.is_our_command(incoming.sender_id, incoming.text, metadata, incoming.trusted_payload):
                 # "/restart", "/affirm", '/ask_product_info{...}' typed by a customer: never a command
                 logger.info("a typed command on %s was not passed to the bot", incoming.channel)
+                output.script = output.script or await self._stored_script(incoming.sender_id)
                 await self._answer_alone(incoming.sender_id, TYPED_COMMAND_RESPONSE, output)
                 return None
             incoming.text = incoming.text.strip()
         metadata.pop(security.SIGNATURE_KEY, None)
+        if output.script:
+            metadata[SCRIPT_KEY] = output.script
         incoming.metadata = metadata
         for hook in self._hooks:
             result = await hook(incoming)
@@ -355,6 +384,33 @@ class Gateway:
             self._repeats.popitem(last=False)
         return count == REPEATS_BEFORE_A_PERSON
 
+    def _note_script(self, conversation_id: str, script: str) -> None:
+        self._scripts[conversation_id] = script
+        self._scripts.move_to_end(conversation_id)
+        while len(self._scripts) > 100_000:
+            self._scripts.popitem(last=False)
+
+    async def _stored_script(self, conversation_id: str) -> str | None:
+        """The script of the conversation's replies as its stored conversation records it."""
+        try:
+            tracker = await self._agent.tracker_store.retrieve(conversation_id)
+        except Exception:  # no agent or store: the domain's own script
+            return None
+        script = recorded_script(tracker.events) if tracker else None
+        if script:
+            self._note_script(conversation_id, script)
+        return script
+
+    def in_customer_script(self, conversation_id: str, text: str) -> str:
+        """A channel's own line (a notice, a menu hint) in the script this server last saw the
+        customer write; no tracker is read."""
+        return in_script({"text": text}, self._scripts.get(conversation_id), self.variant)["text"]
+
+    async def script_of_conversation(self, conversation_id: str) -> str | None:
+        """The script a conversation's replies are written in, as its stored conversation says
+        (it may have moved on on another server of the cluster), else as this server last saw."""
+        return await self._stored_script(conversation_id) or self._scripts.get(conversation_id)
+
     async def _paused(self, conversation_id: str) -> bool:
         try:
             tracker = await self._agent.tracker_store.retrieve(conversation_id)
@@ -418,13 +474,18 @@ class Gateway:
                 self._remember(conversation_id, name)
         return self._outbound.get(name or "")
 
-    async def send(self, conversation_id: str, messages: list[Message]) -> bool:
-        """Deliver ``messages`` to a conversation on its own channel; False when it is unknown."""
+    async def send(self, conversation_id: str, messages: list[Message], in_customer_script: bool = True) -> bool:
+        """Deliver ``messages`` to a conversation on its own channel; False when it is unknown.
+
+        The bot's messages are written in the customer's script (``in_customer_script``); a
+        person's reply is delivered as they typed it."""
         outbound = await self._channel(conversation_id)
         if outbound is None:
             logger.warning("no channel known for a conversation")
             return False
-        await outbound.deliver(conversation_id, [security.sign_buttons(conversation_id, dict(m)) for m in messages])
+        script = await self.script_of_conversation(conversation_id) if in_customer_script else None
+        messages = [in_script(dict(m), script, self.variant) for m in messages]
+        await outbound.deliver(conversation_id, [security.sign_buttons(conversation_id, m) for m in messages])
         return True
 
     # --- human agents -------------------------------------------------------
@@ -453,7 +514,7 @@ class Gateway:
         delivered on the customer's channel. False when the channel is unknown."""
         text = redact(clean_text(text))
         await self._store(conversation_id, BotUttered(text, metadata={"agent": agent}))
-        return await self.send(conversation_id, [{"text": text}])
+        return await self.send(conversation_id, [{"text": text}], in_customer_script=False)
 
     async def _store(self, conversation_id: str, event: Any) -> None:
         """Append ``event`` to the stored conversation under its lock (no bot turn interleaves);
@@ -469,6 +530,34 @@ class Gateway:
                 return
             tracker.update(event)
             await agent.tracker_store.save(tracker)
+
+
+def carry_script_into_turns() -> None:
+    """Let each bot turn carry the conversation's script on from the conversation it has loaded.
+
+    A message that does not tell its script ("ok", "1", a button) is answered in the script of
+    the conversation's latest customer message. The gateway knows it for the conversations this
+    server saw last, but behind nginx the previous message may have gone to the other server
+    (REST and WeChat are balanced per request), and after a restart it knows none. Rasa loads
+    the stored conversation at the start of every turn anyway, so the script is read from it
+    there, at no extra read, before the customer's message is logged with it. Installed once at
+    start-up with the other patches of the channels (``bot/channels/__init__.py``)."""
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor._handle_message_with_tracker
+    if getattr(original, "carries_script", False):
+        return
+
+    async def handle_message_with_tracker(self: MessageProcessor, message: UserMessage, tracker: Any) -> None:
+        output = message.output_channel
+        if isinstance(output, WatchedOutput) and isinstance(message.metadata, dict) and told_by(message.text) is None:
+            recorded = recorded_script(tracker.events)
+            if recorded:
+                output.script = message.metadata[SCRIPT_KEY] = recorded
+        await original(self, message, tracker)
+
+    handle_message_with_tracker.carries_script = True  # type: ignore[attr-defined]
+    MessageProcessor._handle_message_with_tracker = handle_message_with_tracker  # type: ignore[method-assign]
 
 
 @lru_cache(maxsize=8)

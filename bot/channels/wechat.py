@@ -144,8 +144,10 @@ def pack_texts(texts: list[str], limit: int = TEXT_LIMIT) -> list[str]:
     return _pack([piece for text in texts for piece in split_text(text, limit)], limit, "\n\n")
 
 
-def render(messages: list[Message]) -> tuple[list[str], list[str]]:
-    """The bot's messages as WeChat texts, and the payloads of their buttons in the order they are numbered."""
+def render(messages: list[Message], hint: str = MENU_HINT) -> tuple[list[str], list[str]]:
+    """The bot's messages as WeChat texts, and the payloads of their buttons in the order they are numbered.
+
+    ``hint``: the line under a numbered menu (:data:`MENU_HINT` in the customer's script)."""
     texts: list[str] = []
     menu: list[str] = []
     for message in messages:
@@ -158,7 +160,7 @@ def render(messages: list[Message]) -> tuple[list[str], list[str]]:
             menu.append(str(button["payload"]))
             lines.append(f"{len(menu)}. {button.get('title') or button['payload']}")
         if buttons:
-            lines.append(MENU_HINT)
+            lines.append(hint)
         if message.get("custom") and not lines:
             logger.debug("custom payload not shown on WeChat: %s", message["custom"])
         if lines:
@@ -333,7 +335,9 @@ class WeChatInput(InputChannel):
     async def agent_status(self, recipient_id: str, agent: str | None) -> None:
         """Tell the customer a human agent took over, or that the assistant is back."""
         self._menus.pop(recipient_id, None)  # the bot's last menu no longer applies
-        text = AGENT_JOINED.format(agent=agent) if agent is not None else BOT_BACK
+        # the notice in the customer's script; the person's name as it is written
+        notice = gateway.in_customer_script(recipient_id, AGENT_JOINED if agent is not None else BOT_BACK)
+        text = notice.format(agent=agent) if agent is not None else notice
         try:
             await self.api.send_text(recipient_id, text)
         except Exception:  # the hand-over itself stands; the notice is a courtesy
@@ -411,7 +415,7 @@ class WeChatInput(InputChannel):
             if message.event == "unsubscribe":
                 self._menus.pop(sender, None)
             return None  # menu clicks, location reports, ...: nothing to say
-        return TEXT_ONLY  # image, voice without recognition, video, location, link, ...
+        return gateway.in_customer_script(sender, TEXT_ONLY)  # image, voice without recognition, video, ...
 
     async def _turn(
         self,
@@ -450,7 +454,7 @@ class WeChatInput(InputChannel):
             raise
         turn.waiting -= 1
         if not turn.task.done():
-            return PLEASE_WAIT  # _settle sends the answer once the bot has it
+            return gateway.in_customer_script(sender, PLEASE_WAIT)  # _settle sends the answer once the bot has it
         if turn.task.cancelled():  # the server is shutting down
             return None
         if turn.delivered is None:
@@ -490,12 +494,12 @@ class WeChatInput(InputChannel):
             )
         except Exception:
             logger.exception("the bot failed on a WeChat message from %s", sender)
-            return [SORRY]
+            return [gateway.in_customer_script(sender, SORRY)]
         return self._prepare(sender, collector.messages)
 
     def _prepare(self, sender: str, messages: list[Message]) -> list[str]:
         """The bot's messages as WeChat texts; their buttons become the customer's current menu."""
-        texts, menu = render(messages)
+        texts, menu = render(messages, gateway.in_customer_script(sender, MENU_HINT))
         if texts:
             self._menus[sender] = menu
             self._menus.move_to_end(sender)

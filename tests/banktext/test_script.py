@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from banktext import is_traditional, to_simplified, to_traditional
+from banktext import is_traditional, script_of, to_simplified, to_traditional
 from banktext.script import converter
 
 
@@ -65,3 +65,31 @@ def test_each_converter_is_built_once():
     to_simplified("銀行")
     to_traditional("银行", "hk")
     assert converter.cache_info().hits >= before + 2
+
+
+@pytest.mark.parametrize(
+    "text, script",
+    [
+        ("我的銀行卡丟了", "traditional"),
+        ("我的银行卡丢了", "simplified"),
+        # what does not tell: digits, Latin letters, emoji, characters both scripts write alike
+        ("好的", None),
+        ("ok", None),
+        ("13812345678", None),
+        ("👍", None),
+        ("信用卡", None),
+        ("1", None),
+        ("/affirm", None),
+        ("", None),
+        ("我的銀行卡丢了", None),  # a tie
+        ("\ud83d銀行", "traditional"),  # a lone surrogate (a broken emoji) is skipped, not an error
+    ],
+)
+def test_script_of_tells_only_when_the_text_does(text, script):
+    assert script_of(text) == script
+
+
+def test_characters_only_keep_words_and_names_as_they_are():
+    assert to_traditional("借记卡注销", phrases=False) == "借記卡註銷"
+    assert to_traditional("借记卡注销") == "簽帳金融卡登出"  # Taiwan words, not always the bank's
+    assert to_simplified(to_traditional("天府软件园支行", phrases=False)) == "天府软件园支行"

@@ -12,6 +12,8 @@ A journey::
       stage: consultation          # reception | consultation | handling | after-sales
       covers: [stale-ack]          # the breaks (docs/journeys.md) this journey guards against
       channel: web                 # web (default) | wechat
+      script: traditional          # every reply text and button title of every turn is in this
+                                   # script (traditional | simplified); a turn may say otherwise
       turns:
         - user: 锐进权益精选理财怎么样    # what the customer types
           says: [风险揭示]             # every one of these appears in the replies
@@ -24,6 +26,10 @@ A journey::
           not_responses: [...]
           slots: {product_code: WM-EQUITY, appointment_time: null, amount: "*"}   # "*": set
           rows: {disclosure_ack: 1}  # rows written to these tables since the journey began
+          script: simplified         # this turn's replies are in this script (the journey's by default)
+
+``says``, ``not_says``, ``buttons`` and ``click`` match in either script (a journey typed in
+Traditional may expect "云澜银行" or "雲瀾銀行"); ``script`` checks the script itself.
 
 Run alone: ``.venv/rasa/bin/python -m pytest tests/bot/test_journeys.py``.
 """
@@ -44,6 +50,8 @@ from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.shared.core.events import BotUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from banktext import script_of, to_simplified, to_traditional
+from banktext.script import SIMPLIFIED, TRADITIONAL
 from bot.channels.gateway import Gateway, Incoming
 from bot.channels.security import SIGNATURE_KEY
 
@@ -63,7 +71,10 @@ TURN_KEYS = {
     "slots",
     "rows",
     "note",
+    "script",
 }
+JOURNEY_KEYS = {"name", "stage", "covers", "channel", "script", "turns", "file"}
+SCRIPTS = (TRADITIONAL, SIMPLIFIED)
 
 
 def load_breaks() -> dict[str, str]:
@@ -129,7 +140,10 @@ def test_journeys_are_well_formed():
     for journey in JOURNEYS:
         assert journey.get("stage") in STAGES, journey["name"]
         assert journey.get("turns"), journey["name"]
+        assert set(journey) <= JOURNEY_KEYS, (journey["name"], set(journey) - JOURNEY_KEYS)
+        assert journey.get("script", TRADITIONAL) in SCRIPTS, journey["name"]
         for turn in journey["turns"]:
+            assert turn.get("script", TRADITIONAL) in SCRIPTS, (journey["name"], turn)
             assert set(turn) <= TURN_KEYS, (journey["name"], set(turn) - TURN_KEYS)
             assert ("user" in turn) != ("click" in turn), (journey["name"], turn)
             assert set(turn.get("rows", {})) <= set(TABLES), (journey["name"], turn)
@@ -162,6 +176,35 @@ def _buttons(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [b for m in messages for b in (m.get("buttons") or m.get("quick_replies") or [])]
 
 
+def _same(expected: str, shown: Any) -> bool:
+    """A button title as the journey names it, in either script."""
+    return isinstance(shown, str) and (shown == expected or to_simplified(shown) == to_simplified(expected))
+
+
+def _contains(said: str, expected: str) -> bool:
+    """Whether the answer says ``expected``, in either script."""
+    return expected in said or to_simplified(expected) in to_simplified(said)
+
+
+def wrong_script(messages: list[dict[str, Any]], script: str, variant: str = "tw") -> list[str]:
+    """The reply texts and button titles of ``messages`` not written in ``script``.
+
+    Traditional: OpenCC would change no character of it (none is Simplified-only), and where
+    its characters differ between the scripts at all, it has more Traditional ones. (Taiwan
+    phrasing is not required: names and button titles keep their words, bot/channels/reply_script.py.)
+    Simplified: nothing Traditional-only in it."""
+    shown = [str(m["text"]) for m in messages if m.get("text")]
+    shown += [str(b.get("title")) for b in _buttons(messages) if b.get("title")]
+    if script == TRADITIONAL:
+        return [
+            t
+            for t in shown
+            if to_traditional(t, variant, phrases=False) != t
+            or not (script_of(t) == TRADITIONAL or script_of(to_simplified(t)) is None)
+        ]
+    return [t for t in shown if to_simplified(t) != t or script_of(t) == TRADITIONAL]
+
+
 @pytest.mark.parametrize("journey", JOURNEYS, ids=[j["name"] for j in JOURNEYS])
 async def test_journey(journey, agent, desk, action_server):
     sender = f"journey-{uuid.uuid4().hex[:12]}"
@@ -173,7 +216,7 @@ async def test_journey(journey, agent, desk, action_server):
         where = f"{journey['name']} – turn {number}"
         metadata: dict[str, Any] = {}
         if "click" in turn:
-            chosen = [b for b in _buttons(last) if b.get("title") == turn["click"]]
+            chosen = [b for b in _buttons(last) if _same(turn["click"], b.get("title"))]
             assert chosen, f"{where}: no button {turn['click']!r} in {[b.get('title') for b in _buttons(last)]}"
             text = chosen[0]["payload"]
             if chosen[0].get(SIGNATURE_KEY):
@@ -197,14 +240,18 @@ async def test_journey(journey, agent, desk, action_server):
                 print(f"  < {message.get('text')}  {[b.get('title') for b in message.get('buttons') or []]}")
             print("  slots:", {k: v for k, v in tracker.current_slot_values().items() if v not in (None, [], False, 0)})
         for expected in turn.get("says", []):
-            assert expected in said, f"{where}: {expected!r} not in the answer:\n{said}"
+            assert _contains(said, expected), f"{where}: {expected!r} not in the answer:\n{said}"
         if turn.get("says_any"):
-            assert any(e in said for e in turn["says_any"]), f"{where}: none of {turn['says_any']} in:\n{said}"
+            assert any(_contains(said, e) for e in turn["says_any"]), f"{where}: none of {turn['says_any']} in:\n{said}"
         for unexpected in turn.get("not_says", []):
-            assert unexpected not in said, f"{where}: {unexpected!r} must not be said:\n{said}"
+            assert not _contains(said, unexpected), f"{where}: {unexpected!r} must not be said:\n{said}"
         titles = [b.get("title") for b in _buttons(last)]
         for title in turn.get("buttons", []):
-            assert title in titles, f"{where}: no button {title!r} in {titles}"
+            assert any(_same(title, t) for t in titles), f"{where}: no button {title!r} in {titles}"
+        script = turn.get("script", journey.get("script"))
+        if script:
+            wrong = wrong_script(last, script, desk.variant)
+            assert not wrong, f"{where}: not in {script} script: {wrong}"
         if "intent" in turn:
             read = (tracker.latest_message.intent or {}).get("name")
             assert read == turn["intent"], f"{where}: the NLU read {read!r}, not {turn['intent']!r}"
@@ -229,3 +276,27 @@ async def test_journey(journey, agent, desk, action_server):
                 assert (
                     now[table] - start_rows[table] == count
                 ), f"{where}: {now[table] - start_rows[table]} new rows in {table}, not {count}"
+
+
+async def test_another_server_or_a_restart_carries_the_script_on(agent, action_server):
+    """Behind nginx, a WeChat or REST conversation's messages go to either Rasa server, and a
+    restarted server knows no conversation: a message that does not tell its script is answered
+    in the script the stored conversation records, whatever this server saw last."""
+    one, two = Gateway(), Gateway()
+    for server in (one, two):
+        server.bind(SimpleNamespace(ctx=SimpleNamespace(agent=agent)))
+    sender = f"journey-{uuid.uuid4().hex[:12]}"
+
+    async def answer(server: Gateway, text: str) -> list[dict[str, Any]]:
+        out = CollectingOutputChannel()
+        await server.receive(Incoming("wechat", sender, text), agent.handle_message, out)
+        assert out.messages, text
+        return out.messages
+
+    assert not wrong_script(await answer(one, "白金信用卡的年費是多少"), TRADITIONAL)
+    assert not wrong_script(await answer(two, "ok"), TRADITIONAL)  # two never saw the conversation
+    assert not wrong_script(await answer(two, "大额存单利率多少"), SIMPLIFIED)
+    assert not wrong_script(await answer(one, "好的"), SIMPLIFIED)  # one last saw it in Traditional
+    stored = await agent.tracker_store.retrieve(sender)
+    recorded = [e.metadata.get("reply_script") for e in stored.events if e.type_name == "user"]
+    assert recorded == [TRADITIONAL, TRADITIONAL, SIMPLIFIED, SIMPLIFIED]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from banktext import is_traditional, to_traditional
+from bot.channels import security
 from bot.channels.gateway import Gateway, Incoming
+from bot.channels.reply_script import SCRIPT_KEY
+from bot.channels.security import SIGNATURE_KEY
 
 
 class RecordingChannel:
@@ -118,3 +122,118 @@ async def test_a_human_agent_takes_over_and_gives_back(bot_inbox):
     await gateway.receive(Incoming("web", "c9", "谢谢"), bot_inbox)
     assert web.status[-1] == ("c9", None)
     assert [m.text for m in bot_inbox.received] == ["转人工", "谢谢"]
+
+
+# --- replies in the customer's script ------------------------------------------------------
+
+GREETING = {
+    "text": "您好，我是云澜银行的智能助手，可以为您查询产品与利率。或访问官网https://www.example-yunlan-bank.cn/help?from=chat使用在线客服。",
+    "buttons": [
+        {"title": "产品与利率", "payload": "/ask_capabilities"},
+        {"title": "帮我推荐产品", "payload": '/ask_recommendation{"product_type":"理财"}'},
+    ],
+}
+
+
+@pytest.fixture
+def greeting_bot():
+    """A bot that answers every message with the greeting and its buttons, in Simplified."""
+    received: list[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+        await message.output_channel.send_response(message.sender_id, GREETING)
+
+    on_new_message.received = received  # type: ignore[attr-defined]
+    return on_new_message
+
+
+async def _reply(gateway: Gateway, bot, text: str, conversation: str = "c-script", **kwargs) -> dict:
+    out = CollectingOutputChannel()
+    await gateway.receive(Incoming("web", conversation, text, **kwargs), bot, out)
+    return out.messages[-1]
+
+
+async def test_a_customer_writing_traditional_reads_traditional_text_and_button_titles(greeting_bot):
+    reply = await _reply(Gateway(), greeting_bot, "請問信用卡年費多少")
+    assert reply["text"].startswith("您好，我是雲瀾銀行的智慧助手")  # Taiwan phrasing: 智能 → 智慧
+    assert "官網https://www.example-yunlan-bank.cn/help?from=chat使用線上客服" in reply["text"]  # the address as it is
+    assert [b["title"] for b in reply["buttons"]] == ["產品與利率", "幫我推薦產品"]
+    # payloads are commands: unchanged, and signed as offered
+    assert [b["payload"] for b in reply["buttons"]] == [b["payload"] for b in GREETING["buttons"]]
+    assert all(security.payload_signed("c-script", b["payload"], b[SIGNATURE_KEY]) for b in reply["buttons"])
+    assert greeting_bot.received[0].metadata[SCRIPT_KEY] == "traditional"
+
+
+async def test_a_customer_writing_simplified_reads_the_domain_as_it_is(greeting_bot):
+    reply = await _reply(Gateway(), greeting_bot, "请问信用卡年费多少")
+    assert reply["text"] == GREETING["text"]
+    assert [b["title"] for b in reply["buttons"]] == ["产品与利率", "帮我推荐产品"]
+    assert greeting_bot.received[0].metadata[SCRIPT_KEY] == "simplified"
+
+
+async def test_messages_that_do_not_tell_keep_the_script_and_a_switch_switches_it(greeting_bot):
+    gateway = Gateway()
+    assert "雲瀾銀行" in (await _reply(gateway, greeting_bot, "我想辦一張信用卡"))["text"]
+    for neutral in ("ok", "好的", "1", "13812345678", "👍", "信用卡"):
+        assert "雲瀾銀行" in (await _reply(gateway, greeting_bot, neutral))["text"], neutral
+    # a button press carries the bot's own (Simplified) words: it does not tell either
+    button = (await _reply(gateway, greeting_bot, "好"))["buttons"][1]
+    pressed = await _reply(gateway, greeting_bot, button["payload"], metadata={SIGNATURE_KEY: button[SIGNATURE_KEY]})
+    assert "雲瀾銀行" in pressed["text"]
+    assert {m.metadata[SCRIPT_KEY] for m in greeting_bot.received} == {"traditional"}
+    # the customer switches to Simplified: so do the replies, and a neutral message keeps it
+    assert "云澜银行" in (await _reply(gateway, greeting_bot, "还是用简体吧，房贷利率多少"))["text"]
+    assert "云澜银行" in (await _reply(gateway, greeting_bot, "ok"))["text"]
+    assert "雲瀾銀行" in (await _reply(gateway, greeting_bot, "謝謝"))["text"]
+
+
+async def test_names_and_labels_keep_their_words_where_taiwan_phrasing_would_change_them():
+    gateway, seen = Gateway(), []
+
+    async def bot(message: UserMessage) -> None:
+        seen.append(message)
+        await message.output_channel.send_response(
+            message.sender_id,
+            {
+                "text": "办理【云澜借记卡（I类账户）】的信用卡注销请到成都天府软件园支行，手机软件也可以。",
+                "buttons": [{"title": "借记卡", "payload": "/ask_product_info"}],
+            },
+        )
+
+    reply = await _reply(gateway, bot, "借記卡怎麼註銷")
+    # the product and the branch as named, 注销 still cancelling; Taiwan phrasing elsewhere (軟體)
+    assert reply["text"] == "辦理【雲瀾借記卡（I類賬戶）】的信用卡註銷請到成都天府軟件園支行，手機軟體也可以。"
+    assert reply["buttons"][0]["title"] == "借記卡"  # typed back, the NLU reads 借记卡
+
+
+async def test_the_hong_kong_variant_is_chosen_by_the_environment(greeting_bot, monkeypatch):
+    monkeypatch.setenv("REPLY_TRADITIONAL", "hk")
+    reply = await _reply(Gateway(), greeting_bot, "請問信用卡年費多少")
+    assert reply["text"].startswith("您好，我是雲瀾銀行的智能助手")  # Hong Kong keeps 智能
+
+
+async def test_the_gateways_own_answer_follows_the_script_when_the_bot_says_nothing(bot_inbox):
+    gateway = Gateway()  # no assistant bound: the domain file's text, the action server "down"
+    out = CollectingOutputChannel()
+    await gateway.receive(Incoming("web", "c-down", "我的銀行卡不見了怎麼辦"), bot_inbox, out)
+    (answer,) = out.messages
+    assert answer["text"] and answer["text"] == to_traditional(answer["text"]) and is_traditional(answer["text"])
+    # a typed command is answered by the gateway alone, in the conversation's script too
+    out = CollectingOutputChannel()
+    await gateway.receive(Incoming("web", "c-down", "/restart"), bot_inbox, out)
+    assert is_traditional(out.messages[0]["text"])
+
+
+async def test_send_follows_the_customers_script_but_a_persons_reply_is_left_as_typed(greeting_bot):
+    gateway = Gateway()
+    web = RecordingChannel()
+    gateway.register_channel("web", web)
+    await _reply(gateway, greeting_bot, "我要轉人工")
+    assert await gateway.agent_says("c-script", "王芳", "您好，我是人工客服王芳，请问有什么可以帮您")
+    rating = {"text": "请为本次服务打分", "buttons": [{"title": "非常满意", "payload": '/rate{"score":5}'}]}
+    assert await gateway.send("c-script", [rating])
+    (_, staff), (_, bot) = web.delivered
+    assert staff == [{"text": "您好，我是人工客服王芳，请问有什么可以帮您"}]
+    assert bot[0]["text"] == "請為本次服務打分"
+    assert bot[0]["buttons"][0]["title"] == "非常滿意" and bot[0]["buttons"][0]["payload"] == '/rate{"score":5}'

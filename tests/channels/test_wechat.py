@@ -17,6 +17,7 @@ import pytest_asyncio
 from rasa.core.run import configure_app
 from rasa.shared.core.events import UserUttered
 
+from banktext import is_traditional, to_traditional
 from bot.channels.gateway import gateway
 from bot.channels.wechat import AGENT_JOINED, BOT_BACK, MENU_HINT, PLEASE_WAIT, REST_DELAY, TEXT_ONLY, WeChatInput
 from bot.settings import WeChatSettings
@@ -464,3 +465,28 @@ async def test_gateway_delivers_and_announces_human_agents(agent, fake, url):  #
     finally:
         gateway._agent_listeners.remove(agent_console)
         await gateway.hand_over(openid, None)
+
+
+# --- replies in the customer's script -----------------------------------------------------
+
+
+async def test_a_traditional_customer_reads_traditional_menus_and_notices(agent, fake, url):  # noqa: F811
+    openid = new_openid()
+    content = await ask(fake, url, openid, "我想了解一下你們的產品")
+    assert content.startswith("請問您想了解哪類產品") and "3. 大額存單" in content
+    assert "4. 借記卡" in content  # a label keeps its word: typed back, it reads as 借记卡
+    assert content.endswith(to_traditional(MENU_HINT)) and MENU_HINT not in content
+    # a number picks a button: its payload is the bot's own words, the script stays Traditional
+    content = await ask(fake, url, openid, "3")
+    assert (await user_events(agent, openid))[-1].text.startswith("/ask_product_info")
+    assert is_traditional(content) and to_traditional(content) == content
+
+    assert await gateway.hand_over(openid, "王经理")  # the notice in Traditional, the name as written
+    assert fake.sent_to(openid)[-1] == to_traditional(AGENT_JOINED).format(agent="王经理")
+    assert await gateway.agent_says(openid, "王经理", "您好，这里是人工客服")
+    assert fake.sent_to(openid)[-1] == "您好，这里是人工客服"  # a person's reply as typed
+    assert await gateway.hand_over(openid, None)
+    assert fake.sent_to(openid)[-1] == to_traditional(BOT_BACK)
+    # writing Simplified switches back
+    content = await ask(fake, url, openid, "大额存单利率是多少")
+    assert "大额存单" in content and not is_traditional(content)
