@@ -5,6 +5,7 @@ python -m desk user add NAME --role agent|supervisor [--display-name 王敏] [--
     (the password is read from the terminal, or from stdin with --password-stdin)
 python -m desk user list
 python -m desk demo-users     # first run only: a demo agent and supervisor, passwords printed once
+python -m desk report [--out var/report/index.html] [--days 30]   # the quality view as one HTML file
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import secrets
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -78,6 +80,17 @@ def _demo_users(_: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from desk import report
+
+    if args.days < 1:
+        print("ERROR: --days must be at least 1", file=sys.stderr)
+        return 1
+    path = report.write(Path(args.out), args.days)
+    print(f"quality report ({args.days} days): {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     user.set_defaults(run=_user)
     demo = sub.add_parser("demo-users", help="create the demo agent and supervisor (first run)")
     demo.set_defaults(run=_demo_users)
+    quality = sub.add_parser("report", help="the quality view as one self-contained HTML file")
+    quality.add_argument("--out", default=os.environ.get("REPORT_OUT", "var/report/index.html"))
+    quality.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
+    quality.set_defaults(run=_report)
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "add" and not args.name:
         parser.error("user add needs a NAME")
