@@ -21,6 +21,7 @@ Days are the bank's days (Beijing time).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from collections import Counter, defaultdict
@@ -376,8 +377,15 @@ def _whole(top: int) -> dict[str, Any]:
     return {"dtick": 1, "tick0": 0} if top <= 8 else {"tickformat": "d"}
 
 
+def plain(text: str) -> str:
+    """Text for a plotly label: plotly.js reads a few HTML tags in labels (<a href>, <b>, ...),
+    and a customer's question is shown as typed, never as a link or markup."""
+    return html.escape(text, quote=False)
+
+
 def _bars(labels: list[str], values: list[int], color: str, unit: str = "次") -> dict[str, Any]:
     """Horizontal bars, the largest on top, with the count written at the end of each bar."""
+    labels = [plain(label) for label in labels]
     height = max(180, 34 * len(labels) + 60)
     return {
         "data": [
@@ -587,7 +595,7 @@ def _tickets_chart(stats: Stats) -> Chart:
                     "type": "bar",
                     "orientation": "h",
                     "name": prefix.strip(" ·"),
-                    "y": [prefix + str(k) for k, _ in top][::-1],
+                    "y": [plain(prefix + str(k)) for k, _ in top][::-1],
                     "x": [v for _, v in top][::-1],
                     "text": [f"{v} 件" for _, v in top][::-1],
                     "textposition": "outside",

@@ -225,6 +225,16 @@ def test_grouping_by_character_ngrams(questions, groups):
     assert all(len(g.examples) <= 3 for g in found)
 
 
+def test_a_question_is_shown_as_typed_never_as_markup():
+    stats = report.Stats(days=[dt.date(2026, 12, 3)])
+    stats.gaps = report.group_questions(['<a href="https://phish.example">点我领奖</a><b>快</b>'])
+    stats.unanswered_total = 1
+    page = report.render(stats, standalone=False, generated=NOW)  # the page without plotly.js inside
+    assert "<a href" not in page and "<b>" not in page  # the table: escaped by the template
+    label = json.loads(re.search(r'id="report-data">(.*?)</script>', page, re.S)[1])["gaps"]["data"][0]["y"][0]
+    assert label.startswith("1. &lt;a href=") and "<" not in label  # the chart: plotly.js shows it as text
+
+
 def test_the_page_shows_the_numbers_and_no_conversation_id(stats):
     page = report.render(stats, generated=NOW)
     for figure in ("28.6%", "50.0%", "3.33 分"):
