@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from banktext import redact, to_simplified
@@ -47,6 +47,10 @@ DEFAULT_DAYS = 30
 CONVERSATION_CONTROL = ("greet", "goodbye", "thank", "affirm", "deny")
 #: Why a question was kept as unanswered (``actions/quality.py``, ``actions/products.py``).
 UNANSWERED_REASONS = {"fallback": "没听懂", "product_not_found": "没有这款产品"}
+#: The bot's answer to a message it did not understand (``actions/quality.py``): after an intent
+#: read as ``nlu_fallback``, and after a recognised intent that no rule answers at that point
+#: (RulePolicy's core fallback, e.g. a form answer outside any form), which is most of them.
+FALLBACK_ACTION = "action_handle_fallback"
 #: Two questions belong to one knowledge gap from this character n-gram similarity (Dice) on.
 SIMILAR = 0.4
 GAPS_SHOWN = 10
@@ -74,7 +78,7 @@ class Stats:
     days: list[dt.date]
     conversations: dict[dt.date, int] = field(default_factory=dict)
     messages: dict[dt.date, int] = field(default_factory=dict)  # typed by the customer (not buttons)
-    fallbacks: dict[dt.date, int] = field(default_factory=dict)
+    fallbacks: dict[dt.date, int] = field(default_factory=dict)  # read as nlu_fallback or answered by FALLBACK_ACTION
     out_of_scope: dict[dt.date, int] = field(default_factory=dict)
     intents: Counter = field(default_factory=Counter)
     product_types: Counter = field(default_factory=Counter)
@@ -170,14 +174,28 @@ def _read_tracker(stats: Stats, engine: Engine, start: dt.datetime, end: dt.date
         return
     since, until = (t.replace(tzinfo=dt.timezone.utc).timestamp() for t in (start, end))
     query = (
-        select(events.c.sender_id, events.c.timestamp, events.c.intent_name, events.c.data)
-        .where(events.c.type_name == "user", events.c.timestamp >= since, events.c.timestamp < until)
+        select(events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.intent_name, events.c.data)
+        .where(
+            or_(
+                events.c.type_name == "user",
+                and_(events.c.type_name == "action", events.c.action_name == FALLBACK_ACTION),
+            ),
+            events.c.timestamp >= since,
+            events.c.timestamp < until,
+        )
         .order_by(events.c.id)
     )
     seen: dict[dt.date, set[str]] = defaultdict(set)
     everyone: set[str] = set()
+    # each conversation's latest typed message not yet counted as misunderstood: its day
+    pending: dict[str, dt.date] = {}
     with engine.connect() as connection:
-        for sender, timestamp, intent_name, data in connection.execute(query):
+        for sender, type_name, timestamp, intent_name, data in connection.execute(query):
+            if type_name == "action":  # the bot asked to rephrase: the message before was not understood
+                day = pending.pop(sender, None)
+                if day is not None:
+                    stats.fallbacks[day] = stats.fallbacks.get(day, 0) + 1
+                continue
             try:
                 event = json.loads(data) if data else {}
             except ValueError:
@@ -185,6 +203,7 @@ def _read_tracker(stats: Stats, engine: Engine, start: dt.datetime, end: dt.date
             day = dt.datetime.fromtimestamp(float(timestamp), h.BANK_TZ).date()
             seen[day].add(sender)
             everyone.add(sender)
+            pending.pop(sender, None)
             parse = event.get("parse_data") or {}
             intent = intent_name or (parse.get("intent") or {}).get("name") or ""
             if intent in store.INTENT_NAMES and intent not in CONVERSATION_CONTROL:
@@ -199,6 +218,8 @@ def _read_tracker(stats: Stats, engine: Engine, start: dt.datetime, end: dt.date
                 stats.fallbacks[day] = stats.fallbacks.get(day, 0) + 1
             elif intent == "out_of_scope":
                 stats.out_of_scope[day] = stats.out_of_scope.get(day, 0) + 1
+            else:
+                pending[sender] = day
     stats.conversations = {day: len(senders) for day, senders in seen.items()}
     stats.conversations_total = len(everyone)
 

@@ -54,16 +54,33 @@ def user_event(sender: str, at: dt.datetime, text: str, intent: str, product_typ
     }
 
 
+def fallback_action(sender: str, at: dt.datetime) -> dict:
+    """The bot asking to rephrase (action_handle_fallback), as the tracker store keeps it."""
+    timestamp = at.replace(tzinfo=dt.timezone.utc).timestamp() + 1
+    data = {"event": "action", "timestamp": timestamp, "name": "action_handle_fallback"}
+    return {
+        "sender_id": sender,
+        "type_name": "action",
+        "timestamp": timestamp,
+        "intent_name": None,
+        "action_name": "action_handle_fallback",
+        "data": json.dumps(data),
+    }
+
+
 #: The customers' messages: 4 conversations in the window (2 on 2 December, 2 on 3 December).
 EVENTS = [
     user_event(A, utc(3), "你好", "greet"),
     user_event(A, utc(3), "信用卡年费多少", "ask_fees", ("credit_card",)),
     user_event(A, utc(3), '/request_human{"x": 1}', "request_human"),  # a button: not in the rates
     user_event(B, utc(3, 4), "asdfgh", "nlu_fallback"),
+    fallback_action(B, utc(3, 4)),  # the answer to the nlu_fallback: not counted twice
     user_event(B, utc(3, 4), "今天天气怎么样", "out_of_scope"),
     user_event(C, utc(2), "大额存单利率多少", "ask_interest_rate", ("certificate_of_deposit",)),
     user_event(C, utc(2), "定期和大额存单哪个好", "compare_products", ("time_deposit", "certificate_of_deposit")),
     user_event(D, utc(2, 20), "qwerty", "nlu_fallback"),  # 04:00 on 3 December in Beijing
+    user_event(D, utc(2, 21), "6666", "inform"),  # a form answer outside any form: no rule answers it
+    fallback_action(D, utc(2, 21)),
     user_event("web:old0000000000", utc(20, month=10), "你好", "greet"),  # before the window
     user_event("web:old0000000000", utc(4, 3), "asdf", "nlu_fallback"),  # after it (11:00 on 4 December)
 ]
@@ -175,10 +192,11 @@ def test_intents_and_product_types_asked(stats):
 
 
 def test_fallback_and_out_of_scope_rates(stats):
-    assert stats.messages_total == 7  # typed messages: the button press is not one
-    assert stats.fallback_rate == pytest.approx(2 / 7)
-    assert stats.out_of_scope_rate == pytest.approx(1 / 7)
-    assert stats.fallbacks == {dt.date(2026, 12, 3): 2}
+    assert stats.messages_total == 8  # typed messages: the button press is not one
+    # read as nlu_fallback (2), or answered with a request to rephrase after another intent (1)
+    assert stats.fallback_rate == pytest.approx(3 / 8)
+    assert stats.out_of_scope_rate == pytest.approx(1 / 8)
+    assert stats.fallbacks == {dt.date(2026, 12, 3): 3}
 
 
 def test_handoff_rate_and_reasons(stats):
@@ -237,7 +255,7 @@ def test_a_question_is_shown_as_typed_never_as_markup():
 
 def test_the_page_shows_the_numbers_and_no_conversation_id(stats):
     page = report.render(stats, generated=NOW)
-    for figure in ("28.6%", "50.0%", "3.33 分"):
+    for figure in ("37.5%", "50.0%", "3.33 分"):
         assert figure in page
     for title in ("每日会话量", "客户在问什么（意图）", "转人工的原因", "知识缺口", "客户满意度", "待处理：投诉与留言"):
         assert title in page
