@@ -389,8 +389,19 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return layout
 
 
-def _date_axis() -> dict[str, Any]:
-    return {"type": "date", "tickformat": "%-m月%-d日", "hoverformat": "%Y年%-m月%-d日", "gridcolor": "#eef2f7"}
+def _date_axis(stats: Stats) -> dict[str, Any]:
+    """A date axis over the whole window (however few days have data), one tick a day on short ones."""
+    first, last = stats.days[0], stats.days[-1]
+    axis = {
+        "type": "date",
+        "range": [f"{first - dt.timedelta(days=1)} 12:00", f"{last} 12:00"],
+        "tickformat": "%-m月%-d日",
+        "hoverformat": "%Y年%-m月%-d日",
+        "gridcolor": "#eef2f7",
+    }
+    if len(stats.days) <= 10:
+        axis["dtick"] = 86400000  # a day, in milliseconds
+    return axis
 
 
 def _whole(top: int) -> dict[str, Any]:
@@ -466,7 +477,7 @@ def _conversations_chart(stats: Stats) -> Chart:
             }
         ],
         "layout": _layout(
-            xaxis=_date_axis(), yaxis={"title": {"text": "会话数"}, **_whole(max(stats.conversations.values()))}
+            xaxis=_date_axis(stats), yaxis={"title": {"text": "会话数"}, **_whole(max(stats.conversations.values()))}
         ),
     }
     takeaway = (
@@ -526,7 +537,7 @@ def _fallback_chart(stats: Stats) -> Chart:
             showlegend=True,
             legend={"orientation": "h", "y": 1.12, "x": 0},
             margin={"t": 36},
-            xaxis=_date_axis(),
+            xaxis=_date_axis(stats),
             yaxis={"title": {"text": "占客户消息"}, "tickformat": ".0%"},
             hovermode="x unified",
         ),
@@ -557,7 +568,7 @@ def _handoff_rate_chart(stats: Stats) -> Chart:
                 "hovertemplate": "%{x}：%{y:.1%}<extra></extra>",
             }
         ],
-        "layout": _layout(xaxis=_date_axis(), yaxis={"title": {"text": "转人工的会话"}, "tickformat": ".0%"}),
+        "layout": _layout(xaxis=_date_axis(stats), yaxis={"title": {"text": "转人工的会话"}, "tickformat": ".0%"}),
     }
     takeaway = (
         f"{stats.conversations_total} 次会话中有 {stats.handoff_conversations} 次转了人工，"
@@ -596,7 +607,9 @@ def _satisfaction_chart(stats: Stats) -> Chart:
                 "hovertemplate": "%{x}：平均 %{y} 分（%{customdata} 个评分）<extra></extra>",
             }
         ],
-        "layout": _layout(xaxis=_date_axis(), yaxis={"title": {"text": "平均分"}, "range": [0.8, 5.2], "dtick": 1}),
+        "layout": _layout(
+            xaxis=_date_axis(stats), yaxis={"title": {"text": "平均分"}, "range": [0.8, 5.2], "dtick": 1}
+        ),
     }
     low = sum(1 for s in scores if s <= 2)
     takeaway = f"{len(scores)} 个评分，平均 {stats.mean_rating:.2f} 分；{low} 个不满意（1–2 分）。"
