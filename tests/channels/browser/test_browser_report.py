@@ -180,7 +180,10 @@ def test_make_report_on_scripted_conversations(driver, screenshot, report_file, 
     assert css(driver, "#gaps-table tbody tr")
 
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(int(height) + 20, 4000))
+    # the whole page in one picture: a window that tall has no scroll bar, so the page is a little
+    # wider; it is drawn afresh at that size rather than caught while plotly.js redraws
+    driver.set_window_size(1280, min(int(height) + 160, 4200))
+    driver.refresh()
     wait(driver, drawn, "the charts were not redrawn")
     screenshot(driver, "quality-report")
 
