@@ -49,7 +49,7 @@ CONVERSATION_CONTROL = ("greet", "goodbye", "thank", "affirm", "deny")
 UNANSWERED_REASONS = {"fallback": "没听懂", "product_not_found": "没有这款产品"}
 #: The bot's answer to a message it did not understand (``actions/quality.py``): after an intent
 #: read as ``nlu_fallback``, and after a recognised intent that no rule answers at that point
-#: (RulePolicy's core fallback, e.g. a form answer outside any form), which is most of them.
+#: (RulePolicy's core fallback), which the intent alone does not show.
 FALLBACK_ACTION = "action_handle_fallback"
 #: Two questions belong to one knowledge gap from this character n-gram similarity (Dice) on.
 SIMILAR = 0.4
