@@ -21,7 +21,7 @@ SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/own_brands.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
-.PHONY: help run test eval setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge run-cluster
+.PHONY: help run test eval setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge report run-cluster
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ run-cluster: setup $(MODEL) ## PostgreSQL, Redis, two Rasa servers, the action s
 
 purge: setup ## delete conversations older than CONVERSATION_RETENTION_DAYS (default 180) from the tracker store
 	@$(PY_RASA) -m bot.stores purge
+
+report: $(VENV_ACTIONS)/.installed ## the quality view as one HTML file with its charts (var/report/index.html; REPORT_ARGS="--days 7")
+	@$(PY_ACTIONS) -m desk report $(REPORT_ARGS)
 
 # servers on free ports with scratch databases; the baseline is trained once into var/bench/ (BENCH_ARGS=--quick)
 bench: $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed $(MODEL) ## load benchmark against Rasa's default pipeline: latency, throughput, capacity, memory (results/bench.md)

@@ -7,6 +7,7 @@ python -m desk user list
 python -m desk demo-users     # first run only: a demo agent and supervisor, passwords printed once
 python -m desk tickets [--status open|in_progress|resolved]
 python -m desk tickets set CODE in_progress|resolved [--reply "给客户的处理说明"]
+python -m desk report [--out var/report/index.html] [--days 30]   # the quality view as one HTML file
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import secrets
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -100,6 +102,17 @@ def _tickets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from desk import report
+
+    if args.days < 1:
+        print("ERROR: --days must be at least 1", file=sys.stderr)
+        return 1
+    path = report.write(Path(args.out), args.days)
+    print(f"quality report ({args.days} days): {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     ticket.set_defaults(run=_tickets)
     demo = sub.add_parser("demo-users", help="create the demo agent and supervisor (first run)")
     demo.set_defaults(run=_demo_users)
+    quality = sub.add_parser("report", help="the quality view as one self-contained HTML file")
+    quality.add_argument("--out", default=os.environ.get("REPORT_OUT", "var/report/index.html"))
+    quality.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
+    quality.set_defaults(run=_report)
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "add" and not args.name:
         parser.error("user add needs a NAME")

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
 from banktext import redact
-from desk import store
+from desk import report, store
 from desk.bridge import Bridge, BridgeError
 from knowledge import handoffs as h
 from knowledge import models as m
@@ -114,7 +114,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         answer.headers["X-Content-Type-Options"] = "nosniff"
         answer.headers["X-Frame-Options"] = "DENY"
         answer.headers["Referrer-Policy"] = "same-origin"
-        if request.path.startswith("/api/") or request.path in ("/", "/login"):
+        if request.path.startswith("/api/") or request.path in ("/", "/login", "/report"):
             answer.headers["Cache-Control"] = "no-store"
         return answer
 
@@ -438,5 +438,28 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     def supervisor_overview() -> Any:
         with session_scope() as s:
             return jsonify(**store.overview(s, h.desk(s)))
+
+    # The quality view: the same page as `make report`, its scripts served from here (the CSP
+    # stays script-src 'self'; the chart data sit in a JSON block the browser never executes).
+    @app.get("/report")
+    @role("supervisor")
+    def quality_report() -> Any:
+        days = request.args.get("days", "")
+        days_back = min(max(int(days), 1), 365) if days.isdigit() else report.DEFAULT_DAYS
+        return Response(report.build(days_back, standalone=False), mimetype="text/html")
+
+    @app.get("/report/plotly.min.js")
+    @role("supervisor")
+    def report_plotly() -> Any:
+        answer = Response(report.asset("plotly.min.js"), mimetype="text/javascript")
+        answer.headers["Cache-Control"] = "private, max-age=86400"
+        return answer
+
+    @app.get("/report/plotly.css")
+    @role("supervisor")
+    def report_plotly_css() -> Any:
+        answer = Response(report.plotly_css(), mimetype="text/css")
+        answer.headers["Cache-Control"] = "private, max-age=86400"
+        return answer
 
     return app

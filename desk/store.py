@@ -200,7 +200,8 @@ def tracker_engine() -> Engine:
     return get_engine(url)
 
 
-def _events_table(engine: Engine) -> Table | None:
+def events_table(engine: Engine) -> Table | None:
+    """Rasa's ``events`` table of the tracker store, or None before any conversation was stored."""
     metadata = MetaData()
     try:
         return Table("events", metadata, autoload_with=engine)
@@ -210,7 +211,7 @@ def _events_table(engine: Engine) -> Table | None:
 
 def transcript(engine: Engine, conversation_id: str, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
     """The conversation's messages after event ``after``: customer, bot and people, in order."""
-    events = _events_table(engine)
+    events = events_table(engine)
     if events is None:
         return []
     query = (
@@ -251,7 +252,7 @@ def transcript(engine: Engine, conversation_id: str, after: int = 0, limit: int 
 
 
 def last_customer_text(engine: Engine, conversation_id: str) -> str:
-    events = _events_table(engine)
+    events = events_table(engine)
     if events is None:
         return ""
     query = (

@@ -60,6 +60,8 @@ export KNOWLEDGE_DB_URL="sqlite:///$scratch/kb.db"
 export TRACKER_STORE_URL="sqlite:///$scratch/tracker.db"
 # the staff desk is open whenever the tests run (the seed's hours are Beijing office hours)
 .venv/actions/bin/python -m knowledge load --desk-hours 00:00-24:00 >/dev/null
+# exported to the servers and to the tests alike (test_browser_report.py talks to the REST
+# channel with REST_CHANNEL_TOKEN, then runs `python -m desk report` on the same databases)
 SECRETS_FILE="$scratch/secrets.env" . scripts/secrets.sh
 # staff accounts of the desk tests (passwords only in this run's environment)
 export DESK_TEST_PASSWORD=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')

@@ -15,6 +15,7 @@ import os
 import time
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -33,7 +34,13 @@ def desk_url() -> str:
 
 
 def wait(browser, condition, message: str, timeout: float = TIMEOUT):
-    return WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda d: condition(d), message=message)
+    # an element found just before the page is replaced (a login's redirect) is stale: look again
+    return WebDriverWait(
+        browser,
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(lambda d: condition(d), message=message)
 
 
 def css(browser, selector: str):
