@@ -247,9 +247,9 @@ def _read_knowledge(stats: Stats, session: Session, start: dt.datetime, end: dt.
     ):
         if 1 <= int(score) <= 5:
             stats.ratings.setdefault(bank_day(created), []).append(int(score))
-    for category, count in session.execute(
+    for category, count in session.execute(  # open tickets: every complaint not yet resolved
         select(m.Complaint.category, func.count())
-        .where(m.Complaint.created_at >= start, m.Complaint.created_at < end)
+        .where(m.Complaint.status != "resolved")
         .group_by(m.Complaint.category)
     ):
         stats.complaints[category or "其他"] += int(count)
@@ -649,7 +649,7 @@ def _tickets_chart(stats: Stats) -> Chart:
         ),
     }
     takeaway = (
-        f"近{len(stats.days)}天 {sum(stats.complaints.values())} 件投诉"
+        f"{sum(stats.complaints.values())} 件投诉工单未办结"
         + (f"（最多：{stats.complaints.most_common(1)[0][0]}）" if stats.complaints else "")
         + f"，{sum(stats.messages_left.values())} 条留言等待人工回复。"
     )

@@ -133,15 +133,21 @@ def databases(tmp_path_factory, seed):
         for score, day in ((5, 2), (4, 2), (1, 3)):
             s.add(m.SatisfactionRating(conversation_ref="ref-9f2c4e71", score=score, created_at=utc(day)))
         s.add(m.SatisfactionRating(conversation_ref="ref-9f2c4e71", score=2, created_at=utc(20, month=10)))
-        for code, category, at in (
-            ("TS1", "服务态度", utc(2)),
-            ("TS2", "服务态度", utc(3)),
-            ("TS3", "收费争议", utc(3)),
-            ("TS4", "其他", utc(20, month=10)),
+        for code, category, at, status in (
+            ("TS1", "服务态度", utc(2), "open"),
+            ("TS2", "服务态度", utc(3), "in_progress"),
+            ("TS3", "收费争议", utc(3), "open"),
+            ("TS4", "其他", utc(20, month=10), "resolved"),  # resolved: not open any more
+            ("TS5", "其他", utc(21, month=11), "resolved"),
         ):
             s.add(
                 m.Complaint(
-                    code=code, conversation_ref="ref-b3d8a605", category=category, description="…", created_at=at
+                    code=code,
+                    conversation_ref="ref-b3d8a605",
+                    category=category,
+                    description="…",
+                    created_at=at,
+                    status=status,
                 )
             )
         for text in UNANSWERED:
@@ -211,7 +217,7 @@ def test_satisfaction_over_time(stats):
 
 
 def test_open_tickets(stats):
-    assert stats.complaints == {"服务态度": 2, "收费争议": 1}
+    assert stats.complaints == {"服务态度": 2, "收费争议": 1}  # every complaint not resolved, of any day
     assert stats.messages_left == {"银行卡": 1}  # handoffs left as messages, by department
     assert stats.open_tickets == 4
 
