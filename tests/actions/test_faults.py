@@ -79,7 +79,9 @@ CASES = {
     "action_handoff_to_human": make_tracker("转人工", "request_human"),
     "action_rate_service": make_tracker("", "rate_service", [ent("score", "5")]),
     "action_ticket_status": make_tracker("我的投诉TS261203A1B2C3处理得怎么样了", "ask_ticket_status"),
-    "action_ask_satisfaction": make_tracker("", "rate_service"),
+    "action_ask_satisfaction": make_tracker(
+        "谢谢", "thank", events=[{"event": "user", "text": "年费多少", "parse_data": {"intent": {"name": "ask_fees"}}}]
+    ),
     "action_handle_fallback": make_tracker("啊啊啊", "nlu_fallback"),
     "action_stop_form": make_tracker("算了", "deny", active_loop="complaint_form"),
     "action_deny_in_form": make_tracker("算了", "deny", active_loop="appointment_form"),
