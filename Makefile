@@ -95,12 +95,12 @@ bench-kb: setup kb ## knowledge-base lookup latency on SQLite and PostgreSQL
 
 lint: setup ## ruff + black (check only; rules and versions pinned, settings in pyproject.toml)
 	@$(VENV_ACTIONS)/bin/pip install -q ruff==0.17.6 black==26.10.1 >/dev/null
-	@$(VENV_ACTIONS)/bin/ruff check banktext knowledge actions bot tests benchmarks
-	@$(VENV_ACTIONS)/bin/black --check banktext knowledge actions bot tests benchmarks
+	@$(VENV_ACTIONS)/bin/ruff check banktext knowledge actions bot desk tests benchmarks
+	@$(VENV_ACTIONS)/bin/black --check banktext knowledge actions bot desk tests benchmarks
 
-types: setup ## mypy on banktext, the knowledge base and actions
+types: setup ## mypy on banktext, the knowledge base, actions and the staff desk
 	@$(VENV_ACTIONS)/bin/pip install -q mypy types-PyYAML >/dev/null
-	@$(VENV_ACTIONS)/bin/mypy --ignore-missing-imports banktext knowledge actions
+	@$(VENV_ACTIONS)/bin/mypy --ignore-missing-imports banktext knowledge actions desk
 
 clean: ## remove environments, models, databases, results and the chat page's node_modules
 	rm -rf .venv var models results .rasa web/node_modules

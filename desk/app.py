@@ -131,7 +131,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
 
         return wrap
 
-    def bridge() -> Bridge:
+    def to_rasa() -> Bridge:
         return app.extensions["desk_bridge"]
 
     def body() -> dict[str, Any]:
@@ -297,7 +297,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         if not won:
             return error("这位客户已由其他客服接入", 409)
         try:
-            bridge().hand_over(conversation, current_user.display_name)
+            to_rasa().hand_over(conversation, current_user.display_name)
         except BridgeError:
             with session_scope() as s:
                 h.give_back(s, handoff_id, current_user.name)
@@ -316,7 +316,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         with session_scope() as s:
             conversation = held(s, handoff_id).conversation_id
         try:
-            reached = bridge().say(conversation, current_user.display_name, text)
+            reached = to_rasa().say(conversation, current_user.display_name, text)
         except BridgeError:
             return error("消息没有发出：暂时无法连接到客户所在的渠道，请稍后重试", 502)
         with session_scope() as s:
@@ -348,7 +348,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             conversation, name = x.conversation_id, settings.department_name(department)
             h.transfer(s, x.id, current_user.name, department)
         try:
-            bridge().say(
+            to_rasa().say(
                 conversation, current_user.display_name, f"正在为您转接{name}的同事，请稍候，您的对话记录会一并转过去。"
             )
         except BridgeError:
@@ -364,7 +364,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             conversation = x.conversation_id
             h.resolve(s, x.id, current_user.name)
         try:
-            bridge().resolve(conversation)
+            to_rasa().resolve(conversation)
         except BridgeError:
             # the handoff is closed; the bot resumes at the next message the desk manages to pass
             logger.error("a resolved conversation could not be handed back to the bot yet")

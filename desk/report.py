@@ -370,7 +370,7 @@ def _pct(value: float | None) -> str:
 
 
 def _layout(**extra: Any) -> dict[str, Any]:
-    layout = {
+    layout: dict[str, Any] = {
         "font": {"family": FONT, "size": 13, "color": "#1f2933"},
         "margin": {"l": 56, "r": 16, "t": 12, "b": 44},
         "height": 300,
@@ -392,7 +392,7 @@ def _layout(**extra: Any) -> dict[str, Any]:
 def _date_axis(stats: Stats) -> dict[str, Any]:
     """A date axis over the whole window (however few days have data), one tick a day on short ones."""
     first, last = stats.days[0], stats.days[-1]
-    axis = {
+    axis: dict[str, Any] = {
         "type": "date",
         "range": [f"{first - dt.timedelta(days=1)} 12:00", f"{last} 12:00"],
         "tickformat": "%-m月%-d日",
