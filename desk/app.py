@@ -134,6 +134,11 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     def to_rasa() -> Bridge:
         return app.extensions["desk_bridge"]
 
+    def handoff_answer(handoff_id: int) -> Any:
+        """A handoff as it stands now, the answer to every action on it."""
+        with session_scope() as s:
+            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+
     def body() -> dict[str, Any]:
         data = request.get_json(silent=True)
         return data if isinstance(data, dict) else {}
@@ -302,8 +307,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             with session_scope() as s:
                 h.give_back(s, handoff_id, current_user.name)
             return error("暂时无法连接到客户所在的渠道，请稍后再试", 502)
-        with session_scope() as s:
-            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+        return handoff_answer(handoff_id)
 
     @app.post("/api/handoffs/<int:handoff_id>/reply")
     @role("agent")
@@ -353,8 +357,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             )
         except BridgeError:
             logger.warning("the customer was not told about a transfer")
-        with session_scope() as s:
-            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+        return handoff_answer(handoff_id)
 
     @app.post("/api/handoffs/<int:handoff_id>/resolve")
     @role("agent")
@@ -369,8 +372,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             # the handoff is closed; the bot resumes at the next message the desk manages to pass
             logger.error("a resolved conversation could not be handed back to the bot yet")
             return error("已结束服务，但暂时无法通知客户所在的渠道", 502)
-        with session_scope() as s:
-            return jsonify(handoff=store.handoff_view(s, s.get(m.Handoff, handoff_id), h.desk(s)))
+        return handoff_answer(handoff_id)
 
     @app.get("/api/canned")
     @role("agent", "supervisor")

@@ -53,6 +53,15 @@ def _refused(request: Request) -> HTTPResponse | None:
     return None
 
 
+def _checked(request: Request) -> tuple[dict[str, Any], HTTPResponse | None]:
+    """The request's body when it carries the token and names a conversation, else the refusal."""
+    refused = _refused(request)
+    if refused:
+        return {}, refused
+    body, bad = _body(request)
+    return body or {}, bad
+
+
 def _body(request: Request) -> tuple[dict[str, Any] | None, HTTPResponse | None]:
     try:
         body = request.json
@@ -93,25 +102,17 @@ class DeskBridgeInput(InputChannel):
 
         @desk.route("/hand_over", methods=["POST"])
         async def hand_over(request: Request) -> HTTPResponse:
-            refused = _refused(request)
+            body, refused = _checked(request)
             if refused:
                 return refused
-            body, bad = _body(request)
-            if bad:
-                return bad
-            assert body is not None
             reached = await gateway.hand_over(body["conversation_id"], body.get("agent"))
             return response.json({"ok": True, "reached": reached})
 
         @desk.route("/say", methods=["POST"])
         async def say(request: Request) -> HTTPResponse:
-            refused = _refused(request)
+            body, refused = _checked(request)
             if refused:
                 return refused
-            body, bad = _body(request)
-            if bad:
-                return bad
-            assert body is not None
             text = body.get("text")
             if not body.get("agent") or not isinstance(text, str) or not text.strip():
                 return response.json({"error": "agent and text are needed"}, status=400)
@@ -122,13 +123,9 @@ class DeskBridgeInput(InputChannel):
 
         @desk.route("/resolve", methods=["POST"])
         async def resolve(request: Request) -> HTTPResponse:
-            refused = _refused(request)
+            body, refused = _checked(request)
             if refused:
                 return refused
-            body, bad = _body(request)
-            if bad:
-                return bad
-            assert body is not None
             conversation = body["conversation_id"]
             reached = await gateway.hand_over(conversation, None)
             agent = request.app.ctx.agent

@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy import create_engine, select
 
 from desk import store
 from desk.app import create_app
@@ -21,6 +21,7 @@ from knowledge import handoffs as h
 from knowledge import models as m
 from knowledge.db import create_schema, session_scope
 from knowledge.loader import apply_seed
+from tests.desk.test_report import events_table
 
 PASSWORD = "correct horse battery"
 
@@ -49,18 +50,7 @@ def databases(tmp_path_factory, seed):
         store.add_user(s, "alice", PASSWORD, "agent", "王敏")
         store.add_user(s, "bob", PASSWORD, "agent", "张伟", ["cards"])
         store.add_user(s, "carol", PASSWORD, "supervisor", "李主管")
-    # Rasa's events table, as its SQLTrackerStore creates it
-    events = Table(
-        "events",
-        MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("sender_id", String(255)),
-        Column("type_name", String(255)),
-        Column("timestamp", Float),
-        Column("intent_name", String(255)),
-        Column("action_name", String(255)),
-        Column("data", Text),
-    )
+    events = events_table()
     engine = create_engine(tracker)
     events.metadata.create_all(engine)
     return kb, tracker, events, engine
