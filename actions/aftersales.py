@@ -27,7 +27,7 @@ from actions.common import (
     response_buttons,
     write_with_retry,
 )
-from banktext import mask_phone, redact, to_simplified
+from banktext import MASKED_PHONE, mask_phone, redact, to_simplified
 from knowledge import handoffs as h
 from knowledge import queries as q
 from knowledge import tickets
@@ -47,8 +47,6 @@ CATEGORY_WORDS = {
     "App/网银问题": ("app", "手机银行", "网银", "闪退", "登不上", "登录不了", "转账失败", "系统"),
     "排队等候": ("排队", "等了", "等太久", "等半天", "叫号", "窗口"),
 }
-#: A mobile or landline number as the gateway masked it (138****5678, 010-****5678).
-_MASKED_PHONE = re.compile(r"(?<!\d)(1[3-9]\d\*{4}\d{4}|0\d{2,3}-?\*{3,5}\d{3,4})(?!\d)")
 
 
 def category_named(text: str, domain: DomainDict) -> str | None:
@@ -65,8 +63,8 @@ def contact_given(text: str) -> str | None:
     masked = mask_phone(text)
     if masked:
         return masked
-    match = _MASKED_PHONE.search(text or "")
-    return match.group(1) if match else None
+    match = MASKED_PHONE.search(text or "")
+    return match.group(0) if match else None
 
 
 def _complaint_words_removed(text: str) -> str:

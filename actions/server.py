@@ -11,7 +11,10 @@ entry point serves the same rasa-sdk application, but
   see ``endpoints.yml``); ``/health`` stays open for load balancers;
 * refuses to start when the knowledge base is missing, instead of creating an empty one;
 * never echoes a request (trackers carry what customers typed) into a log line or an
-  error response.
+  error response;
+* takes sealed call-back numbers from the Rasa server's channel gateway
+  (``POST /callback_numbers``, same secret; :mod:`banktext.sealing`) and deletes the old
+  ones at start (:func:`knowledge.tickets.purge_callback_numbers`).
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ import contextlib
 import hmac
 import logging
 import os
+import re
 import sys
 
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from banktext import MASKED_PHONE
+
 logger = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Action-Token"
 OPEN_PATHS = frozenset({"/health"})
+_SEALED = re.compile(r"^[A-Za-z0-9_=\-]{40,512}$")
 
 
 def token_from_env() -> str:
@@ -58,6 +65,24 @@ def check_knowledge_base() -> None:
         raise SystemExit(f"the knowledge base cannot be read ({type(exc).__name__}): load it with `make kb`") from None
 
 
+def purge_callback_numbers() -> None:
+    """Sealed call-back numbers past the retention, or that no ticket took, are deleted at start
+    (the tables a newer release added are created first: a knowledge base of an older one works)."""
+    from knowledge import tickets
+    from knowledge.config import retention_days
+    from knowledge.db import create_schema, session_scope
+
+    try:
+        create_schema()
+        with session_scope() as s:
+            removed = tickets.purge_callback_numbers(s, retention_days())
+    except Exception as exc:  # a database of an older release, a server down: the next start tries again
+        logger.warning("could not purge old call-back numbers: %s", type(exc).__name__)
+        return
+    if removed:
+        logger.info("deleted %d sealed call-back numbers past their time", removed)
+
+
 def create_app(token: str) -> Sanic:
     """rasa-sdk's application with the shared-secret check and a quiet error handler."""
     from rasa_sdk.endpoint import create_app as sdk_app
@@ -73,6 +98,31 @@ def create_app(token: str) -> Sanic:
             logger.warning("refused an action call without the shared secret from %s", request.ip)
             return response.json({"error": "unauthorised"}, status=401)
         return None
+
+    @app.post("/callback_numbers")
+    async def keep_callback_number(request: Request) -> HTTPResponse:
+        """A call-back number the complaint form took, sealed by the gateway: kept for the ticket."""
+        try:
+            body = request.json
+        except Exception:  # malformed JSON
+            body = None
+        body = body if isinstance(body, dict) else {}
+        conversation, masked, sealed = (body.get(k) for k in ("conversation_id", "masked", "sealed"))
+        if not (
+            isinstance(conversation, str)
+            and 0 < len(conversation) <= 255
+            and isinstance(masked, str)
+            and MASKED_PHONE.fullmatch(masked)
+            and isinstance(sealed, str)
+            and _SEALED.match(sealed)
+        ):
+            return response.json({"error": "conversation_id, masked and sealed are expected"}, status=400)
+        from knowledge import tickets
+        from knowledge.db import session_scope
+
+        with session_scope() as s:
+            tickets.keep_callback_number(s, conversation, masked, sealed)
+        return response.json({"ok": True}, status=201)
 
     async def quiet_error(request: Request, exception: Exception) -> HTTPResponse:
         # rasa-sdk's handler logs the request and returns its body: the tracker, customer text included
@@ -100,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("KNOWLEDGE_DB_MUST_EXIST", "1")
     token = token_from_env()
     check_knowledge_base()
+    purge_callback_numbers()
     app = create_app(token)
     logger.info("action server on http://%s:%s (workers: %s)", args.host, args.port, args.workers)
     app.run(args.host, args.port, workers=max(1, args.workers), access_log=False)

@@ -34,7 +34,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["find_phone", "mask_phone", "redact"]
+__all__ = ["MASKED_PHONE", "find_phone", "mask_phone", "phone_numbers", "redact"]
 
 # Chinese numerals written digit by digit, including the financial forms (壹贰叁) and
 # the spoken ones used for phone numbers (幺 for 1, 两 for 2).
@@ -74,6 +74,11 @@ _EXTENSION = re.compile(
 )
 # within a run, a dash and a few digits after a landline: 010-62586601-123
 _DASH_EXTENSION = re.compile("^[\\-\u2010-\u2015\u2212\uff0d\ufe58\ufe63]$")
+
+#: A phone number in the masked form :func:`redact` writes: mobile, Taiwan mobile, landline, Hong Kong/Macau, other.
+MASKED_PHONE = re.compile(
+    r"(?<![\d*+])(?:1[3-9]\d\*{4}\d{4}|09\d\d\*{3}\d{3}|0\d{2,3}-\*{4}\d{3,4}|\+85[23] \*{4}\d{4}|\+\*{4,11}\d{4})(?![\d*])"
+)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -327,6 +332,16 @@ def _spans(
             yield group.start, group.end, _card(group.digits, 1), None
 
 
+def _found(text: str) -> Iterator[tuple[int, int, _Number, tuple[int, int] | None]]:
+    """Every personal number :func:`redact` masks in ``text``, in the order of the text."""
+    spans = (
+        span
+        for scan, run, groups in _runs(text)
+        for span in _spans(scan, run, groups, _numbers_in_run(groups, phones_only=False))
+    )
+    return iter(sorted(spans, key=lambda span: span[0]))
+
+
 def redact(text: str) -> str:
     """``text`` with every card, resident-ID and phone number masked (see the module docstring for the forms).
 
@@ -340,12 +355,7 @@ def redact(text: str) -> str:
     if not text:
         return text
     pieces, last = [], 0
-    spans = (
-        span
-        for scan, run, groups in _runs(text)
-        for span in _spans(scan, run, groups, _numbers_in_run(groups, phones_only=False))
-    )
-    for start, end, found, extension in sorted(spans, key=lambda span: span[0]):
+    for start, end, found, extension in _found(text):
         if start < last:  # cannot happen by construction; never mask half a number twice
             continue
         pieces += [text[last:start], found.masked]
@@ -390,3 +400,14 @@ def mask_phone(text: str) -> str | None:
     """The masked form of the first phone number in ``text`` (``138****5678``, ``0755-****1234``), or None."""
     found = _first_phone(text)
     return found.masked if found else None
+
+
+def phone_numbers(text: str) -> list[tuple[str, str]]:
+    """Each phone number :func:`redact` masks in ``text``: (its masked form, its plain digits), in order.
+
+    What the channel gateway keeps of a number before masking a message, so that a call-back
+    number the customer gives on purpose can be sealed for staff (:mod:`banktext.sealing`).
+    """
+    if not text:
+        return []
+    return [(found.masked, found.digits) for _start, _end, found, _ext in _found(text) if found.kind in _PHONE_KINDS]

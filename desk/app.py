@@ -22,7 +22,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
-from banktext import redact
+from banktext import redact, unseal
 from desk import report, store
 from desk.bridge import Bridge, BridgeError
 from knowledge import handoffs as h
@@ -40,6 +40,10 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
+
+
+#: The department that calls complainants back: its staff (and supervisors) read call-back numbers.
+COMPLAINTS_DEPARTMENT = "complaints"
 
 
 class Staff(UserMixin):
@@ -114,7 +118,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         answer.headers["X-Content-Type-Options"] = "nosniff"
         answer.headers["X-Frame-Options"] = "DENY"
         answer.headers["Referrer-Policy"] = "same-origin"
-        if request.path.startswith("/api/") or request.path in ("/", "/login", "/report"):
+        if request.path.startswith(("/api/", "/tickets")) or request.path in ("/", "/login", "/report"):
             answer.headers["Cache-Control"] = "no-store"
         return answer
 
@@ -394,6 +398,9 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     def ticket_page() -> Any:
         status = request.args.get("status") or None
         status = status if status in tickets.STATUSES else None
+        # the call-back number itself: for the complaints department and supervisors, never logged
+        opens = current_user.role == "supervisor" or not current_user.own_departments
+        opens = opens or COMPLAINTS_DEPARTMENT in current_user.own_departments
         with session_scope() as s:
             every = tickets.listing(s)
             counts: dict[str, int] = {}
@@ -406,6 +413,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                     "category": t.category,
                     "description": t.description,
                     "contact": (t.contact or "—") if t.contact_preference == "phone" else "在线答复",
+                    "callback": unseal(tickets.sealed_callback_number(s, t)) if opens else None,
                     "status": t.status or "open",
                     "staff_reply": t.staff_reply or "",
                 }

@@ -30,3 +30,12 @@ def busy_seconds() -> float:
         return float(os.environ.get("SQLITE_BUSY_SECONDS", "5"))
     except ValueError:
         return 5.0
+
+
+def retention_days() -> int:
+    """How long conversation data is kept (``CONVERSATION_RETENTION_DAYS``, default 180), as the
+    Rasa server's tracker store reads it (``bot.stores``): sealed call-back numbers go with them."""
+    try:
+        return max(1, int(os.environ.get("CONVERSATION_RETENTION_DAYS", "180")))
+    except ValueError:
+        return 180

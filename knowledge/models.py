@@ -289,6 +289,25 @@ class Complaint(Base):
     staff_reply: Mapped[str | None] = mapped_column(Text)
 
 
+class CallbackNumber(Base):
+    """A call-back number a customer gave for a complaint, sealed (:mod:`banktext.sealing`).
+
+    The channel gateway seals the number it masked once the complaint form took it, the action
+    server stores it here with the conversation's pseudonym and the masked form the ticket
+    carries, and only the staff console opens it, next to the ticket with the same masked
+    contact. Numbers no ticket took are deleted after a day, the rest with the conversations
+    (``CONVERSATION_RETENTION_DAYS``): :func:`knowledge.tickets.purge_callback_numbers`.
+    """
+
+    __tablename__ = "callback_number"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_ref: Mapped[str] = mapped_column(String(64), index=True)
+    masked: Mapped[str] = mapped_column(String(60))
+    sealed: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow, index=True)
+
+
 class DeskDepartment(Base):
     """A queue of the staff desk (retail, cards, loans, wealth, corporate, complaints), from ``desk.yml``:
     which product types and intents route a handoff to it."""

@@ -4,17 +4,22 @@ The customer asks for a ticket by its code (``TS`` + date + six characters) from
 conversation that filed it and hears its status and what staff wrote; from another conversation
 only that the ticket exists. Staff change the status in the desk console or with
 ``python -m desk tickets``.
+
+A call-back number given with a complaint is kept sealed (:class:`knowledge.models.CallbackNumber`),
+found again by the ticket's conversation and masked contact, and opened in the console only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from knowledge import models as m
 from knowledge.handoffs import utcnow
+from knowledge.queries import pseudonym
 
 STATUSES = {"open": "待处理", "in_progress": "处理中", "resolved": "已办结"}
 #: A ticket's code as customers type it (any case, with spaces or dashes between the parts).
@@ -64,3 +69,46 @@ def set_status(session: Session, code: str, status: str, staff_reply: str | None
     if staff_reply is not None:
         row.staff_reply = staff_reply.strip()[:2000] or None
     return row
+
+
+#: A sealed number no ticket took within this time is deleted.
+UNCLAIMED_CALLBACK_HOURS = 24
+
+
+def keep_callback_number(session: Session, conversation_id: str, masked: str, sealed: str) -> m.CallbackNumber:
+    """Store a sealed call-back number under the conversation's pseudonym and its masked form."""
+    row = m.CallbackNumber(conversation_ref=pseudonym(conversation_id), masked=masked[:60], sealed=sealed)
+    session.add(row)
+    return row
+
+
+def sealed_callback_number(session: Session, complaint: m.Complaint) -> str | None:
+    """The sealed number behind a ticket's masked contact (the latest one given), or None."""
+    if not complaint.contact:
+        return None
+    return session.scalar(
+        select(m.CallbackNumber.sealed)
+        .where(
+            m.CallbackNumber.conversation_ref == complaint.conversation_ref,
+            m.CallbackNumber.masked == complaint.contact,
+        )
+        .order_by(m.CallbackNumber.created_at.desc(), m.CallbackNumber.id.desc())
+        .limit(1)
+    )
+
+
+def purge_callback_numbers(session: Session, retention_days: int, now: dt.datetime | None = None) -> int:
+    """Delete sealed numbers older than the retention, and those no ticket took within a day."""
+    now = now or utcnow()
+    taken = exists().where(
+        and_(
+            m.Complaint.conversation_ref == m.CallbackNumber.conversation_ref,
+            m.Complaint.contact == m.CallbackNumber.masked,
+        )
+    )
+    old = m.CallbackNumber.created_at < now - dt.timedelta(days=retention_days)
+    unclaimed = and_(m.CallbackNumber.created_at < now - dt.timedelta(hours=UNCLAIMED_CALLBACK_HOURS), ~taken)
+    result = session.execute(
+        delete(m.CallbackNumber).where(old | unclaimed).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's result is a CursorResult

@@ -7,6 +7,8 @@
 #   REST_CHANNEL_TOKEN   bearer token of the REST channel for the bank's own systems
 #   DESK_BRIDGE_TOKEN    the staff desk's key to the Rasa server's desk API (/webhooks/desk/)
 #   DESK_SECRET_KEY      signs the staff console's session cookies and CSRF tokens
+#   CALLBACK_NUMBER_KEY  seals complainants' call-back numbers (a Fernet key: the Rasa server seals,
+#                        the staff console opens; banktext/sealing.py)
 _secrets_file="${SECRETS_FILE:-var/secrets.env}"
 mkdir -p "$(dirname "$_secrets_file")"
 ( umask 077; touch "$_secrets_file" )
@@ -15,6 +17,9 @@ for _name in ACTION_SERVER_TOKEN CHANNEL_SECRET REST_CHANNEL_TOKEN DESK_BRIDGE_T
     echo "$_name=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"$_secrets_file"
   fi
 done
+if ! grep -q "^CALLBACK_NUMBER_KEY=" "$_secrets_file"; then
+  echo "CALLBACK_NUMBER_KEY=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')" >>"$_secrets_file"
+fi
 while IFS='=' read -r _name _value; do
   [ -n "$_name" ] && [ -z "${!_name:-}" ] && export "$_name=$_value"
 done <"$_secrets_file"

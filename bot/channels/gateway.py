@@ -6,7 +6,8 @@ gateway
 
 * cleans the text (lone surrogates, control characters, overlong input) and masks
   personal numbers (card, ID, phone), so the tracker store, the logs and every later
-  reader only ever see the masked form;
+  reader only ever see the masked form; a phone number the complaint form takes as the
+  call-back number is sealed for staff after the turn (:mod:`bot.channels.callback`);
 * passes a ``/command`` on only when it is a button the server signed for this
   conversation (:mod:`bot.channels.security`); one typed by a customer never reaches the bot
   and gets a polite answer instead;
@@ -51,9 +52,9 @@ from typing import Any, Protocol
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, UserUttered
 
-from banktext import redact
+from banktext import phone_numbers, redact
 from bot import settings
-from bot.channels import security
+from bot.channels import callback, security
 from bot.channels.reply_script import SCRIPT_KEY, in_script, recorded_script, told_by
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class Incoming:
 
     ``trusted_payload``: the channel itself produced the text as one of the payloads it
     offered (WeChat's numbered menu), so a ``/command`` in it is not a customer's typing.
+    ``phones``: the phone numbers masking took out of the text, (masked, digits), kept for this
+    message only (never stored, never printed), so a call-back number can be sealed for staff.
     """
 
     channel: str
@@ -123,6 +126,7 @@ class Incoming:
     metadata: dict[str, Any] = field(default_factory=dict)
     message_id: str | None = None
     trusted_payload: bool = False
+    phones: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
 
 InboundHook = Callable[[Incoming], Awaitable[Incoming | None]]
@@ -138,6 +142,7 @@ def clean_text(text: Any) -> str:
 
 async def mask_personal_numbers(incoming: Incoming) -> Incoming:
     """The gateway's first hook: card, ID and phone numbers never go further unmasked."""
+    incoming.phones = phone_numbers(incoming.text)
     incoming.text = redact(incoming.text)
     return incoming
 
@@ -307,6 +312,7 @@ class Gateway:
             await asyncio.gather(*(listener(incoming, agent) for listener in self._agent_listeners))
             if self._agent is not None:
                 await self._bot_turn(incoming, incoming.text, metadata, on_new_message, output)
+            incoming.phones = []
             return incoming
         parts = split_run_on(incoming.text)
         answered = 0
@@ -315,6 +321,9 @@ class Gateway:
             answered = await self._answered_before(incoming, output)
         for part in parts[answered:]:  # "信用卡年费多少？另外房贷利率呢": each question answered in turn
             await self._bot_turn(incoming, part, metadata, on_new_message, output)
+        if incoming.phones and answered < len(parts):
+            await callback.keep_taken_numbers(self._agent, incoming.sender_id, incoming.phones, len(parts) - answered)
+        incoming.phones = []  # the digits go no further than this message
         if (
             answered < len(parts)
             and self._asked_again(incoming.sender_id, incoming.text)

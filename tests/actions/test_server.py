@@ -59,20 +59,24 @@ def server(tmp_path_factory, seed):
     with session_scope(url) as session:
         apply_seed(session, seed)
     port = _free_port()
-    proc = _start({"ACTION_SERVER_TOKEN": TOKEN, "KNOWLEDGE_DB_URL": url}, port)
+    proc = _started({"ACTION_SERVER_TOKEN": TOKEN, "KNOWLEDGE_DB_URL": url}, port)
+    yield port, url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _started(env_extra: dict[str, str], port: int) -> subprocess.Popen:
+    """An action server that answers its health check."""
+    proc = _start(env_extra, port)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             if _call(port, "/health")[0] == 200:
-                break
+                return proc
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"action server did not start: {proc.communicate()[0]}")
-    yield port, url
-    proc.terminate()
-    proc.wait(timeout=10)
+    proc.kill()
+    pytest.fail(f"action server did not start: {proc.communicate()[0]}")
 
 
 def _action_call(name: str, sender: str = "web:someone") -> dict:
@@ -155,3 +159,92 @@ def test_refuses_to_start_without_the_knowledge_base(tmp_path):
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode != 0 and "make kb" in out
     assert not missing.exists(), "a missing knowledge base must not be created empty"
+
+
+# --- sealed call-back numbers from the Rasa server's gateway -------------------------------------------
+
+SEALED = "gAAAAA" + "b" * 94  # the shape of a Fernet token; the action server never opens one
+
+
+def _callback_rows(url: str) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        return db.execute("select conversation_ref, masked, sealed from callback_number").fetchall()
+
+
+def test_a_sealed_call_back_number_is_kept_under_the_conversations_pseudonym(server):
+    from knowledge.queries import pseudonym
+
+    port, url = server
+    body = {"conversation_id": "web:callback-1", "masked": "138****5678", "sealed": SEALED}
+    assert _call(port, "/callback_numbers", body, TOKEN)[0] == 201
+    assert (pseudonym("web:callback-1"), "138****5678", SEALED) in _callback_rows(url)
+    assert not any("web:callback-1" in str(row) for row in _callback_rows(url))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"conversation_id": "web:x", "masked": "13812345678", "sealed": SEALED},  # a readable number
+        {"conversation_id": "web:x", "masked": "6228********1234", "sealed": SEALED},  # a card, not a phone
+        {"conversation_id": "web:x", "masked": "138****5678", "sealed": "13812345678"},
+        {"conversation_id": "web:x", "masked": "138****5678", "sealed": SEALED + "<script>"},
+        {"conversation_id": "", "masked": "138****5678", "sealed": SEALED},
+        {"conversation_id": "web:x", "masked": "138****5678"},
+        {"conversation_id": ["web:x"], "masked": "138****5678", "sealed": SEALED},
+        b"not json",
+        b"[1, 2]",
+    ],
+)
+def test_anything_but_a_masked_phone_and_a_sealed_token_is_refused(server, body):
+    port, url = server
+    before = len(_callback_rows(url))
+    assert _call(port, "/callback_numbers", body, TOKEN)[0] == 400
+    assert len(_callback_rows(url)) == before
+
+
+def test_call_back_numbers_need_the_shared_secret(server):
+    port, url = server
+    before = len(_callback_rows(url))
+    body = {"conversation_id": "web:x", "masked": "138****5678", "sealed": SEALED}
+    assert _call(port, "/callback_numbers", body, "wrong-token-wrong-token")[0] == 401
+    assert len(_callback_rows(url)) == before
+
+
+def test_old_and_unclaimed_call_back_numbers_are_deleted_at_start(tmp_path, seed):
+    import datetime as dt
+
+    from knowledge import models as m
+    from knowledge import queries as q
+    from knowledge.db import create_schema, session_scope
+    from knowledge.loader import apply_seed
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    create_schema(url)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with session_scope(url) as s:
+        apply_seed(s, seed)
+        code = q.lodge_complaint(s, "web:claimed", "服务态度", "柜员态度很差", "139****0001")
+        s.add_all(
+            [
+                m.CallbackNumber(conversation_ref=q.pseudonym("web:claimed"), masked="139****0001", sealed="a" * 50),
+                m.CallbackNumber(conversation_ref=q.pseudonym("web:fresh"), masked="139****0002", sealed="b" * 50),
+                m.CallbackNumber(
+                    conversation_ref=q.pseudonym("web:unclaimed"),
+                    masked="139****0003",
+                    sealed="c" * 50,
+                    created_at=now - dt.timedelta(hours=30),
+                ),
+            ]
+        )
+    with session_scope(url) as s:  # the ticket is a year old: past the retention, its number goes too
+        s.add(m.CallbackNumber(conversation_ref="old", masked="139****0004", sealed="d" * 50))
+        s.flush()
+        s.query(m.CallbackNumber).filter_by(conversation_ref="old").update({"created_at": now - dt.timedelta(days=365)})
+    assert code
+    proc = _started({"ACTION_SERVER_TOKEN": TOKEN, "KNOWLEDGE_DB_URL": url}, _free_port())
+    kept = {row[1] for row in _callback_rows(url)}
+    proc.terminate()
+    proc.wait(timeout=10)
+    assert kept == {"139****0001", "139****0002"}

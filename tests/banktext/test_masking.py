@@ -250,3 +250,17 @@ def test_masking_a_long_message_is_not_pathological(text):
 
     ratio = _fastest(lambda: redact(text)) / _fastest(plain_scan, number=50)
     assert ratio < 5000, f"redact took {ratio:.0f} times a plain scan"
+
+
+def test_phone_numbers_gives_what_redact_masked_and_the_digits_behind_it():
+    from banktext import phone_numbers
+
+    for case in PHONE_CASES:
+        found = phone_numbers(case.text)
+        assert len(found) == 1, case
+        masked, digits = found[0]
+        assert masked in redact(case.text) and masked == mask_phone(case.text), case
+        assert digits == find_phone(case.text), case
+    text = "卡号6228480402564890018，手机138 1234 5678，座机(010)6258-6601 转 12"
+    assert phone_numbers(text) == [("138****5678", "13812345678"), ("010-****6601", "01062586601")]
+    assert phone_numbers("三年定期利率多少？20万存两年") == [] and phone_numbers("") == []

@@ -291,3 +291,29 @@ def test_staff_change_a_ticket_and_the_customer_will_read_it(app, databases):
         row = s.scalar(select(m.Complaint).where(m.Complaint.code == code))
         assert row.status == "in_progress" and "13900001111" not in row.staff_reply
     assert "已核实" in agent.get("/tickets?status=in_progress").get_data(as_text=True)
+
+
+def test_the_call_back_number_opens_for_complaint_handlers_only(app, databases, monkeypatch, caplog):
+    import base64
+    import os
+
+    from banktext import sealing
+    from knowledge import queries as q
+    from knowledge import tickets
+
+    kb = databases[0]
+    monkeypatch.setenv(sealing.KEY_ENV, base64.urlsafe_b64encode(os.urandom(32)).decode())
+    with session_scope(kb) as s:
+        code = q.lodge_complaint(s, "web:calls-back", "服务态度", "柜员态度很差", "137****4321")
+        tickets.keep_callback_number(s, "web:calls-back", "137****4321", sealing.seal("13712344321"))
+        tickets.keep_callback_number(s, "web:someone-else", "137****4321", sealing.seal("13700004321"))
+    for name, opens in (("alice", True), ("carol", True), ("bob", False)):  # bob serves cards only
+        answer = logged_in(app, name).get("/tickets")
+        page = answer.get_data(as_text=True)
+        assert code in page and "137****4321" in page
+        assert ("13712344321" in page) is opens, name
+        assert "13700004321" not in page  # another conversation's number never shows on this ticket
+        assert answer.headers["Cache-Control"] == "no-store"
+    monkeypatch.setenv(sealing.KEY_ENV, base64.urlsafe_b64encode(os.urandom(32)).decode())  # the wrong key
+    assert "13712344321" not in logged_in(app, "carol").get("/tickets").get_data(as_text=True)
+    assert "13712344321" not in caplog.text
