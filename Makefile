@@ -80,8 +80,9 @@ browser-test: setup ## the website chat in headless Chromium (installs chromium 
 run-cluster: setup $(MODEL) ## PostgreSQL, Redis, two Rasa servers, the action server (2 workers) and nginx on :8080; Ctrl-C stops all
 	@bash scripts/cluster.sh start && echo "press Ctrl-C to stop the cluster" && trap 'bash scripts/cluster.sh stop' INT TERM EXIT && while true; do sleep 3600; done
 
-purge: setup ## delete conversations older than CONVERSATION_RETENTION_DAYS (default 180) from the tracker store
+purge: setup ## delete conversations older than CONVERSATION_RETENTION_DAYS (default 180), and sealed call-back numbers with them
 	@$(PY_RASA) -m bot.stores purge
+	@$(PY_ACTIONS) -m knowledge purge
 
 report: $(VENV_ACTIONS)/.installed ## the quality view as one HTML file with its charts (var/report/index.html; REPORT_ARGS="--days 7")
 	@$(PY_ACTIONS) -m desk report $(REPORT_ARGS)

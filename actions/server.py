@@ -66,17 +66,12 @@ def check_knowledge_base() -> None:
 
 
 def purge_callback_numbers() -> None:
-    """Sealed call-back numbers past the retention, or that no ticket took, are deleted at start
-    (the tables a newer release added are created first: a knowledge base of an older one works)."""
+    """Sealed call-back numbers past the retention, or that no ticket took, are deleted at start."""
     from knowledge import tickets
-    from knowledge.config import retention_days
-    from knowledge.db import create_schema, session_scope
 
     try:
-        create_schema()
-        with session_scope() as s:
-            removed = tickets.purge_callback_numbers(s, retention_days())
-    except Exception as exc:  # a database of an older release, a server down: the next start tries again
+        removed = tickets.purge_expired_callback_numbers()
+    except Exception as exc:  # a server down: the next start tries again
         logger.warning("could not purge old call-back numbers: %s", type(exc).__name__)
         return
     if removed:

@@ -85,6 +85,14 @@ def _hours(text: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def cmd_purge(args) -> int:
+    from knowledge import tickets
+
+    removed = tickets.purge_expired_callback_numbers(args.db)
+    print(f"deleted {removed} sealed call-back numbers past their time")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge", description="The bank's knowledge base.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +112,11 @@ def main(argv=None) -> int:
     export.add_argument("seed_dir", nargs="?", type=Path, default=config.SEED_DIR)
     export.add_argument("--project-root", type=Path, default=config.PROJECT_ROOT)
     export.set_defaults(func=cmd_export)
+    purge = sub.add_parser(
+        "purge", help="delete sealed call-back numbers past CONVERSATION_RETENTION_DAYS or that no ticket took"
+    )
+    purge.add_argument("--db", help="SQLAlchemy URL (default: KNOWLEDGE_DB_URL or var/knowledge.db)")
+    purge.set_defaults(func=cmd_purge)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -112,3 +112,15 @@ def purge_callback_numbers(session: Session, retention_days: int, now: dt.dateti
         delete(m.CallbackNumber).where(old | unclaimed).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's result is a CursorResult
+
+
+def purge_expired_callback_numbers(url: str | None = None) -> int:
+    """:func:`purge_callback_numbers` on the configured knowledge base with the configured retention
+    (the tables a newer release added are created first); run at every start of the action server
+    and by ``make purge``."""
+    from knowledge.config import retention_days
+    from knowledge.db import create_schema, session_scope
+
+    create_schema(url)
+    with session_scope(url) as s:
+        return purge_callback_numbers(s, retention_days())

@@ -248,3 +248,26 @@ def test_old_and_unclaimed_call_back_numbers_are_deleted_at_start(tmp_path, seed
     proc.terminate()
     proc.wait(timeout=10)
     assert kept == {"139****0001", "139****0002"}
+
+
+def test_make_purge_deletes_the_same_call_back_numbers(tmp_path, seed):
+    import datetime as dt
+
+    from knowledge import models as m
+    from knowledge.db import create_schema, session_scope
+
+    url = f"sqlite:///{tmp_path / 'kb.db'}"
+    create_schema(url)
+    stale = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=2)
+    with session_scope(url) as s:
+        s.add(m.CallbackNumber(conversation_ref="nobody", masked="139****0005", sealed="e" * 50, created_at=stale))
+    done = subprocess.run(
+        [sys.executable, "-m", "knowledge", "purge", "--db", url],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deleted 1 " in done.stdout and _callback_rows(url) == []
