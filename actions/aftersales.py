@@ -530,6 +530,14 @@ def comment_reading(message: dict[str, Any]) -> str:
     return "comment"
 
 
+def typed_text(tracker: Tracker) -> str:
+    """The latest message as the customer typed it (masked by the gateway): the NLU reads it in
+    Simplified, half-width form, but a comment is kept in the customer's own script."""
+    latest = next((e for e in reversed(tracker.events) if e.get("event") == "user"), None)
+    text = str((latest or {}).get("text") or "") or customer_text(tracker)
+    return "" if text.startswith("/") else text
+
+
 class ValidateCommentForm(GuardedFormValidation):
     """The comment after a rating: kept (masked, cut to length), waved away, or, when the message
     is a new question, left unfilled so that the form steps aside and the question is answered."""
@@ -543,7 +551,7 @@ class ValidateCommentForm(GuardedFormValidation):
         reading = comment_reading(tracker.latest_message)
         if reading == "new":
             return {}
-        return {"satisfaction_comment": NO_COMMENT if reading == "skip" else customer_text(tracker)}
+        return {"satisfaction_comment": NO_COMMENT if reading == "skip" else typed_text(tracker)}
 
     def validate_satisfaction_comment(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         comment = redact(str(value or "")).strip()[: h.COMMENT_CHARS]
