@@ -57,6 +57,12 @@ def message(text: str, intent: str, confidence: float = 0.9) -> dict:
         ("app老是闪退，太难用了", "out_of_scope", 0.6),
         ("還不錯，就是有點慢", "inform", 0.5),
         ("不满意", "deny", 0.9),
+        # as the trained NLU reads them: a verdict on the person, not a request for one
+        ("人工客服太难等了", "request_human", 0.96),
+        ("王敏回答得很及时，解释也清楚", "complain", 0.96),
+        ("还行", "faq", 0.78),
+        ("一般般吧", "affirm", 0.98),
+        ("答非所问", "deny", 0.28),
         ("转账额度能不能调高一点", "ask_fees", 0.3),  # read without confidence: a remark
     ],
 )
