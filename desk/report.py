@@ -262,8 +262,7 @@ def _read_knowledge(stats: Stats, session: Session, start: dt.datetime, end: dt.
     # masked when stored, masked again here (as the unanswered questions)
     stats.comments = [
         RatingComment(bank_day(r.created_at), int(r.score), redact(r.comment or "").strip())
-        for r in h.recent_comments(session, COMMENTS_SHOWN, since=start)
-        if r.created_at < end
+        for r in h.recent_comments(session, COMMENTS_SHOWN, since=start, until=end)
     ]
     for category, count in session.execute(  # open tickets: every complaint not yet resolved
         select(m.Complaint.category, func.count())

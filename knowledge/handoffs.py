@@ -313,11 +313,15 @@ def add_comment(session: Session, conversation_ref: str, text: str) -> m.Satisfa
     return rating
 
 
-def recent_comments(session: Session, limit: int = 20, since: dt.datetime | None = None) -> list[m.SatisfactionRating]:
+def recent_comments(
+    session: Session, limit: int = 20, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[m.SatisfactionRating]:
     """The latest ratings that came with a comment, newest first (for the quality view and supervisors)."""
     query = select(m.SatisfactionRating).where(
         m.SatisfactionRating.comment.is_not(None), m.SatisfactionRating.comment != ""
     )
     if since is not None:
         query = query.where(m.SatisfactionRating.created_at >= since)
+    if until is not None:
+        query = query.where(m.SatisfactionRating.created_at < until)
     return list(session.scalars(query.order_by(m.SatisfactionRating.id.desc()).limit(limit)))
