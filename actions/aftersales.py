@@ -31,6 +31,7 @@ from banktext import MASKED_PHONE, mask_phone, redact, to_simplified
 from knowledge import handoffs as h
 from knowledge import queries as q
 from knowledge import tickets
+from knowledge.text import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,9 @@ class ActionLodgeComplaint(Action):
             code=code,
             contact_note=w("fmt_contact_note", contact=contact) if contact else "",
         )
-        return [SlotSet(slot, None) for slot in ("complaint_category", "complaint_description", "complaint_contact")]
+        forget = [SlotSet(slot, None) for slot in ("complaint_category", "complaint_description", "complaint_contact")]
+        # a complaint ends what the customer came for: the rating, as at any other end
+        return forget + ask_satisfaction(dispatcher, tracker)
 
 
 #: Words by which customers say they are elderly (parsing vocabulary): they go to the front of the queue.
@@ -402,21 +405,15 @@ class ActionHandoffToHuman(Action):
 
 
 class ActionRateService(Action):
-    """Store the customer's 1-5 rating (once per conversation) and thank them."""
+    """Store the customer's 1-5 rating (once per conversation), then invite a comment (comment_form)."""
 
     def name(self) -> str:
         return "action_rate_service"
 
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        score = next(
-            (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "score"), None
-        )
-        try:
-            score = int(str(score))
-        except ValueError:
-            score = 0
-        if not 1 <= score <= 5:
+        score = score_given(tracker.latest_message)
+        if score is None:
             dispatcher.utter_message(response="utter_ask_satisfaction")
             return []
         if tracker.get_slot("satisfaction_given"):
@@ -424,24 +421,194 @@ class ActionRateService(Action):
             return []
         conversation = conversation_id(tracker)
         await write_with_retry(lambda s: h.rate(s, conversation, q.pseudonym(conversation), score))
-        dispatcher.utter_message(response="utter_rating_thanks" if score >= 3 else "utter_rating_sorry")
-        return [SlotSet("satisfaction_given", True)]
+        # the thanks comes with the invitation to say more (action_ask_satisfaction_comment)
+        return [SlotSet("satisfaction_given", True), FollowupAction("comment_form")]
+
+
+def score_given(message: dict[str, Any]) -> int | None:
+    """The 1-5 score a rating button carries, or None."""
+    value = next((e.get("value") for e in message.get("entities") or [] if e.get("entity") == "score"), None)
+    try:
+        score = int(str(value))
+    except ValueError:
+        return None
+    return score if 1 <= score <= 5 else None
+
+
+def latest_score(tracker: Tracker) -> int | None:
+    """The score of the conversation's latest rating button."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and _intent_of(event) == "rate_service":
+            return score_given(event.get("parse_data") or {})
+    return None
+
+
+#: Scores from which the rating is a complaint about the service (the quality view's "不满意").
+LOW_SCORE = 2
+#: The comment slot's value when the customer has nothing to add.
+NO_COMMENT = "-"
+#: "Nothing to add", whole message (parsing vocabulary, after knowledge.text.normalise).
+_NOTHING_TO_ADD = re.compile(
+    r"(跳过|不用|不用了|不需要|不需要了|没有|没有了|没了|没啥|没什么|没什么了|没什么要说的|不说了|算了|不了|无|暂时没有|"
+    r"没意见|没有意见|没建议|没有建议|就这样|就这些|pass|skip|no|nope)(了|啦|吧|哈|呢)?(谢谢|谢啦)?"
+)
+#: A question or a request in so many words (parsing vocabulary): what a remark seldom has.
+_ASKING = re.compile(
+    r"[?？]|[吗呢么嘛]$|多少|怎么|怎样|如何|哪|(?<![没不])什么|几|能不能|能否|可不可以|可以.{0,8}吗|是否|有没有|请问|想问|"
+    r"咨询|查一下|查询|帮我|我要|我想要|办理|申请|预约"
+)
+#: A verdict on the service (parsing vocabulary): a remark, not a question.
+_VERDICT = re.compile(
+    r"太|不好|不行|很差|真差|好差|差劲|垃圾|慢|不满意|满意|不错|很好|挺好|还行|还可以|一般般|点赞|赞|专业|耐心|"
+    r"态度|体验|答非所问|没用|没帮|看不懂|听不懂|希望|建议|应该|改进|繁琐|难用|不方便|方便|清楚"
+)
+#: "投诉", "举报", "告你们": a complaint said as one, not a verdict (parsing vocabulary).
+_COMPLAINING = re.compile(r"投诉|举报|告你们|起诉|银保监|金融监管|监管局|12378|消协|315")
+#: A question or request of the bank's business, when read with enough confidence.
+QUESTIONS = frozenset(
+    {
+        "ask_product_info",
+        "ask_interest_rate",
+        "ask_fees",
+        "ask_eligibility",
+        "ask_required_documents",
+        "ask_risk",
+        "compare_products",
+        "ask_recommendation",
+        "apply_product",
+        "ask_maturity",
+        "ask_branch",
+        "ask_contact",
+        "book_appointment",
+        "faq",
+        "ask_ticket_status",
+        "ask_capabilities",
+        "bot_challenge",
+        "request_human",
+    }
+)
+EMERGENCIES = frozenset({"report_lost_card", "report_fraud"})
+#: Confidence from which the NLU's reading of a message after the comment question is taken as
+#: a new question; emergencies are taken from a lower one (a missed emergency costs most).
+QUESTION_CONFIDENCE = 0.5
+EMERGENCY_CONFIDENCE = 0.3
+#: Short enough to be "谢谢", "再见", "你好", "好的" and nothing more.
+SHORT = 6
+
+
+def comment_reading(message: dict[str, Any]) -> str:
+    """What a message after "anything to add?" is: ``"comment"``, ``"skip"`` (nothing to add) or
+    ``"new"`` (a new question or request, answered as usual and not kept as a comment).
+
+    Customers answer the question, or wave it away ("不用了", "没有", "好的"), or just go on:
+    "信用卡年费多少", "转人工", "我要投诉", "你好". A verdict reads as a comment even when the
+    NLU hears a subject in it ("手续费太高了" is not a fee question); a plain greeting, thanks or
+    goodbye gets its ordinary answer. A button pressed is never a comment.
+    """
+    text = message.get("text") or ""
+    intent = message.get("intent") or {}
+    name, confidence = str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
+    if text.startswith("/"):
+        return "skip" if name in ("deny", "affirm") else "new"
+    key = normalise(text)
+    if not key or _NOTHING_TO_ADD.fullmatch(key):
+        return "skip"
+    verdict = bool(_VERDICT.search(key))
+    if name in EMERGENCIES and confidence >= EMERGENCY_CONFIDENCE:
+        return "new"
+    if confidence >= QUESTION_CONFIDENCE:
+        if name in QUESTIONS and (not verdict or _ASKING.search(key)):
+            return "new"
+        if name == "complain" and _COMPLAINING.search(key):
+            return "new"
+        if name in ("greet", "thank", "goodbye") and len(key) <= SHORT and not verdict:
+            return "new"
+    if name in ("deny", "affirm") and len(key) <= SHORT and not verdict:
+        return "skip"
+    return "comment"
+
+
+def typed_text(tracker: Tracker) -> str:
+    """The latest message as the customer typed it (masked by the gateway): the NLU reads it in
+    Simplified, half-width form, but a comment is kept in the customer's own script."""
+    latest = next((e for e in reversed(tracker.events) if e.get("event") == "user"), None)
+    text = str((latest or {}).get("text") or "") or customer_text(tracker)
+    return "" if text.startswith("/") else text
+
+
+class ValidateCommentForm(GuardedFormValidation):
+    """The comment after a rating: kept (masked, cut to length), waved away, or, when the message
+    is a new question, left unfilled so that the form steps aside and the question is answered."""
+
+    def name(self) -> str:
+        return "validate_comment_form"
+
+    async def extract_satisfaction_comment(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        if tracker.get_slot("requested_slot") != "satisfaction_comment":
+            return {}  # activation: the rating button is no comment
+        reading = comment_reading(tracker.latest_message)
+        if reading == "new":
+            return {}
+        return {"satisfaction_comment": NO_COMMENT if reading == "skip" else typed_text(tracker)}
+
+    def validate_satisfaction_comment(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
+        comment = redact(str(value or "")).strip()[: h.COMMENT_CHARS]
+        return {"satisfaction_comment": comment or NO_COMMENT}
+
+
+class ActionAskSatisfactionComment(Action):
+    """The comment question: after a low score, what went wrong; else whether there is more to say."""
+
+    def name(self) -> str:
+        return "action_ask_satisfaction_comment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        score = latest_score(tracker)
+        low = score is not None and score <= LOW_SCORE
+        dispatcher.utter_message(response="utter_ask_comment_low" if low else "utter_ask_comment")
+        return []
+
+
+class ActionSaveComment(Action):
+    """Keep the comment on the conversation's rating and thank the customer (or just thank them)."""
+
+    def name(self) -> str:
+        return "action_save_comment"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        comment = tracker.get_slot("satisfaction_comment")
+        if comment in (None, "", NO_COMMENT):
+            score = latest_score(tracker)
+            low = score is not None and score <= LOW_SCORE
+            dispatcher.utter_message(response="utter_rating_sorry" if low else "utter_rating_thanks")
+            return []
+        ref = q.pseudonym(conversation_id(tracker))
+        await write_with_retry(lambda s: h.add_comment(s, ref, str(comment)))
+        dispatcher.utter_message(response="utter_comment_thanks")
+        return []
 
 
 class ActionAskSatisfaction(Action):
     """Ask for a 1-5 rating at the end of a conversation (goodbye, thanks, after a person served
-    the customer): once per conversation, and only when the customer asked something."""
+    the customer; after a complaint, ActionLodgeComplaint asks itself): once per conversation,
+    and only when the customer asked something."""
 
     def name(self) -> str:
         return "action_ask_satisfaction"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if tracker.get_slot("satisfaction_given") or tracker.get_slot("satisfaction_asked"):
-            return []
-        if not any(_intent_of(e) not in _SMALL_TALK for e in _user_events(tracker)):
-            return []  # "你好" then "再见": nothing to rate
-        dispatcher.utter_message(response="utter_ask_satisfaction")
-        return [SlotSet("satisfaction_asked", True)]
+        return ask_satisfaction(dispatcher, tracker)
+
+
+def ask_satisfaction(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The rating buttons, unless asked or given already, or the customer asked nothing."""
+    if tracker.get_slot("satisfaction_given") or tracker.get_slot("satisfaction_asked"):
+        return []
+    if not any(_intent_of(e) not in _SMALL_TALK for e in _user_events(tracker)):
+        return []  # "你好" then "再见": nothing to rate
+    dispatcher.utter_message(response="utter_ask_satisfaction")
+    return [SlotSet("satisfaction_asked", True)]
 
 
 #: Words that say "let's stop" (parsing vocabulary); a "no" without them answers the question.
@@ -470,13 +637,15 @@ def wants_to_leave(text: str) -> bool:
 
 #: Intents after which leaving a form needs no "已为您取消" of its own: what comes next says enough.
 QUIET_EXITS = frozenset({"request_human", "goodbye", "ask_recommendation", "book_appointment", "complain"})
+#: Forms left without a word whatever comes next: the optional comment after a rating.
+QUIET_FORMS = frozenset({"comment_form"})
 
 
 def stop_form(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
     """Leave the active form, forgetting its half-filled answers."""
-    if (tracker.latest_message.get("intent") or {}).get("name") not in QUIET_EXITS:
-        dispatcher.utter_message(response="utter_form_stopped")
     form = (tracker.active_loop or {}).get("name")
+    if form not in QUIET_FORMS and (tracker.latest_message.get("intent") or {}).get("name") not in QUIET_EXITS:
+        dispatcher.utter_message(response="utter_form_stopped")
     slots = (domain.get("forms", {}).get(form, {}) or {}).get("required_slots", []) if form else []
     return [
         ActiveLoop(None),

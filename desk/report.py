@@ -54,6 +54,8 @@ FALLBACK_ACTION = "action_handle_fallback"
 #: Two questions belong to one knowledge gap from this character n-gram similarity (Dice) on.
 SIMILAR = 0.4
 GAPS_SHOWN = 10
+#: The latest comments customers added to their ratings, shown under the satisfaction chart.
+COMMENTS_SHOWN = 20
 FONT = '"PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif'
 BLUE, ORANGE, RED, GREEN, GREY = "#0b5cab", "#e07b00", "#b42318", "#1e6b34", "#8a96a3"
 
@@ -72,6 +74,15 @@ class GapGroup:
 
 
 @dataclass
+class RatingComment:
+    """What a customer added to a rating: its day, its score and the text, masked."""
+
+    day: dt.date
+    score: int
+    text: str
+
+
+@dataclass
 class Stats:
     """The counts behind every chart, per day of the window (Beijing time)."""
 
@@ -87,6 +98,7 @@ class Stats:
     handoffs_by_day: dict[dt.date, int] = field(default_factory=dict)  # conversations with a handoff opened that day
     handoff_reasons: Counter = field(default_factory=Counter)
     ratings: dict[dt.date, list[int]] = field(default_factory=dict)
+    comments: list[RatingComment] = field(default_factory=list)  # the latest first, at most COMMENTS_SHOWN
     complaints: Counter = field(default_factory=Counter)
     messages_left: Counter = field(default_factory=Counter)  # handoffs in state ``message``, by department
     gaps: list[GapGroup] = field(default_factory=list)
@@ -247,6 +259,11 @@ def _read_knowledge(stats: Stats, session: Session, start: dt.datetime, end: dt.
     ):
         if 1 <= int(score) <= 5:
             stats.ratings.setdefault(bank_day(created), []).append(int(score))
+    # masked when stored, masked again here (as the unanswered questions)
+    stats.comments = [
+        RatingComment(bank_day(r.created_at), int(r.score), redact(r.comment or "").strip())
+        for r in h.recent_comments(session, COMMENTS_SHOWN, since=start, until=end)
+    ]
     for category, count in session.execute(  # open tickets: every complaint not yet resolved
         select(m.Complaint.category, func.count())
         .where(m.Complaint.status != "resolved")
@@ -613,6 +630,8 @@ def _satisfaction_chart(stats: Stats) -> Chart:
     }
     low = sum(1 for s in scores if s <= 2)
     takeaway = f"{len(scores)} 个评分，平均 {stats.mean_rating:.2f} 分；{low} 个不满意（1–2 分）。"
+    if stats.comments:
+        takeaway += f"最近 {len(stats.comments)} 条评价留言见下表。"
     return Chart("satisfaction", title, takeaway, figure)
 
 
@@ -795,6 +814,7 @@ def render(stats: Stats, standalone: bool = True, generated: dt.datetime | None 
             charts=items,
             figures=figures(stats),
             gaps=stats.gaps[:GAPS_SHOWN],
+            comments=stats.comments,
             data=chart_data(items),
             standalone=standalone,
             asset=asset,

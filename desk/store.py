@@ -19,12 +19,15 @@ from sqlalchemy import Engine, MetaData, Table, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from banktext import redact
 from knowledge import handoffs as h
 from knowledge import models as m
 from knowledge.db import get_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("agent", "supervisor")
+#: The latest rating comments a supervisor sees on the overview.
+COMMENTS_SHOWN = 10
 CHANNEL_NAMES = {"web": "网页", "wechat": "微信", "rest": "接口"}
 INTENT_NAMES = {
     "ask_product_info": "产品介绍",
@@ -144,7 +147,8 @@ def summary_view(handoff: m.Handoff) -> dict[str, Any]:
 
 
 def overview(session: Session, settings: h.Desk | None) -> dict[str, Any]:
-    """Queues with their waiting times, and per agent: handled, first response, satisfaction."""
+    """Queues with their waiting times, per agent: handled, first response, satisfaction; and the
+    latest comments customers added to their ratings (masked, with no conversation)."""
     now = h.utcnow()
     queues = []
     for code, name, *_ in settings.departments if settings else ():
@@ -189,7 +193,16 @@ def overview(session: Session, settings: h.Desk | None) -> dict[str, Any]:
                 "ratings": int(ratings or 0),
             }
         )
-    return {"queues": queues, "agents": agents}
+    comments = [
+        {
+            "score": r.score,
+            "comment": redact(r.comment or ""),
+            "agent": r.agent,
+            "created_at": f"{r.created_at.replace(tzinfo=dt.timezone.utc).astimezone(h.BANK_TZ):%m-%d %H:%M}",
+        }
+        for r in h.recent_comments(session, COMMENTS_SHOWN)
+    ]
+    return {"queues": queues, "agents": agents, "comments": comments}
 
 
 # --- transcripts (the tracker store, read only) ---------------------------------------

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from banktext import redact
 from knowledge import models as m
 
 #: The bank's clock: opening hours in desk.yml are Beijing time.
@@ -39,6 +40,8 @@ REASONS = {
 }
 #: Queue priorities: elderly customers first, then customers who asked more than once.
 PRIORITY_ELDERLY, PRIORITY_REPEATED, PRIORITY_NORMAL = 2, 1, 0
+#: A rating's comment is kept to this many characters.
+COMMENT_CHARS = 500
 #: Handling times averaged for the wait estimate (the most recent ones).
 RECENT_HANDOFFS = 20
 
@@ -288,3 +291,37 @@ def rate(session: Session, conversation_id: str, conversation_ref: str, score: i
     )
     session.add(rating)
     return rating
+
+
+def add_comment(session: Session, conversation_ref: str, text: str) -> m.SatisfactionRating | None:
+    """Keep what the customer added after rating on the conversation's latest rating, masked
+    (card, ID and phone numbers) and cut to ``COMMENT_CHARS``; a rating keeps its first comment.
+
+    Returns the rating commented on, or None when the conversation has no rating without one."""
+    comment = redact(text or "").strip()[:COMMENT_CHARS]
+    if not comment:
+        return None
+    rating = session.scalar(
+        select(m.SatisfactionRating)
+        .where(m.SatisfactionRating.conversation_ref == conversation_ref)
+        .order_by(m.SatisfactionRating.id.desc())
+        .limit(1)
+    )
+    if rating is None or rating.comment:
+        return None
+    rating.comment = comment
+    return rating
+
+
+def recent_comments(
+    session: Session, limit: int = 20, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[m.SatisfactionRating]:
+    """The latest ratings that came with a comment, newest first (for the quality view and supervisors)."""
+    query = select(m.SatisfactionRating).where(
+        m.SatisfactionRating.comment.is_not(None), m.SatisfactionRating.comment != ""
+    )
+    if since is not None:
+        query = query.where(m.SatisfactionRating.created_at >= since)
+    if until is not None:
+        query = query.where(m.SatisfactionRating.created_at < until)
+    return list(session.scalars(query.order_by(m.SatisfactionRating.id.desc()).limit(limit)))

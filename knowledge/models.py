@@ -417,6 +417,8 @@ class SatisfactionRating(Base):
     score: Mapped[int] = mapped_column()
     handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id", ondelete="SET NULL"))
     agent: Mapped[str | None] = mapped_column(String(40))
+    #: What the customer added after rating, redacted (card, ID and phone numbers masked).
+    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 

@@ -410,6 +410,12 @@
       [a.avg_first_response_seconds == null ? '—' : Number(a.avg_first_response_seconds).toFixed(1), 'num'],
       [a.avg_satisfaction == null ? '—' : `${Number(a.avg_satisfaction).toFixed(2)}（${a.ratings}条）`, 'num'],
     ]));
+    tableRows('comments-table', (data.comments || []).map((c) => [
+      [c.created_at],
+      [`${c.score} 分`, 'num'],
+      [c.agent || '智能助手'],
+      [c.comment],
+    ]));
     $('overview-updated').textContent = `更新于 ${clock(new Date())}`;
   }
 

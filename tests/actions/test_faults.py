@@ -82,6 +82,11 @@ CASES = {
     "action_ask_satisfaction": make_tracker(
         "谢谢", "thank", events=[{"event": "user", "text": "年费多少", "parse_data": {"intent": {"name": "ask_fees"}}}]
     ),
+    "validate_comment_form": make_tracker(
+        "回答很清楚，谢谢", "thank", slots={"requested_slot": "satisfaction_comment"}, active_loop="comment_form"
+    ),
+    "action_ask_satisfaction_comment": make_tracker("", "rate_service", [ent("score", "2")]),
+    "action_save_comment": make_tracker("等太久了", "nlu_fallback", slots={"satisfaction_comment": "等太久了"}),
     "action_handle_fallback": make_tracker("啊啊啊", "nlu_fallback"),
     "action_stop_form": make_tracker("算了", "deny", active_loop="complaint_form"),
     "action_deny_in_form": make_tracker("算了", "deny", active_loop="appointment_form"),

@@ -137,7 +137,8 @@ async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb)
         slots={"complaint_category": "服务态度", "complaint_description": described, "complaint_contact": "138****5678"}
     )
     await ActionLodgeComplaint().run(dispatcher, tracker, domain)
-    stored = kb.scalar(select(m.Complaint).where(m.Complaint.code == dispatcher.messages[-1]["code"]))
+    recorded = next(x for x in dispatcher.messages if x.get("response") == "utter_complaint_recorded")
+    stored = kb.scalar(select(m.Complaint).where(m.Complaint.code == recorded["code"]))
     assert stored.contact == "138****5678" and "6222021234567890123" not in stored.description
 
 

@@ -182,8 +182,11 @@ def test_a_rating_is_stored_once_and_counts_for_the_person(kb_url, domain, desk_
         handoff = h.latest_handoff_of(s, sender)
         assert h.take(s, handoff.id, "agent_a") and h.resolve(s, handoff.id, "agent_a")
     tracker = make_tracker("", "rate_service", [ent("score", "2")], sender_id=sender)
-    said = run(ActionRateService(), tracker, domain)
-    assert responses(said) == ["utter_rating_sorry"]
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionRateService().run(dispatcher, tracker, domain))
+    assert responses(dispatcher) == []  # the thanks comes with the comment question (comment_form)
+    assert [e["event"] for e in events] == ["slot", "followup"]
+    assert events[1]["name"] == "comment_form"
     with session_scope(kb_url) as s:
         rating = s.scalar(select(m.SatisfactionRating).order_by(m.SatisfactionRating.id.desc()))
         assert (rating.score, rating.agent, rating.handoff_id) == (2, "agent_a", handoff.id)

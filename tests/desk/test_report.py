@@ -118,6 +118,10 @@ def handoff(s, conversation: str, reason: str, state: str, department: str, at: 
     return row
 
 
+#: A comment as stored by an older release, unmasked, with markup: the page masks and escapes it.
+COMMENT = "等了40分钟<b>没人管</b>，卡号6222021234567890123"
+
+
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory, seed):
     work = tmp_path_factory.mktemp("report")
@@ -130,9 +134,15 @@ def databases(tmp_path_factory, seed):
         handoff(s, A, "customer_asked", "waiting", "retail", utc(3))
         handoff(s, B, "not_understood", "message", "cards", utc(3, 5))
         handoff(s, "web:old0000000000", "complaint", "resolved", "complaints", utc(20, month=10))
-        for score, day in ((5, 2), (4, 2), (1, 3)):
-            s.add(m.SatisfactionRating(conversation_ref="ref-9f2c4e71", score=score, created_at=utc(day)))
-        s.add(m.SatisfactionRating(conversation_ref="ref-9f2c4e71", score=2, created_at=utc(20, month=10)))
+        for score, day, comment in ((5, 2, None), (4, 2, "回答很清楚"), (1, 3, COMMENT)):
+            s.add(
+                m.SatisfactionRating(conversation_ref="ref-9f2c4e71", score=score, created_at=utc(day), comment=comment)
+            )
+        s.add(
+            m.SatisfactionRating(
+                conversation_ref="ref-9f2c4e71", score=2, created_at=utc(20, month=10), comment="十月的留言"
+            )
+        )
         for code, category, at, status in (
             ("TS1", "服务态度", utc(2), "open"),
             ("TS2", "服务态度", utc(3), "in_progress"),
@@ -214,6 +224,17 @@ def test_handoff_rate_and_reasons(stats):
 def test_satisfaction_over_time(stats):
     assert stats.ratings == {dt.date(2026, 12, 2): [5, 4], dt.date(2026, 12, 3): [1]}
     assert stats.mean_rating == pytest.approx(10 / 3)
+
+
+def test_rating_comments_are_listed_with_their_score_masked(stats):
+    assert [(c.day, c.score) for c in stats.comments] == [(dt.date(2026, 12, 3), 1), (dt.date(2026, 12, 2), 4)]
+    assert "6222021234567890123" not in stats.comments[0].text and stats.comments[0].text.startswith("等了40分钟")
+    page = report.render(stats, generated=NOW)
+    table = re.search(r'<table class="gaps comments" id="comments-table">(.*?)</table>', page, re.S)[1]
+    assert "回答很清楚" in table and "1 分" in table and "4 分" in table
+    assert "&lt;b&gt;没人管&lt;/b&gt;" in table and "<b>" not in table  # shown as typed, never as markup
+    assert "十月的留言" not in page  # outside the window
+    assert "最近 2 条评价留言" in page
 
 
 def test_open_tickets(stats):

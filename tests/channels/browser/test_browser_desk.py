@@ -142,6 +142,8 @@ def test_a_person_takes_over_a_web_conversation_and_hands_it_back(
 
     before = customer.click_choice("5 非常满意")
     customer.wait_for_bot("感谢您的评价", after=before)
+    before = customer.say("王敏回答得很及时，解释也清楚")
+    customer.wait_for_bot("谢谢您的意见", after=before)
     before = customer.say("信用卡年费多少")
     answer = customer.wait_for_bot("年费", after=before)
     assert "打个分" not in answer["text"]  # never asked twice
@@ -169,6 +171,12 @@ def test_a_person_takes_over_a_web_conversation_and_hands_it_back(
     assert cells[3] == "1", cells  # conversations handled
     assert cells[5].startswith("5"), cells  # average satisfaction
     assert css(staff, "#queues-table tbody tr")
+    comment = wait(
+        staff,
+        lambda d: next((r for r in css(d, "#comments-table tbody tr") if "回答得很及时" in r.text), None),
+        "the supervisor does not see the customer's comment",
+    )
+    assert [c.text for c in comment.find_elements(By.TAG_NAME, "td")][1:3] == ["5 分", "wangmin"]
     screenshot(staff, "desk-supervisor-overview")
 
 
