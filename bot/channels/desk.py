@@ -157,6 +157,7 @@ async def _bot_says(agent: Any, conversation: str, action: str) -> tuple[int, bo
     """Run ``action`` in the conversation under its lock, store what it says, and deliver that on
     the customer's channel; returns (messages said, delivered). Raises when the action fails."""
     output = CollectingOutputChannel()
+    await gateway.locate(conversation)  # before the action opens a new session, if it does
     async with agent.lock_store.lock(conversation):
         tracker = await agent.execute_action(conversation, action, output, None, None)
         if tracker is not None:  # the bot listens again, as after any turn
