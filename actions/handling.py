@@ -523,4 +523,7 @@ class ActionBookAppointment(Action):
             when=format_when(w, when),
             business=business,
         )
-        return [SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")]
+        from actions.reminders import appointment_offer
+
+        offer = appointment_offer(dispatcher, when, branch.name)
+        return [*(SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")), *offer]

@@ -272,7 +272,9 @@ def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingD
     if p.auto_renew:
         extra += w("fmt_auto_renew_yes")
     d.utter_message(response="utter_product_maturity", name=p.name, maturity=p.maturity, early_withdrawal=extra)
-    return []
+    from actions.reminders import maturity_offer
+
+    return maturity_offer(d, w, tracker, p.name)
 
 
 def answer_apply(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:

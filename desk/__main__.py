@@ -8,6 +8,7 @@ python -m desk demo-users     # first run only: a demo agent and supervisor, pas
 python -m desk tickets [--status open|in_progress|resolved]
 python -m desk tickets set CODE in_progress|resolved [--reply "给客户的处理说明"]
 python -m desk report [--out var/report/index.html] [--days 30]   # the quality view as one HTML file
+python -m desk reminders [--once]   # deliver the reminders whose time has come (serve does it every minute)
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ def _serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
     from desk.app import create_app
+    from desk.reminders import start_in_background
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     create_schema()
     app = create_app()
+    start_in_background()
     print(f"staff desk on http://{args.host}:{args.port}/", flush=True)
     serve(app, host=args.host, port=args.port, threads=8, ident="desk")
     return 0
@@ -113,6 +116,22 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reminders(args: argparse.Namespace) -> int:
+    import time
+
+    from desk.bridge import Bridge
+    from desk.reminders import poll_seconds, run_once
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    create_schema()
+    bridge = Bridge()
+    while True:
+        print(run_once(bridge), flush=True)
+        if args.once:
+            return 0
+        time.sleep(max(1.0, poll_seconds()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     quality.add_argument("--out", default=os.environ.get("REPORT_OUT", "var/report/index.html"))
     quality.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
     quality.set_defaults(run=_report)
+    remind = sub.add_parser("reminders", help="deliver the customers' reminders whose time has come")
+    remind.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    remind.set_defaults(run=_reminders)
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "add" and not args.name:
         parser.error("user add needs a NAME")

@@ -286,9 +286,11 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             notes = s.scalars(
                 select(m.HandoffNote).where(m.HandoffNote.handoff_id == x.id).order_by(m.HandoffNote.id)
             ).all()
+            summary = store.summary_view(x)
+            summary["reminders"] = store.reminders_view(s, x.conversation_id)
             return jsonify(
                 handoff=store.handoff_view(s, x, settings),
-                summary=store.summary_view(x),
+                summary=summary,
                 notes=[{"author": n.author, "text": n.text, "at": n.created_at.isoformat() + "Z"} for n in notes],
                 transcript=lines,
                 last_id=lines[-1]["id"] if lines else after_id,

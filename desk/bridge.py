@@ -49,3 +49,7 @@ class Bridge:
 
     def resolve(self, conversation_id: str) -> bool:
         return bool(self._post("resolve", {"conversation_id": conversation_id}).get("reached"))
+
+    def remind(self, conversation_id: str) -> dict[str, Any]:
+        """The bot says the conversation's claimed reminders: ``{"said": n, "reached": bool}``."""
+        return self._post("remind", {"conversation_id": conversation_id})

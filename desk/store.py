@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from banktext import redact
 from knowledge import handoffs as h
 from knowledge import models as m
+from knowledge import reminders
 from knowledge.db import get_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -281,3 +282,16 @@ def last_customer_text(engine: Engine, conversation_id: str) -> str:
     except ValueError:
         return ""
     return "" if text.startswith("/") else text[:80]
+
+
+#: What a reminder is before, as staff read it.
+REMINDER_KINDS = {"appointment": "预约", "maturity": "到期"}
+
+
+def reminders_view(session: Session, conversation_id: str) -> list[str]:
+    """The customer's reminders still to be sent, as lines for the summary (Beijing time)."""
+    return [
+        f"{reminders.to_local(r.remind_at):%m-%d %H:%M} 提醒{REMINDER_KINDS.get(r.kind, r.kind)}：{r.subject}"
+        f"（{reminders.to_local(r.event_at):%m-%d}）"
+        for r in reminders.pending_of(session, conversation_id)
+    ]

@@ -3,7 +3,7 @@
 Catalogue tables (bank, categories, products, disclosures, segments, branches,
 FAQ) are owned by the seed loader and keyed by a stable ``code``. Operational
 tables (disclosure acknowledgements, unanswered questions, appointments,
-complaints, handoffs, satisfaction ratings) are written by the action server and the
+complaints, handoffs, satisfaction ratings, reminders) are written by the action server and the
 staff desk and never touched by a reload; staff accounts are made with ``python -m desk``.
 """
 
@@ -420,6 +420,29 @@ class SatisfactionRating(Base):
     #: What the customer added after rating, redacted (card, ID and phone numbers masked).
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Reminder(Base):
+    """A reminder the customer asked for: before a branch appointment or before a product matures.
+
+    ``status``: pending -> due (claimed by one scheduler) -> sent, or back to pending after a failed
+    delivery (``failed`` after the last attempt); ``cancelled`` when the customer opted out. Times
+    are UTC. ``subject`` is what the reminder is about (a branch's name, the product as the
+    customer named it), masked."""
+
+    __tablename__ = "reminder"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # appointment | maturity
+    subject: Mapped[str] = mapped_column(String(60))
+    event_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    remind_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class CatalogueStamp(Base):

@@ -59,6 +59,9 @@ ANSWERS = {
     "affirm": "utter_anything_else",
     "inform": "action_answer_followup",
     "nlu_fallback": "action_handle_fallback",
+    "set_reminder": "action_set_reminder",
+    "cancel_reminder": "action_cancel_reminders",
+    "list_reminders": "action_list_reminders",
 }
 #: One optional question: anything else the customer says ends it and is answered as usual.
 ONE_QUESTION_FORMS = ("comment_form",)

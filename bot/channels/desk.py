@@ -10,7 +10,10 @@ in the conversation under its lock:
 * ``POST /webhooks/desk/say`` ``{"conversation_id", "agent", "text"}`` — a person's reply,
   stored in the conversation (masked) and delivered;
 * ``POST /webhooks/desk/resolve`` ``{"conversation_id"}`` — the person is done: the bot takes
-  over again and asks for a 1-5 rating (``action_ask_satisfaction``).
+  over again and asks for a 1-5 rating (``action_ask_satisfaction``);
+* ``POST /webhooks/desk/remind`` ``{"conversation_id"}`` — the desk's scheduler claimed
+  reminders of this conversation whose time has come: the bot says them
+  (``action_deliver_reminders``, which marks them sent) on the customer's channel.
 
 Every route wants ``Authorization: Bearer $DESK_BRIDGE_TOKEN`` (the desk and the Rasa server
 share it through ``var/secrets.env``); without the variable the API answers 503.
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "DESK_BRIDGE_TOKEN"
 SATISFACTION_ACTION = "action_ask_satisfaction"
+REMINDER_ACTION = "action_deliver_reminders"
 MAX_NAME_CHARS = 60
 
 
@@ -128,21 +132,41 @@ class DeskBridgeInput(InputChannel):
                 return refused
             conversation = body["conversation_id"]
             reached = await gateway.hand_over(conversation, None)
-            agent = request.app.ctx.agent
-            output = CollectingOutputChannel()
             try:
-                async with agent.lock_store.lock(conversation):
-                    tracker = await agent.execute_action(conversation, SATISFACTION_ACTION, output, None, None)
-                    if tracker is not None:  # the bot listens again, as after any turn
-                        tracker.update(ActionExecuted("action_listen"))
-                        await agent.tracker_store.save(tracker)
+                await _bot_says(request.app.ctx.agent, conversation, SATISFACTION_ACTION)
             except Exception as exc:  # the hand-back stands; only the rating question is lost
                 logger.error("could not ask for a rating after a handoff: %s", type(exc).__name__)
-            if output.messages:
-                await gateway.send(conversation, [_without_recipient(m) for m in output.messages])
             return response.json({"ok": True, "reached": reached})
 
+        @desk.route("/remind", methods=["POST"])
+        async def remind(request: Request) -> HTTPResponse:
+            body, refused = _checked(request)
+            if refused:
+                return refused
+            try:
+                said, reached = await _bot_says(request.app.ctx.agent, body["conversation_id"], REMINDER_ACTION)
+            except Exception as exc:  # the scheduler sees the reminders unsent and tries again later
+                logger.error("could not deliver reminders: %s", type(exc).__name__)
+                return response.json({"error": "the reminders could not be delivered"}, status=502)
+            return response.json({"ok": True, "said": said, "reached": reached})
+
         return desk
+
+
+async def _bot_says(agent: Any, conversation: str, action: str) -> tuple[int, bool]:
+    """Run ``action`` in the conversation under its lock, store what it says, and deliver that on
+    the customer's channel; returns (messages said, delivered). Raises when the action fails."""
+    output = CollectingOutputChannel()
+    await gateway.locate(conversation)  # before the action opens a new session, if it does
+    async with agent.lock_store.lock(conversation):
+        tracker = await agent.execute_action(conversation, action, output, None, None)
+        if tracker is not None:  # the bot listens again, as after any turn
+            tracker.update(ActionExecuted("action_listen"))
+            await agent.tracker_store.save(tracker)
+    if not output.messages:
+        return 0, False
+    reached = await gateway.send(conversation, [_without_recipient(m) for m in output.messages])
+    return len(output.messages), reached
 
 
 def _without_recipient(message: dict[str, Any]) -> dict[str, Any]:

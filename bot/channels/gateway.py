@@ -483,6 +483,15 @@ class Gateway:
                 self._remember(conversation_id, name)
         return self._outbound.get(name or "")
 
+    async def locate(self, conversation_id: str) -> bool:
+        """Look up and keep the conversation's channel and script from its stored conversation.
+
+        Called before a turn the bot starts by itself (a reminder days later): that turn may open
+        a new session, whose events name neither. False when the channel is unknown."""
+        found = await self._channel(conversation_id)
+        await self._stored_script(conversation_id)
+        return found is not None
+
     async def send(self, conversation_id: str, messages: list[Message], in_customer_script: bool = True) -> bool:
         """Deliver ``messages`` to a conversation on its own channel; False when it is unknown.
 

@@ -299,6 +299,7 @@
     row('咨询意图', s.intents || []);
     row('涉及产品', s.products || []);
     row('已确认的风险揭示', s.disclosures || []);
+    row('待发送的提醒', s.reminders || []);
     $('summary').replaceChildren(dl);
   }
 

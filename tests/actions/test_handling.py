@@ -104,10 +104,14 @@ async def test_appointment_form_and_booking(frozen_now, dispatcher, tracker_for,
     tracker = tracker_for(slots={**slots, **ok, "appointment_business": "开户/办卡"})
     events = await ActionBookAppointment().run(dispatcher, tracker, domain)
     code = dispatcher.messages[0]["code"]
-    assert responses(dispatcher) == ["utter_appointment_confirmed"] and code.startswith("YY")
+    # booked days ahead: a reminder is offered, and remembered for "提醒我"
+    assert responses(dispatcher) == ["utter_appointment_confirmed", "utter_offer_appointment_reminder"]
+    assert code.startswith("YY")
     stored = kb.scalar(select(m.Appointment).where(m.Appointment.code == code))
     assert stored.branch_code == branch_code and stored.starts_at == dt.datetime(2026, 11, 30, 10, 0)
-    assert all(v is None for v in slots_set(events).values())
+    offer = slots_set(events).pop("reminder_offer")
+    assert '"kind": "appointment"' in offer and '"event": "2026-11-30T10:00"' in offer
+    assert all(v is None for v in slots_set(events).values() if v != offer)
 
 
 def test_unknown_place_is_said(dispatcher, tracker_for, domain):

@@ -32,6 +32,14 @@ def rules():
         ("不想理财了", "deny"),
         ("取消预约", "deny"),
         ("下次再说吧", "deny"),
+        ("取消提醒", "cancel_reminder"),
+        ("不要提醒我了", "cancel_reminder"),
+        ("把提醒都取消了", "cancel_reminder"),
+        ("我设了哪些提醒", "list_reminders"),
+        ("提醒我", "set_reminder"),
+        ("好的，到时候提醒我吧", "set_reminder"),
+        ("我的三年定期2027年3月1日到期，到时候提醒我", "set_reminder"),
+        ("我的大額存單明年三月一號到期，到時候提醒我", "set_reminder"),
     ],
 )
 def test_control_messages(rules, text, intent):
@@ -49,6 +57,11 @@ def test_control_messages(rules, text, intent):
         "转账到人工账户",
         "我不想还信用卡了怎么办",
         "算了算利息是多少",
+        "取消短信提醒",
+        "怎么取消动账提醒",
+        "关闭短信提醒",
+        "定期到期了会提醒我吗",
+        "三年定期到期前会有短信提醒吗",
     ],
 )
 def test_questions_are_left_to_the_classifier(rules, text):

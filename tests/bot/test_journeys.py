@@ -15,7 +15,8 @@ A journey::
       script: traditional          # every reply text and button title of every turn is in this
                                    # script (traditional | simplified); a turn may say otherwise
       turns:
-        - user: 锐进权益精选理财怎么样    # what the customer types
+        - user: 锐进权益精选理财怎么样    # what the customer types; "{date+40}": the day 40 days
+                                     # from the day the test runs, as 2027年1月12日 (Beijing)
           says: [风险揭示]             # every one of these appears in the replies
         - click: 我已阅读并知晓风险      # or: press the button with this title in the last replies
           not_says: [...]            # none of these appears
@@ -37,7 +38,9 @@ Run alone: ``.venv/rasa/bin/python -m pytest tests/bot/test_journeys.py``.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import os
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -57,7 +60,9 @@ from bot.channels.security import SIGNATURE_KEY
 
 JOURNEYS_DIR = Path(__file__).resolve().parent / "journeys"
 STAGES = ("reception", "consultation", "handling", "after-sales")
-TABLES = ("disclosure_ack", "appointment", "complaint", "unanswered_question", "handoff", "satisfaction")
+TABLES = ("disclosure_ack", "appointment", "complaint", "unanswered_question", "handoff", "satisfaction", "reminder")
+#: "{date+40}" in what a journey's customer types: a date that stays ahead whenever the test runs.
+RELATIVE_DATE = re.compile(r"\{date\+(\d+)\}")
 TURN_KEYS = {
     "user",
     "click",
@@ -163,6 +168,17 @@ def desk(agent):
     return gateway
 
 
+def _dated(text: str) -> str:
+    """The text with "{date+N}" written as the day N days after today in Beijing."""
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+
+    def day(match: re.Match) -> str:
+        d = today + dt.timedelta(days=int(match.group(1)))
+        return f"{d.year}年{d.month}月{d.day}日"
+
+    return RELATIVE_DATE.sub(day, text)
+
+
 def _count_rows(db_path: Path) -> dict[str, int]:
     with sqlite3.connect(db_path) as db:
         return {table: db.execute(f"select count(*) from {table}").fetchone()[0] for table in TABLES}
@@ -222,7 +238,7 @@ async def test_journey(journey, agent, desk, action_server):
             if chosen[0].get(SIGNATURE_KEY):
                 metadata[SIGNATURE_KEY] = chosen[0][SIGNATURE_KEY]
         else:
-            text = str(turn["user"])
+            text = _dated(str(turn["user"]))
         out = CollectingOutputChannel()
         events_before = len((await agent.tracker_store.retrieve(sender) or SimpleNamespace(events=[])).events)
         await desk.receive(Incoming(channel, sender, text, metadata), agent.handle_message, out)

@@ -5,6 +5,7 @@ server's desk API is replaced by a recorder here (the browser and WeChat tests u
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
@@ -19,6 +20,7 @@ from desk.app import create_app
 from desk.bridge import Bridge
 from knowledge import handoffs as h
 from knowledge import models as m
+from knowledge import reminders
 from knowledge.db import create_schema, session_scope
 from knowledge.loader import apply_seed
 from tests.desk.test_report import events_table
@@ -257,6 +259,14 @@ def test_an_agent_takes_replies_transfers_and_resolves(app, databases):
     assert seen["transcript"][0]["text"].startswith("<script>")  # as text: the page shows it as text
     assert seen["transcript"][1]["buttons"] == ["转人工客服"]
     assert alice.get(f"/api/handoffs/{handoff.id}?after={seen['last_id']}").json["transcript"] == []
+    assert seen["summary"]["reminders"] == []
+    with session_scope(databases[0]) as s:  # the customer asked to be reminded of a maturity
+        reminders.add(
+            s, handoff.conversation_id, "maturity", "三年定期", dt.datetime(2099, 3, 1), dt.datetime(2099, 1, 1)
+        )
+    assert alice.get(f"/api/handoffs/{handoff.id}").json["summary"]["reminders"] == [
+        "02-26 10:00 提醒到期：三年定期（03-01）"
+    ]
 
     assert post(alice, f"/api/handoffs/{handoff.id}/reply", {"text": "  "}).status_code == 400
     assert post(alice, f"/api/handoffs/{handoff.id}/reply", {"text": "x" * 2001}).status_code == 400
