@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Delete, Engine, Update, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,6 +100,15 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def rows_changed(session: Session, statement: Update | Delete) -> int:
+    """Run a conditional UPDATE or DELETE and say how many rows it changed.
+
+    State changes are made this way (``... WHERE id = :id AND state = 'waiting'``), so that of two
+    agents, servers or schedulers racing for one row exactly one sees 1 and the other 0."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def create_schema(url: str | None = None) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from banktext import redact
 from knowledge import models as m
+from knowledge.db import rows_changed
 
 #: The bank's clock: opening hours in desk.yml are Beijing time.
 BANK_TZ = ZoneInfo("Asia/Shanghai")
@@ -214,66 +215,66 @@ def cancel(session: Session, conversation_id: str) -> m.Handoff | None:
     handoff = open_handoff_of(session, conversation_id)
     if handoff is None or handoff.state != "waiting":
         return None
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Handoff)
         .where(m.Handoff.id == handoff.id, m.Handoff.state == "waiting")
-        .values(state="cancelled", resolved_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(state="cancelled", resolved_at=utcnow()),
     )
     session.refresh(handoff)
-    return handoff if done.rowcount == 1 else None
+    return handoff if done == 1 else None
 
 
 def take(session: Session, handoff_id: int, agent: str) -> bool:
     """``agent`` takes a waiting handoff (or a message); False when someone else was first."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Handoff)
         .where(m.Handoff.id == handoff_id, m.Handoff.state.in_(("waiting", "message")))
-        .values(state="with_agent", agent=agent, taken_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(state="with_agent", agent=agent, taken_at=utcnow()),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def give_back(session: Session, handoff_id: int, agent: str, state: str = "waiting") -> bool:
     """Undo a take whose customer could not be reached (the conversation waits again)."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Handoff)
         .where(m.Handoff.id == handoff_id, m.Handoff.state == "with_agent", m.Handoff.agent == agent)
-        .values(state=state, agent=None, taken_at=None)
-        .execution_options(synchronize_session=False)
+        .values(state=state, agent=None, taken_at=None),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def transfer(session: Session, handoff_id: int, agent: str, department: str) -> bool:
     """The agent holding a handoff passes it to another department's queue (the bot stays paused)."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Handoff)
         .where(m.Handoff.id == handoff_id, m.Handoff.state == "with_agent", m.Handoff.agent == agent)
-        .values(state="waiting", agent=None, department=department, reason="transferred", taken_at=None)
-        .execution_options(synchronize_session=False)
+        .values(state="waiting", agent=None, department=department, reason="transferred", taken_at=None),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def resolve(session: Session, handoff_id: int, agent: str) -> bool:
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Handoff)
         .where(m.Handoff.id == handoff_id, m.Handoff.state == "with_agent", m.Handoff.agent == agent)
-        .values(state="resolved", resolved_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(state="resolved", resolved_at=utcnow()),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def answered(session: Session, handoff_id: int) -> None:
     """Remember the first reply of a person (first-response time)."""
-    session.execute(
+    rows_changed(
+        session,
         update(m.Handoff)
         .where(m.Handoff.id == handoff_id, m.Handoff.first_response_at.is_(None))
-        .values(first_response_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(first_response_at=utcnow()),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from knowledge import models as m
+from knowledge.db import rows_changed
 from knowledge.handoffs import utcnow
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
@@ -146,13 +147,13 @@ def add(
 def cancel_all(session: Session, conversation_id: str) -> int:
     """The customer opts out: every reminder of the conversation still waiting is cancelled
     (one being delivered right now too: its delivery then finds nothing to send)."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Reminder)
         .where(m.Reminder.conversation_id == conversation_id, m.Reminder.status.in_(WAITING))
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
+        .values(status="cancelled"),
     )
-    return int(done.rowcount or 0)
+    return done
 
 
 def due_ids(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
@@ -169,13 +170,13 @@ def due_ids(session: Session, now: dt.datetime | None = None, limit: int = 100) 
 
 def claim(session: Session, reminder_id: int, now: dt.datetime | None = None) -> bool:
     """Take a pending reminder for delivery; False when another scheduler was first."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Reminder)
         .where(m.Reminder.id == reminder_id, m.Reminder.status == "pending")
-        .values(status="due", claimed_at=now or utcnow())
-        .execution_options(synchronize_session=False)
+        .values(status="due", claimed_at=now or utcnow()),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def claim_due(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[tuple[int, str]]:
@@ -191,13 +192,13 @@ def claim_due(session: Session, now: dt.datetime | None = None, limit: int = 100
 def requeue_stale(session: Session, now: dt.datetime | None = None) -> int:
     """Claims left by a scheduler that stopped mid-delivery wait again (and count as an attempt)."""
     now = now or utcnow()
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Reminder)
         .where(m.Reminder.status == "due", m.Reminder.claimed_at < now - STALE_CLAIM)
-        .values(status="pending", attempts=m.Reminder.attempts + 1, claimed_at=None)
-        .execution_options(synchronize_session=False)
+        .values(status="pending", attempts=m.Reminder.attempts + 1, claimed_at=None),
     )
-    return int(done.rowcount or 0)
+    return done
 
 
 def due_of(session: Session, conversation_id: str) -> list[m.Reminder]:
@@ -213,13 +214,13 @@ def due_of(session: Session, conversation_id: str) -> list[m.Reminder]:
 
 def mark_sent(session: Session, reminder_id: int, now: dt.datetime | None = None) -> bool:
     """The reminder is being said to the customer; False when it was cancelled or sent meanwhile."""
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Reminder)
         .where(m.Reminder.id == reminder_id, m.Reminder.status == "due")
-        .values(status="sent", sent_at=now or utcnow())
-        .execution_options(synchronize_session=False)
+        .values(status="sent", sent_at=now or utcnow()),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 def release(session: Session, reminder_id: int, now: dt.datetime | None = None) -> str | None:
@@ -232,13 +233,13 @@ def release(session: Session, reminder_id: int, now: dt.datetime | None = None) 
         return None
     attempts = before + 1
     status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-    done = session.execute(
+    done = rows_changed(
+        session,
         update(m.Reminder)
         .where(m.Reminder.id == reminder_id, m.Reminder.status == "due", m.Reminder.attempts == before)
-        .values(status=status, attempts=attempts, claimed_at=None, remind_at=now + RETRY_AFTER * attempts)
-        .execution_options(synchronize_session=False)
+        .values(status=status, attempts=attempts, claimed_at=None, remind_at=now + RETRY_AFTER * attempts),
     )
-    return status if done.rowcount == 1 else None
+    return status if done == 1 else None
 
 
 def counts(session: Session, conversation_id: str | None = None) -> dict[str, int]:

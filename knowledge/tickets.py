@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from knowledge import models as m
+from knowledge.db import rows_changed
 from knowledge.handoffs import utcnow
 from knowledge.queries import pseudonym
 
@@ -108,10 +109,7 @@ def purge_callback_numbers(session: Session, retention_days: int, now: dt.dateti
     )
     old = m.CallbackNumber.created_at < now - dt.timedelta(days=retention_days)
     unclaimed = and_(m.CallbackNumber.created_at < now - dt.timedelta(hours=UNCLAIMED_CALLBACK_HOURS), ~taken)
-    result = session.execute(
-        delete(m.CallbackNumber).where(old | unclaimed).execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)  # a DELETE's result is a CursorResult
+    return rows_changed(session, delete(m.CallbackNumber).where(old | unclaimed))
 
 
 def purge_expired_callback_numbers(url: str | None = None) -> int:
