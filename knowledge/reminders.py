@@ -168,15 +168,15 @@ def due_ids(session: Session, now: dt.datetime | None = None, limit: int = 100) 
     )
 
 
+def _move(session: Session, reminder_id: int, was: str, **values: object) -> bool:
+    """One reminder from status ``was`` to ``values`` (one conditional update); False when it had moved on."""
+    changed = update(m.Reminder).where(m.Reminder.id == reminder_id, m.Reminder.status == was).values(**values)
+    return rows_changed(session, changed) == 1
+
+
 def claim(session: Session, reminder_id: int, now: dt.datetime | None = None) -> bool:
     """Take a pending reminder for delivery; False when another scheduler was first."""
-    done = rows_changed(
-        session,
-        update(m.Reminder)
-        .where(m.Reminder.id == reminder_id, m.Reminder.status == "pending")
-        .values(status="due", claimed_at=now or utcnow()),
-    )
-    return done == 1
+    return _move(session, reminder_id, "pending", status="due", claimed_at=now or utcnow())
 
 
 def claim_due(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[tuple[int, str]]:
@@ -214,13 +214,7 @@ def due_of(session: Session, conversation_id: str) -> list[m.Reminder]:
 
 def mark_sent(session: Session, reminder_id: int, now: dt.datetime | None = None) -> bool:
     """The reminder is being said to the customer; False when it was cancelled or sent meanwhile."""
-    done = rows_changed(
-        session,
-        update(m.Reminder)
-        .where(m.Reminder.id == reminder_id, m.Reminder.status == "due")
-        .values(status="sent", sent_at=now or utcnow()),
-    )
-    return done == 1
+    return _move(session, reminder_id, "due", status="sent", sent_at=now or utcnow())
 
 
 def release(session: Session, reminder_id: int, now: dt.datetime | None = None) -> str | None:

@@ -53,6 +53,15 @@ def get_json(url: str) -> dict:
 
 
 @pytest.fixture(scope="session")
+def desk_url() -> str:
+    """Base URL of the staff desk scripts/browser_tests.sh starts."""
+    url = os.environ.get("DESK_URL")
+    if not url:
+        pytest.fail("DESK_URL is not set: run these tests with scripts/browser_tests.sh, which starts the desk")
+    return url.rstrip("/")
+
+
+@pytest.fixture(scope="session")
 def webchat_url() -> str:
     """Base URL of the real Rasa server (with the website channel and the HTTP API)."""
     url = os.environ.get("WEBCHAT_URL")

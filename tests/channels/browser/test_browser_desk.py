@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -23,14 +22,6 @@ from tests.channels.browser.chatpage import ChatPage
 from tests.channels.browser.conftest import tracker
 
 TIMEOUT = 30
-
-
-@pytest.fixture(scope="module")
-def desk_url() -> str:
-    url = os.environ.get("DESK_URL")
-    if not url:
-        pytest.fail("DESK_URL is not set: run these tests with scripts/browser_tests.sh, which starts the desk")
-    return url.rstrip("/")
 
 
 def wait(browser, condition, message: str, timeout: float = TIMEOUT):

@@ -59,14 +59,6 @@ NOT_UNDERSTOOD = ("没有完全理解", "没能理解")  # utter_please_rephrase
 OUT_OF_SCOPE = "超出了我的服务范围"  # utter_out_of_scope
 
 
-@pytest.fixture(scope="module")
-def desk_url() -> str:
-    url = os.environ.get("DESK_URL")
-    if not url:
-        pytest.fail("DESK_URL is not set: run these tests with scripts/browser_tests.sh, which starts the desk")
-    return url.rstrip("/")
-
-
 def drawn(browser) -> bool:
     """Every chart's place holds a drawn plotly chart (plotly.js marks it .js-plotly-plot)."""
     places = css(browser, "[data-chart]")
