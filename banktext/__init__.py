@@ -16,7 +16,7 @@ both environments) imported lazily by the script and sealing helpers.
 """
 
 from banktext.logs import RedactingFilter, install
-from banktext.masking import MASKED_PHONE, find_phone, mask_phone, phone_numbers, redact
+from banktext.masking import MASKED_PHONE, find_phone, mask_phone, phone_numbers, redact, redact_keeping_phones
 from banktext.script import is_traditional, script_of, to_simplified, to_traditional
 from banktext.sealing import seal, unseal
 
@@ -29,6 +29,7 @@ __all__ = [
     "mask_phone",
     "phone_numbers",
     "redact",
+    "redact_keeping_phones",
     "script_of",
     "seal",
     "to_simplified",

@@ -34,7 +34,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["MASKED_PHONE", "find_phone", "mask_phone", "phone_numbers", "redact"]
+__all__ = ["MASKED_PHONE", "find_phone", "mask_phone", "phone_numbers", "redact", "redact_keeping_phones"]
 
 # Chinese numerals written digit by digit, including the financial forms (壹贰叁) and
 # the spoken ones used for phone numbers (幺 for 1, 两 for 2).
@@ -352,21 +352,32 @@ def redact(text: str) -> str:
         The same text with each personal number replaced by its masked form; the
         rest, including amounts, dates and references, unchanged.
     """
+    return redact_keeping_phones(text)[0]
+
+
+def redact_keeping_phones(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """:func:`redact` and, from the same reading of the text, each phone number it masked as
+    (its masked form, its plain digits), in order: what the channel gateway keeps of a message
+    for one turn, so that a call-back number given on purpose can be sealed for staff."""
     if not text:
-        return text
-    pieces, last = [], 0
+        return text, []
+    pieces: list[str] = []
+    phones: list[tuple[str, str]] = []
+    last = 0
     for start, end, found, extension in _found(text):
         if start < last:  # cannot happen by construction; never mask half a number twice
             continue
         pieces += [text[last:start], found.masked]
         last = end
+        if found.kind in _PHONE_KINDS:
+            phones.append((found.masked, found.digits))
         if extension:
             pieces += [text[end : extension[0]], "*" * (extension[1] - extension[0])]
             last = extension[1]
     if not pieces:
-        return text
+        return text, phones
     pieces.append(text[last:])
-    return "".join(pieces)
+    return "".join(pieces), phones
 
 
 def _first_phone(text: str) -> _Number | None:
@@ -403,11 +414,5 @@ def mask_phone(text: str) -> str | None:
 
 
 def phone_numbers(text: str) -> list[tuple[str, str]]:
-    """Each phone number :func:`redact` masks in ``text``: (its masked form, its plain digits), in order.
-
-    What the channel gateway keeps of a number before masking a message, so that a call-back
-    number the customer gives on purpose can be sealed for staff (:mod:`banktext.sealing`).
-    """
-    if not text:
-        return []
-    return [(found.masked, found.digits) for _start, _end, found, _ext in _found(text) if found.kind in _PHONE_KINDS]
+    """Each phone number :func:`redact` masks in ``text``: (its masked form, its plain digits), in order."""
+    return redact_keeping_phones(text)[1]

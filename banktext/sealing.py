@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["KEY_ENV", "can_seal", "seal", "unseal"]
@@ -31,7 +32,13 @@ MAX_SEALED_CHARS = 512
 
 def _keys() -> Any | None:
     """The MultiFernet of the configured keys, or None when none is set or a key is malformed."""
-    names = [k.strip() for k in os.environ.get(KEY_ENV, "").split(",") if k.strip()]
+    return _keys_from(os.environ.get(KEY_ENV, ""))
+
+
+@lru_cache(maxsize=4)
+def _keys_from(setting: str) -> Any | None:
+    """Built once per value of the setting (the environment is read on every call, so a rotated key counts)."""
+    names = [k.strip() for k in setting.split(",") if k.strip()]
     if not names:
         return None
     from cryptography.fernet import Fernet, MultiFernet

@@ -405,6 +405,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         opens = opens or COMPLAINTS_DEPARTMENT in current_user.own_departments
         with session_scope() as s:
             every = tickets.listing(s)
+            sealed = tickets.sealed_callback_numbers(s, every) if opens else {}
             counts: dict[str, int] = {}
             for t in every:
                 counts[t.status or "open"] = counts.get(t.status or "open", 0) + 1
@@ -415,7 +416,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                     "category": t.category,
                     "description": t.description,
                     "contact": (t.contact or "—") if t.contact_preference == "phone" else "在线答复",
-                    "callback": unseal(tickets.sealed_callback_number(s, t)) if opens else None,
+                    "callback": unseal(sealed.get(t.code)),
                     "status": t.status or "open",
                     "staff_reply": t.staff_reply or "",
                 }

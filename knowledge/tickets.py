@@ -83,19 +83,23 @@ def keep_callback_number(session: Session, conversation_id: str, masked: str, se
     return row
 
 
-def sealed_callback_number(session: Session, complaint: m.Complaint) -> str | None:
-    """The sealed number behind a ticket's masked contact (the latest one given), or None."""
-    if not complaint.contact:
-        return None
-    return session.scalar(
-        select(m.CallbackNumber.sealed)
-        .where(
-            m.CallbackNumber.conversation_ref == complaint.conversation_ref,
-            m.CallbackNumber.masked == complaint.contact,
-        )
-        .order_by(m.CallbackNumber.created_at.desc(), m.CallbackNumber.id.desc())
-        .limit(1)
+def sealed_callback_numbers(session: Session, complaints: list[m.Complaint]) -> dict[str, str]:
+    """The sealed number behind each ticket's masked contact (the latest one given), by ticket code,
+    in one query for a page of tickets."""
+    wanted = {(t.conversation_ref, t.contact): t.code for t in complaints if t.contact}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(m.CallbackNumber.conversation_ref, m.CallbackNumber.masked, m.CallbackNumber.sealed)
+        .where(m.CallbackNumber.conversation_ref.in_({ref for ref, _ in wanted}))
+        .order_by(m.CallbackNumber.created_at, m.CallbackNumber.id)
     )
+    found: dict[str, str] = {}
+    for ref, masked, sealed in rows:  # oldest first: the latest one given wins
+        code = wanted.get((ref, masked))
+        if code:
+            found[code] = sealed
+    return found
 
 
 def purge_callback_numbers(session: Session, retention_days: int, now: dt.datetime | None = None) -> int:

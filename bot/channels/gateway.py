@@ -52,7 +52,7 @@ from typing import Any, Protocol
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, UserUttered
 
-from banktext import phone_numbers, redact
+from banktext import redact, redact_keeping_phones
 from bot import settings
 from bot.channels import callback, security
 from bot.channels.reply_script import SCRIPT_KEY, in_script, recorded_script, told_by
@@ -142,8 +142,7 @@ def clean_text(text: Any) -> str:
 
 async def mask_personal_numbers(incoming: Incoming) -> Incoming:
     """The gateway's first hook: card, ID and phone numbers never go further unmasked."""
-    incoming.phones = phone_numbers(incoming.text)
-    incoming.text = redact(incoming.text)
+    incoming.text, incoming.phones = redact_keeping_phones(incoming.text)
     return incoming
 
 
