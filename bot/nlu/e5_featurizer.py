@@ -68,7 +68,7 @@ class E5SentenceFeaturizer(SentenceFeaturizer):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "batch_size": 64, "prefix": "query"}
+        return {**DenseFeaturizer.get_default_config(), "batch_size": 256, "prefix": "query"}
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -105,6 +105,8 @@ class E5SentenceFeaturizer(SentenceFeaturizer):
                 todo.append(i)
             else:
                 out[i] = cached
+        if todo:
+            logger.info("e5: encoding %d sentences not in the cache", len(todo))
         batch = self._config["batch_size"]
         for start in range(0, len(todo), batch):
             idx = todo[start : start + batch]
