@@ -30,7 +30,7 @@ def test_a_stored_baseline_is_reused_only_on_the_same_data(tmp_path, capsys):
     assert kept["baseline"]["stored"] and kept["baseline"]["real_accuracy"] == 0.4
     assert stored_results(out, before, skip={"baseline"}) == {}
 
-    report({"project": _figures(0.8), **kept}, n_questions=10, k=0)
+    report({"project": _figures(0.8), **kept}, {"real": 10}, k=0)
     printed = capsys.readouterr().out
     assert "baseline*" in printed and "kept from an earlier run" in printed and "x2.00" in printed
 

@@ -355,3 +355,58 @@ def test_amount_patterns_find_every_usual_form(text, found):
 def test_term_patterns_find_ranges(text, found):
     matches = [m.group(0) for p in _patterns("term") for m in p.finditer(text)]
     assert found in matches
+
+
+def test_fast_fingerprints_identify_the_features_not_their_storage():
+    """`make train` hashes sparse features instead of printing them: equal matrices (whatever their
+    sparse format or entry order) get one fingerprint, any changed value or shape another."""
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    from bot.train import fast_fingerprints
+
+    fast_fingerprints()
+    fast_fingerprints()  # idempotent
+    rows, cols, values = np.array([0, 1, 1]), np.array([2, 0, 3]), np.array([1.0, 0.5, 2.0])
+    coo = scipy.sparse.coo_matrix((values, (rows, cols)), shape=(2, 5))
+    shuffled = scipy.sparse.coo_matrix((values[::-1], (rows[::-1], cols[::-1])), shape=(2, 5))
+
+    def fingerprint(matrix, attribute="text"):
+        return Features(matrix, "sequence", attribute, "words").fingerprint()
+
+    assert fingerprint(coo) == fingerprint(coo.tocsr()) == fingerprint(shuffled)
+    changed = coo.copy()
+    changed.data = changed.data.copy()
+    changed.data[1] = 0.25
+    assert fingerprint(changed) != fingerprint(coo)
+    assert fingerprint(scipy.sparse.coo_matrix((values, (rows, cols)), shape=(2, 6))) != fingerprint(coo)
+    assert fingerprint(coo, attribute="intent") != fingerprint(coo)
+    dense = np.ones((1, 4), dtype=np.float32)
+    assert fingerprint(dense) == fingerprint(dense.copy()) != fingerprint(dense * 2)
+
+
+@pytest.mark.parametrize("segmenter", ["char", "jieba"])
+def test_spacy_chinese_tokenizer_gives_rasa_tokens_with_offsets(segmenter):
+    """spaCy's Chinese tokenizer, measured against jieba in `make eval` (docs/nlu-evaluation.md)."""
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.spacy_tokenizer import SpacyChineseTokenizer
+
+    config = {**SpacyChineseTokenizer.get_default_config(), "segmenter": segmenter}
+    tokenizer = SpacyChineseTokenizer(config)
+    text = "云澜个人大额存单 三年期利率多少"
+    tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
+    assert tokens and all(text[t.start : t.end] == t.text for t in tokens)
+    assert "".join(t.text for t in tokens) == text.replace(" ", "")
+    if segmenter == "jieba":
+        assert "云澜个人大额存单" in [t.text for t in tokens]  # the bank's dictionary is loaded
+
+
+def test_spacy_pkuseg_without_its_model_says_how_to_get_it(tmp_path):
+    from bot.nlu.spacy_tokenizer import build_nlp
+
+    with pytest.raises(ValueError, match="pkuseg_model.sh"):
+        build_nlp("pkuseg", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="segmenter"):
+        build_nlp("thulac")
