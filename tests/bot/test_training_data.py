@@ -36,16 +36,16 @@ def examples():
 
 #: The team's own validation set (tests/nlu_validation/): written apart from the training data
 #: to choose models on, so it is kept out of data/ exactly like the real questions.
-OWN_VALIDATION = ROOT / "tests" / "nlu_validation" / "own_questions.tsv"
+OWN_VALIDATION = sorted((ROOT / "tests" / "nlu_validation").glob("*.tsv"))
 
 
 def real_questions() -> list[str]:
-    """The normalised text of every held-out question: the shared evaluation files and our own validation set."""
+    """The normalised text of every held-out question: the shared evaluation files and our own validation sets."""
     eval_files = sorted((SHARED / "eval").glob("*.tsv"))
     assert eval_files, "the shared evaluation set must be beside the project (../shared/eval)"
     return [
         normalise(row.split("\t")[0])
-        for path in [*eval_files, OWN_VALIDATION]
+        for path in [*eval_files, *OWN_VALIDATION]
         for row in path.read_text(encoding="utf-8").splitlines()[1:]
     ]
 

@@ -1,6 +1,7 @@
 """Check tests/nlu_validation/own_questions.tsv: 3 tab-separated fields, contract intents, canonical product types.
 
-Standard library only: python3 tests/nlu_validation/check_own_questions.py
+Standard library only: python3 tests/nlu_validation/check_own_questions.py [PATH]
+An optional PATH checks another file of the same format (e.g. qa_style_questions.tsv) instead.
 The intent and product_type names are those of the NLU contract (shared/spec/intents.yml).
 """
 
@@ -42,7 +43,8 @@ INTENTS, PRODUCT_TYPES = contract_names(CONTRACT.read_text(encoding="utf-8"))
 
 
 def main() -> int:
-    lines = TSV.read_text(encoding="utf-8").split("\n")
+    tsv = Path(sys.argv[1]) if len(sys.argv) > 1 else TSV
+    lines = tsv.read_text(encoding="utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     errors = []
