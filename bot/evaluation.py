@@ -346,7 +346,10 @@ def report(
         print("* kept from an earlier run on the same training data (same sha1 of data/nlu/*.yml)")
     if "baseline" in results and "project" in results:
         b, p = results["baseline"], results["project"]
-        ratios = [f"training time x{p['train_seconds'] / b['train_seconds']:.2f}", f"parse time x{p['parse_ms'] / b['parse_ms']:.2f}"]
+        ratios = [
+            f"training time x{p['train_seconds'] / b['train_seconds']:.2f}",
+            f"parse time x{p['parse_ms'] / b['parse_ms']:.2f}",
+        ]
         for key, label in (("validation_accuracy", "val"), ("real_accuracy", "real")):
             if key in p and key in b:
                 ratios.insert(0, f"{label} accuracy x{p[key] / max(b[key], 1e-9):.2f}")
@@ -388,7 +391,9 @@ def main(argv=None) -> int:
     dev = EVAL_DIR / "real_questions_dev.tsv"
     if not args.choose:
         if not dev.is_file():
-            print(f"ERROR: {dev} not found (set EVAL_DIR to the folder holding real_questions_dev.tsv).", file=sys.stderr)
+            print(
+                f"ERROR: {dev} not found (set EVAL_DIR to the folder holding real_questions_dev.tsv).", file=sys.stderr
+            )
             return 1
         sets["real"] = read_questions(dev)
     training_data = load_training_data(args.data)

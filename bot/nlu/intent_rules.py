@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     ENTITIES,
     INTENT,
@@ -38,6 +36,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
+from bot.nlu.components import CreatedFromConfig
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 OUT_OF_SCOPE = "out_of_scope"
@@ -75,7 +74,7 @@ def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | N
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class IntentRules(GraphComponent):
+class IntentRules(CreatedFromConfig, GraphComponent):
     """Runs after the intent classifier and before the fallback; changes only what its rules say."""
 
     @staticmethod
@@ -91,16 +90,6 @@ class IntentRules(GraphComponent):
         self._rules = load_rules(config["rules_path"])
         self._brands = load_words(config["brands_path"])
         self._others = load_words(config["others_path"])
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> IntentRules:
-        return cls(config)
 
     def _decide(self, message: Message) -> None:
         text = message.get(TEXT) or ""

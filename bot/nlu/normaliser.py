@@ -10,15 +10,14 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from banktext.script import to_simplified
+from bot.nlu.components import CreatedFromConfig
 
 #: Longest text the NLU looks at; the rest of a pasted essay adds nothing to the intent.
 MAX_CHARS = 600
@@ -42,7 +41,7 @@ def normalise(text: str) -> str:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class ChineseNormaliser(GraphComponent):
+class ChineseNormaliser(CreatedFromConfig, GraphComponent):
     """Runs first in the pipeline and rewrites the message text in place."""
 
     @staticmethod
@@ -51,16 +50,6 @@ class ChineseNormaliser(GraphComponent):
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._max_chars = int(config.get("max_chars", MAX_CHARS))
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ChineseNormaliser:
-        return cls(config)
 
     def _normalise(self, message: Message, clip: bool) -> None:
         text: str | None = message.get(TEXT)

@@ -19,12 +19,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.components import CreatedFromConfig
 
 SEGMENTERS = ("char", "jieba", "pkuseg")
 
@@ -65,7 +64,7 @@ def build_nlp(segmenter: str, pkuseg_model: str | None = None, dictionary_path: 
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
-class SpacyChineseTokenizer(Tokenizer):
+class SpacyChineseTokenizer(CreatedFromConfig, Tokenizer):
     """Words from spaCy's Chinese tokenizer (``segmenter``: char, jieba or pkuseg)."""
 
     @staticmethod
@@ -87,16 +86,6 @@ class SpacyChineseTokenizer(Tokenizer):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self._nlp = build_nlp(config["segmenter"], config.get("pkuseg_model"), config.get("dictionary_path"))
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SpacyChineseTokenizer:
-        return cls(config)
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)

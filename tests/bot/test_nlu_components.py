@@ -410,3 +410,21 @@ def test_spacy_pkuseg_without_its_model_says_how_to_get_it(tmp_path):
         build_nlp("pkuseg", str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="segmenter"):
         build_nlp("thulac")
+
+
+def test_training_progress_names_each_stage_and_the_time_since_the_start():
+    """`make train` prints one line per stage of the training graph (bot/train.py)."""
+    import io
+
+    from bot.train import Progress, _stage
+
+    assert _stage("train_JiebaTokenizer0") == "train JiebaTokenizer"
+    assert _stage("run_bot.nlu.e5_featurizer.E5SentenceFeaturizer4") == (
+        "run E5SentenceFeaturizer over the training data"
+    )
+    assert _stage("domain_provider") == "domain_provider"
+    out = io.StringIO()
+    progress = Progress(stream=out)
+    progress.started -= 75.4
+    progress.line("train LinearIntentClassifier: 48.7 s")
+    assert out.getvalue() == "  [01:15] train LinearIntentClassifier: 48.7 s\n"
