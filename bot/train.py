@@ -50,7 +50,8 @@ def _sparse_digest(matrix) -> str:
 
 
 def fast_fingerprints() -> None:
-    """Fingerprint sparse features by hashing their arrays, not by printing them (idempotent)."""
+    """Fingerprint each message by one hash of its data and each sparse matrix by a hash of its
+    arrays, not item by item and printed as text (idempotent)."""
     global _PATCHED
     if _PATCHED:
         return

@@ -56,10 +56,9 @@ def build_nlp(segmenter: str, pkuseg_model: str | None = None, dictionary_path: 
         nlp.tokenizer.initialize(pkuseg_model=pkuseg_model, pkuseg_user_dict=user_dict.name)
         Path(user_dict.name).unlink()
     elif segmenter == "jieba" and dictionary_path:
-        import jieba
+        from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 
-        for file in sorted(glob.glob(f"{dictionary_path}/*")):
-            jieba.load_userdict(file)
+        JiebaTokenizer._load_custom_dictionary(dictionary_path)  # as the project's JiebaTokenizer does
     return nlp
 
 
