@@ -21,7 +21,7 @@ SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/own_brands.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
-.PHONY: help run test eval setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge report run-cluster
+.PHONY: help run test eval eval-spacy setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge report run-cluster
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,9 +32,13 @@ run: setup kb $(MODEL) ## chat with the assistant in the browser at http://local
 test: setup kb ## run every test suite (sets up what is missing first)
 	@bash scripts/test.sh
 
-eval: setup $(GENERATED) ## NLU evaluation on the real-question dev set, cross-validation and the baseline
-	@bash scripts/pkuseg_model.sh || echo "NOTE: no pkuseg model; make eval skips spacy-pkuseg"
+eval: setup $(GENERATED) ## NLU evaluation on the own validation sets, the real-question dev set, cross-validation and the baseline
 	@$(PY_RASA) -m bot.evaluation
+
+eval-spacy: setup $(GENERATED) ## measure the project's pipeline with spaCy's Chinese tokenizers (char, pkuseg) in place of jieba
+	@bash scripts/pkuseg_model.sh || echo "NOTE: no pkuseg model; spacy-pkuseg is skipped"
+	@$(PY_RASA) -m bot.evaluation --only spacy-char
+	@test ! -d var/pkuseg/default || $(PY_RASA) -m bot.evaluation --only spacy-pkuseg
 
 setup: $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed $(WEB_STAMP) ## create both Python 3.10 environments and install the chat page's assets
 

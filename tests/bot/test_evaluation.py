@@ -38,3 +38,13 @@ def test_a_stored_baseline_is_reused_only_on_the_same_data(tmp_path, capsys):
     assert data_fingerprint(data) != before
     assert stored_results(out, data_fingerprint(data), skip={"project"}) == {}
     assert stored_results(tmp_path / "missing.json", before, skip=set()) == {}
+
+
+def test_each_own_validation_set_gets_its_columns_and_says_where_it_comes_from(capsys):
+    figures = {**_figures(0.7), "validation_accuracy": 0.9, "nick_accuracy": 0.25, "nick_macro_f1": 0.125}
+    report({"project": figures}, {"validation": 600, "nick": 120}, k=5)
+    printed = capsys.readouterr().out
+    assert "nick acc" in printed and "0.250" in printed and "0.125" in printed
+    assert "qa acc" not in printed  # a set that was not measured gets no column
+    assert "120 posts naming products by nicknames" in printed and "nickname_questions.tsv" in printed
+    assert "real = not parsed in this run" in printed
