@@ -120,32 +120,34 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def _unit_length(counts: scipy.sparse.csr_matrix, blocks: list[int]) -> scipy.sparse.csr_matrix:
-        """counts / its length, block by block when the blocks cover it, else as a whole."""
+        """Each row of counts / its length, block by block when the blocks cover it, else as a whole."""
         if sum(blocks) != counts.shape[1]:
             blocks = [counts.shape[1]]
         parts, start = [], 0
         for width in blocks:
             part = counts[:, start : start + width]
-            norm = np.sqrt(part.multiply(part).sum())
-            parts.append(part / norm if norm else part)
+            norms = np.sqrt(np.asarray(part.multiply(part).sum(axis=1)).reshape(-1))
+            scale = np.divide(1.0, norms, out=np.ones_like(norms), where=norms > 0)
+            parts.append(scipy.sparse.diags(scale) @ part)
             start += width
         return scipy.sparse.hstack(parts).tocsr()
 
     def _matrix(self, messages: list[Message], idf: np.ndarray | None) -> scipy.sparse.csr_matrix:
-        rows = []
-        for message in messages:
-            dense, sparse = self._features(message)
-            parts = []
-            if dense is not None:
-                parts.append(scipy.sparse.csr_matrix(dense * self._config["dense_weight"]))
-            if sparse is not None:
-                counts = sparse.astype(np.float64)
-                counts.data = 1.0 + np.log(np.maximum(counts.data, 1e-12))  # sublinear term frequency
-                if idf is not None:
-                    counts = counts.multiply(idf[: counts.shape[1]].reshape(1, -1)).tocsr()
-                parts.append(self._unit_length(counts.tocsr(), self._blocks(message)))
-            rows.append(scipy.sparse.hstack(parts).tocsr())
-        return scipy.sparse.vstack(rows).tocsr()
+        """One row per message: dense features times dense_weight, then the sparse ones with
+        sublinear term frequency, idf and unit length per featurizer; built for all rows at once."""
+        features = [self._features(message) for message in messages]
+        parts = []
+        if features[0][0] is not None:
+            dense = np.vstack([vector for vector, _ in features])
+            parts.append(scipy.sparse.csr_matrix(dense * self._config["dense_weight"]))
+        if features[0][1] is not None:
+            counts = scipy.sparse.vstack([row for _, row in features]).tocsr().astype(np.float64)
+            counts.sum_duplicates()
+            counts.data = 1.0 + np.log(np.maximum(counts.data, 1e-12))  # sublinear term frequency
+            if idf is not None:
+                counts = counts.multiply(idf[: counts.shape[1]].reshape(1, -1)).tocsr()
+            parts.append(self._unit_length(counts, self._blocks(messages[0])))
+        return scipy.sparse.hstack(parts).tocsr()
 
     def _examples(self, training_data: TrainingData) -> tuple[list[Message], list[str]]:
         """The training examples and their labels (here: intents)."""
@@ -180,7 +182,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         sparse_rows = [self._features(m)[1] for m in examples]
         idf = None
         if sparse_rows[0] is not None:
-            present = scipy.sparse.vstack([(r > 0).astype(np.float64) for r in sparse_rows]).tocsr()
+            present = (scipy.sparse.vstack(sparse_rows).tocsr() > 0).astype(np.float64)
             document_frequency = np.asarray(present.sum(axis=0)).reshape(-1)
             idf = np.log((1 + len(examples)) / (1 + document_frequency)) + 1.0
         X = self._matrix(examples, idf)

@@ -284,7 +284,7 @@ def test_linear_classifier_reads_only_the_featurizers_it_is_given():
 @pytest.mark.parametrize("featurizers", [[], ["words", "text_chars", "e5"]])
 def test_one_message_scores_as_the_training_matrix_would_score_it(sparse_norm, featurizers):
     """The serving path (``_scores``, plain numpy on the non-zero features) and the training
-    path (``_matrix``, sparse-matrix algebra) give the same scores."""
+    path (``_matrix``, sparse-matrix algebra over all rows at once) give the same scores."""
     import numpy as np
     import scipy.sparse
     from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
@@ -296,6 +296,7 @@ def test_one_message_scores_as_the_training_matrix_would_score_it(sparse_norm, f
     rng = np.random.default_rng(7)
     widths = {"word_chars": 9, "words": 11, "text_chars": 13}
     classifier = LinearIntentClassifier({"sparse_norm": sparse_norm, "featurizers": featurizers}, None, None)
+    messages = []
     for trial in range(40):
         message = Message(data={TEXT: "信用卡年费多少"})
         for origin, width in widths.items():
@@ -308,6 +309,11 @@ def test_one_message_scores_as_the_training_matrix_would_score_it(sparse_norm, f
         classifier._model = {"coef": coef, "intercept": rng.normal(size=5), "idf": idf}
         expected = np.asarray(classifier._matrix([message], idf) @ coef.T).reshape(-1) + classifier._model["intercept"]
         assert np.allclose(classifier._scores(message), expected), trial
+        messages.append(message)
+    batch = classifier._matrix(messages, idf).toarray()
+    assert np.allclose(batch, np.vstack([classifier._matrix([m], idf).toarray() for m in messages]))
+    expected_rows = [classifier._scores(m) for m in messages]
+    assert np.allclose(batch @ coef.T + classifier._model["intercept"], np.vstack(expected_rows))
 
 
 @pytest.mark.parametrize(
