@@ -1,4 +1,5 @@
-"""A sentence feature that says whether the customer refers to OUR bank.
+"""A sentence feature that says whether the customer refers to OUR bank (or, with another list, to
+another institution).
 
 The NLU contract: customers call the bank by its name or 你们 / 你们银行 / 贵行, and
 questions about other banks and platforms are out of scope. Word and character
@@ -18,6 +19,11 @@ said 你们 too, pushed real questions out (docs/nlu-evaluation.md).
 The words come from ``bot/resources/bank_references.txt``, generated from the
 knowledge seed (the bank's names and the ways customers address it); the text
 reaches this component already Simplified (ChineseNormaliser).
+
+A second instance with ``path: bot/resources/other_institutions.txt`` (other banks,
+payment platforms, lenders; hand-written) says "this message names someone else":
+the same how-to is faq about our app and out of scope about 建行's. ``gate_featurizers``
+names the dense features it gates (e.g. only ``e5``, not the first instance's output).
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ def read_references(path: str) -> list[str]:
         file = ROOT / file
     if not file.is_file():
         raise FileNotFoundError(f"BankReferenceFeaturizer: {file} not found (run 'make nlu-export')")
-    return [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def reference_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -68,6 +75,7 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
             **DenseFeaturizer.get_default_config(),
             "path": "bot/resources/bank_references.txt",
             "gate_dense": False,
+            "gate_featurizers": [],  # the dense featurizers whose output is gated; [] = all before this one
         }
 
     @classmethod
@@ -76,6 +84,9 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
             raise ValueError("BankReferenceFeaturizer: 'path' must name the references file")
         if not isinstance(config.get("gate_dense", False), bool):
             raise ValueError("BankReferenceFeaturizer: 'gate_dense' must be true or false")
+        gated = config.get("gate_featurizers", [])
+        if not isinstance(gated, list) or not all(isinstance(name, str) for name in gated):
+            raise ValueError("BankReferenceFeaturizer: 'gate_featurizers' must be a list of featurizer aliases")
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(config, name)
@@ -93,7 +104,7 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
             return signs
         rows = []
         for message, sign in zip(messages, signs, strict=True):
-            _, dense = message.get_dense_features(TEXT)
+            _, dense = message.get_dense_features(TEXT, self._config.get("gate_featurizers") or None)
             if dense is None:
                 raise ValueError(
                     "BankReferenceFeaturizer: gate_dense needs a dense featurizer before it in the pipeline"

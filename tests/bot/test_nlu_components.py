@@ -196,6 +196,37 @@ def test_gated_bank_reference_repeats_the_sentence_vector_only_when_the_bank_is_
         featurizer.process([Message(data={TEXT: "你们好"})])
 
 
+def test_a_second_reference_list_marks_other_institutions_and_gates_only_the_features_it_names():
+    """config.yml's other_institution instance: the hand-written list (comments skipped) and a gate
+    over e5 alone, not over the first instance's output that sits before it."""
+    import numpy as np
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.bank_reference import BankReferenceFeaturizer, read_references
+
+    path = "bot/resources/other_institutions.txt"
+    words = read_references(path)
+    assert "建行" in words and "支付宝" in words and not any(w.startswith("#") for w in words)
+    ours = BankReferenceFeaturizer({**BankReferenceFeaturizer.get_default_config(), "gate_dense": True}, "ours")
+    config = {**BankReferenceFeaturizer.get_default_config(), "path": path, "gate_dense": True}
+    others = BankReferenceFeaturizer({**config, "gate_featurizers": ["e5"]}, "others")
+    rows = {}
+    for text in ("你们app登录提示设备异常", "建行app登录提示设备异常", "支付宝绑你们的卡失败"):
+        message = Message(data={TEXT: text})
+        message.add_features(Features(np.array([[0.5, -1.0]], dtype=np.float32), FEATURE_TYPE_SENTENCE, TEXT, "e5"))
+        ours.process([message])
+        others.process([message])
+        _, sentence = message.get_dense_features(TEXT, ["others"])
+        rows[text] = sentence.features.reshape(-1).tolist()
+    assert rows["你们app登录提示设备异常"] == [0.0, 0.0, 0.0]
+    assert rows["建行app登录提示设备异常"] == [1.0, 0.5, -1.0]
+    assert rows["支付宝绑你们的卡失败"] == [1.0, 0.5, -1.0]
+    with pytest.raises(ValueError, match="gate_featurizers"):
+        BankReferenceFeaturizer.validate_config({**config, "gate_featurizers": "e5"})
+
+
 def _train_text_ngrams(tmp_path, texts):
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
