@@ -334,7 +334,9 @@ def report(
     print()
     own = [(key, label) for key, label, _, _ in OWN_SETS if counts.get(key) or key == "validation"]
     header = f"{'pipeline':13s} " + "".join(f"{label + ' acc':>8s} {label + ' F1':>7s} " for _, label in own)
-    header += f"{'real acc':>8s} {'real F1':>7s} {'fallb.':>6s} {'cv acc':>6s} {'cv F1':>6s} {'train s':>7s} {'parse ms':>8s}"
+    header += (
+        f"{'real acc':>8s} {'real F1':>7s} {'fallb.':>6s} {'cv acc':>6s} {'cv F1':>6s} {'train s':>7s} {'parse ms':>8s}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in results.items():
@@ -359,7 +361,7 @@ def report(
                 ratios.insert(0, f"{label} accuracy x{p[key] / max(b[key], 1e-9):.2f}")
         print("\nproject / baseline: " + ", ".join(ratios))
     for name, r in results.items():
-        for prefix, label, file, _ in OWN_SETS:
+        for prefix, _, file, _ in OWN_SETS:
             if f"{prefix}_confusions" in r:
                 print(f"\nMost frequent confusions on {file} ({name}): gold -> predicted, count, examples")
                 for gold, pred, count, examples in r[f"{prefix}_confusions"]:
@@ -394,7 +396,9 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "nlu", help="the NLU training data (a folder)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval.json")
     args = parser.parse_args(argv)
-    sets = {key: read_questions(VALIDATION_DIR / file) for key, _, file, _ in OWN_SETS if (VALIDATION_DIR / file).is_file()}
+    sets = {
+        key: read_questions(VALIDATION_DIR / file) for key, _, file, _ in OWN_SETS if (VALIDATION_DIR / file).is_file()
+    }
     dev = EVAL_DIR / "real_questions_dev.tsv"
     if not args.choose:
         if not dev.is_file():
