@@ -4,16 +4,19 @@ For the project's pipeline (config.yml) and a baseline (Rasa's default `rasa ini
 pipeline with only the tokenizer swapped to JiebaTokenizer), both trained on the
 same data:
 
-* intent accuracy and macro-F1 on the team's own validation set
-  (``tests/nlu_validation/own_questions.tsv``: written apart from the training data, from
-  the contract, kept out of data/ by a test). **Model and data choices are made on this
-  figure and on cross-validation**;
+* intent accuracy and macro-F1 on each of the team's own validation sets (``OWN_SETS`` in
+  ``tests/nlu_validation/``: chat-style questions, Q&A-site posts, products called by
+  nicknames; written apart from the training data, from the contract, kept out of data/ by a
+  test). **Model and data choices are made on these figures and on cross-validation**;
 * intent accuracy and macro-F1 on the real customer questions in
   ``../shared/eval/real_questions_dev.tsv`` (never part of the training data), with the
   most frequent confusions. **This figure is reported, never optimised**: the number of
   times it was looked at is kept in docs/nlu-evaluation.md;
 * k-fold cross-validation on the project's own training data;
 * training time and mean parse time per message.
+
+By default the project's pipeline and the baseline are trained; the spaCy variants only on
+request (``--variants``, ``make eval-spacy``), their stored rows shown otherwise.
 
 The response selector only ranks FAQ answers and does not change the intent, so
 it is left out of the pipelines measured here to keep the run short.
