@@ -423,6 +423,40 @@ def test_fast_fingerprints_identify_the_features_not_their_storage():
     assert fingerprint(dense) == fingerprint(dense.copy()) != fingerprint(dense * 2)
 
 
+def test_entity_annotations_are_still_validated_when_the_schema_is_checked_once(monkeypatch):
+    """`make train` builds one validator per schema; every annotation is still checked, and a
+    wrong one fails with Rasa's own error."""
+    import jsonschema
+    from rasa.shared.exceptions import SchemaValidationError
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    from bot.train import validated_schemas_once
+
+    validated_schemas_once()
+    validated_schemas_once()  # idempotent
+    checks = []
+    for cls in {jsonschema.validators.validator_for({}), jsonschema.Draft4Validator, jsonschema.Draft7Validator}:
+        monkeypatch.setattr(cls, "check_schema", classmethod(lambda c, schema: checks.append(1)))
+    good = """version: "3.1"
+nlu:
+- intent: ask_fees
+  examples: |
+    - [信用卡]{"entity": "product_type", "value": "credit_card"}年费多少
+    - [定期]{"entity": "product_type", "value": "time_deposit", "role": "from"}怎么收费
+    - [网银]{"entity": "product_type", "value": "e_banking"}要钱吗
+"""
+    data = RasaYAMLReader().reads(good)
+    assert [e["value"] for m in data.training_examples for e in m.get("entities", [])] == [
+        "credit_card",
+        "time_deposit",
+        "e_banking",
+    ]
+    assert len(checks) <= 1  # the entity schema checked once at most, not once per annotation
+    bad = good.replace('"value": "e_banking"}', '"value": "e_banking", "group": ["x"]}')
+    with pytest.raises(SchemaValidationError, match="Failed to validate data"):
+        RasaYAMLReader().reads(bad)
+
+
 @pytest.mark.parametrize("segmenter", ["char", "jieba"])
 def test_spacy_chinese_tokenizer_gives_rasa_tokens_with_offsets(segmenter):
     """spaCy's Chinese tokenizer, measured against jieba in `make eval` (docs/nlu-evaluation.md)."""
