@@ -52,7 +52,6 @@ OWN_SETS = (
     ("qa", "qa", "qa_style_questions.tsv", "Q&A-site style posts (long, background first, other banks)"),
     ("nick", "nick", "nickname_questions.tsv", "posts naming products by nicknames of various banks"),
 )
-OWN_VALIDATION = VALIDATION_DIR / OWN_SETS[0][2]
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
 BASELINE_EPOCHS = 25

@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_references(path: str) -> list[str]:
-    """The non-empty lines of the references file; a relative path is taken from the project root."""
+    """The words of a one-per-line list (lines starting with # are comments); a relative path is
+    taken from the project root."""
     file = Path(path)
     if not file.is_absolute():
         file = ROOT / file

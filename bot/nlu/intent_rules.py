@@ -36,6 +36,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
+from bot.nlu.bank_reference import read_references
 from bot.nlu.components import CreatedFromConfig
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -58,11 +59,10 @@ def load_rules(path: str) -> tuple[tuple[str, re.Pattern], ...]:
 
 @lru_cache(maxsize=4)
 def load_words(path: str) -> tuple[str, ...]:
-    """The words of a one-per-line list; lines starting with # are comments."""
-    file = Path(path)
-    lines = file.read_text(encoding="utf-8").splitlines() if file.is_file() else []
-    words = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return tuple(sorted({w for w in words if w}, key=len, reverse=True))
+    """The words of a one-per-line list (read as the bank-reference features read theirs), longest
+    first; a missing file gives none."""
+    words = read_references(path) if Path(path).is_file() else []
+    return tuple(sorted(set(words), key=len, reverse=True))
 
 
 def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | None:
