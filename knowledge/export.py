@@ -131,7 +131,7 @@ def bank_reference_variants(seed: Seed, nlu_dir: Path, share: float = 0.5, rng_s
                     for line in item["examples"].splitlines()
                     if line.strip().startswith("- ")
                 ]
-    sources += [(f"faq/{entry.topic}", _clean(q)) for entry in seed.faqs for q in entry.questions]
+    sources += [(entry.nlu_intent, _clean(q)) for entry in seed.faqs for q in entry.questions]
     existing = {text for _, text in sources}
     out: dict[str, set[str]] = {}
     for intent, text in sources:
@@ -177,9 +177,11 @@ def export_nlu(seed: Seed, project_root: Path) -> list[Path]:
     _dump(nlu / "synonyms.yml", {"version": "3.1", "nlu": synonyms})
     written.append(nlu / "synonyms.yml")
 
+    # every topic's answer is a response; the questions of a topic the contract gives another
+    # intent (knowledge.schema.FAQ_INTENTS) train that intent, whose action answers with it
     faq_nlu, responses = [], {}
     for entry in seed.faqs:
-        faq_nlu.append({"intent": f"faq/{entry.topic}", "examples": _examples([_clean(q) for q in entry.questions])})
+        faq_nlu.append({"intent": entry.nlu_intent, "examples": _examples([_clean(q) for q in entry.questions])})
         responses[f"utter_faq/{entry.topic}"] = [{"text": entry.answer.strip()}]
     _dump(nlu / "faq.yml", {"version": "3.1", "nlu": faq_nlu, "responses": responses})
     written.append(nlu / "faq.yml")

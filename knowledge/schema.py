@@ -328,11 +328,25 @@ class BranchesFile(_Strict):
     branches: list[BranchIn]
 
 
+#: The intents a FAQ topic's questions may be trained as. A topic is retrieval FAQ
+#: (``faq/<topic>``) unless the NLU contract gives its questions another intent: a card
+#: swallowed by an ATM is ``report_lost_card``, the bank's service channels are
+#: ``ask_contact``, taking a queue number at a branch (预约取号) is ``book_appointment``.
+#: The action of that intent then answers with the topic's text.
+FAQ_INTENTS = ("faq", "report_lost_card", "ask_contact", "book_appointment")
+
+
 class FaqIn(_Strict):
     topic: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)
     title: str = Text
+    intent: Literal[FAQ_INTENTS] = "faq"  # type: ignore[valid-type]
     questions: list[str] = Field(min_length=1)
     answer: str = Text
+
+    @property
+    def nlu_intent(self) -> str:
+        """The intent the topic's questions are trained as."""
+        return f"faq/{self.topic}" if self.intent == "faq" else self.intent
 
 
 class FaqFile(_Strict):

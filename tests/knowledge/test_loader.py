@@ -192,6 +192,10 @@ BAD_SEEDS = {
         lambda d: _edit(d, "faq.yml", lambda x: x["faqs"].append(dict(x["faqs"][0]))),
         ["faq.yml", "topic"],
     ),
+    "FAQ topic trained as an intent no action answers with it": (
+        lambda d: _edit(d, "faq.yml", lambda x: x["faqs"][0].update(intent="ask_branch")),
+        ["faq.yml", "faqs[0]", "intent"],
+    ),
     "missing file": (lambda d: (d / "segments.yml").unlink(), ["segments.yml", "file missing"]),
     "missing category": (
         lambda d: _edit(d, "categories.yml", lambda x: x["categories"].pop()),
@@ -256,3 +260,19 @@ def test_cli_loads_and_reports_problems(tmp_path):
 def test_schema_has_the_operational_tables(empty_db):
     tables = set(inspect(get_engine(empty_db)).get_table_names())
     assert {"disclosure_ack", "unanswered_question", "appointment", "complaint"} <= tables
+
+
+def test_a_topic_the_contract_gives_another_intent_trains_that_intent(seed, tmp_path):
+    """A card swallowed by an ATM is report_lost_card in the NLU contract: the topic's questions
+    train that intent, and its answer stays a response the lost-card action utters."""
+    from knowledge.export import export_nlu
+
+    export_nlu(seed, tmp_path)
+    exported = yaml.safe_load((tmp_path / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))
+    by_intent = {item["intent"]: item["examples"] for item in exported["nlu"]}
+    retained = next(f for f in seed.faqs if f.topic == "atm_retained_card")
+    assert retained.intent == "report_lost_card"
+    assert "faq/atm_retained_card" not in by_intent
+    assert "- ATM吞卡了怎么办\n" in by_intent["report_lost_card"]
+    assert exported["responses"]["utter_faq/atm_retained_card"][0]["text"] == retained.answer.strip()
+    assert by_intent["faq/transfer_limit"]  # the rest stay retrieval FAQ
