@@ -96,8 +96,35 @@ class ActionReportLostCard(BankFactAction):
             # "挂失要收多少钱": the fee of reporting the card lost, not the steps again
             tracker.slots.update({"product_type": card, "product_code": None})
             return context + await ActionAnswerFees().run(dispatcher, tracker, domain)
+        answer = lost_card_answer(text)
+        if answer:
+            dispatcher.utter_message(response=answer)
+            return context
         events = await super().run(dispatcher, tracker, domain)
         return [*events, *context]
+
+
+# A card an ATM kept is report_lost_card in the NLU contract (knowledge/seed/faq.yml trains the
+# atm_retained_card topic as ``intent: report_lost_card``): it gets that topic's steps, not the
+# urgent ones for a card lost now. So does a message read as report_lost_card that is about the
+# replacement of a card already reported (faq/card_reissue_after_loss).
+_SWALLOWED = re.compile(
+    r"吞|被\w{0,4}吃|卡吃(?:了|掉|进)|吃(?:了|掉|进去|进)?(?:我的?)?卡|卡(?:片)?(?:没|没有|未)(?:退|吐|弹)|(?:没|没有|未)(?:退|吐|弹)卡"
+)
+_ALREADY_REPORTED = re.compile(r"(?:已经?|已)(?:电话|口头|临时|正式)?挂失|挂失(?:了|后|以后|之后|完|过|的)")
+_REPLACEMENT = re.compile(r"补卡|补办|补发|补的|补了|补新卡|新卡")
+_LOST_NOW = re.compile(r"丢|掉了|不见|找不到|被偷|被盗|被抢")
+
+
+def lost_card_answer(text: str) -> str | None:
+    """The FAQ answer for a swallowed card or a replacement after reporting; None for the
+    urgent steps of a card lost now."""
+    plain = normalise(text)
+    if _SWALLOWED.search(plain):
+        return "utter_faq/atm_retained_card"
+    if _ALREADY_REPORTED.search(plain) or (_REPLACEMENT.search(plain) and not _LOST_NOW.search(plain)):
+        return "utter_faq/card_reissue_after_loss"
+    return None
 
 
 class ActionReportFraud(BankFactAction):
@@ -108,10 +135,25 @@ class ActionReportFraud(BankFactAction):
 
 
 class ActionShowContact(BankFactAction):
+    """The bank's numbers; when the customer says the phone does not get through or asks for
+    another channel (online, abroad, the app), the knowledge base's channels answer."""
+
     response = "utter_contact"
 
     def name(self) -> str:
         return "action_show_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if _OTHER_CHANNEL.search(normalise(customer_text(tracker))):
+            dispatcher.utter_message(response="utter_faq/customer_service_channels")
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+
+_OTHER_CHANNEL = re.compile(
+    r"打不通|打不进|没人接|占线|忙线|忙音|排队|等太久|等了|在线|网上|线上|网页|官网|app|公众号|微信|留言|打字"
+    r"|国外|境外|海外|出国|别的(?:办法|渠道|方式)|其他(?:办法|渠道|方式)|还有什么|还能怎么|人少"
+)
 
 
 class ActionExplainBot(BankFactAction):
@@ -364,6 +406,20 @@ BUSINESS_OF_FAQ = {
 }
 
 
+# Taking a queue number (预约取号) is book_appointment in the NLU contract (knowledge/seed/faq.yml
+# trains the branch_queue_appointment topic as ``intent: book_appointment``). A question about how
+# numbers work gets that topic's answer as the appointment form starts; a plain request to book does not.
+_QUEUE_WORDS = re.compile(r"取号|排号|拿号|抽号|叫号|过号|号过|预约码|约的?号(?!码)|排队|签到|报到|绿色通道|vip窗口")
+_QUESTION = re.compile(r"怎么|咋|如何|哪|吗|么|能不能|可不可以|可以|多久|几|什么|啥|要不要|是不是|还能")
+_MISHAP = re.compile(r"过号|号过|过期|没听到|找不到|取消|改期")
+
+
+def asks_how_queueing_works(text: str) -> bool:
+    plain = normalise(text)
+    asked = _QUESTION.search(plain) or "?" in text or "？" in text  # normalise drops punctuation
+    return bool(_QUEUE_WORDS.search(plain) and (asked or _MISHAP.search(plain)))
+
+
 def business_named(text: str, domain: DomainDict) -> str | None:
     """The business a message names: a choice's label typed, or its words."""
     typed = button_typed(text, response_buttons(domain, "utter_ask_appointment_business"))
@@ -383,6 +439,12 @@ class ValidateAppointmentForm(GuardedFormValidation):
 
     def name(self) -> str:
         return "validate_appointment_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        if tracker.get_slot("requested_slot") is None and asks_how_queueing_works(customer_text(tracker)):
+            # "线上取号怎么取" / "过号了怎么办": how queue numbers work first, then the offer to book one
+            dispatcher.utter_message(response="utter_faq/branch_queue_appointment")
+        return await super().run(dispatcher, tracker, domain)
 
     async def extract_appointment_time(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = customer_text(tracker)

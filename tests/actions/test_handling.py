@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from actions import handling
@@ -16,13 +17,14 @@ from actions.handling import (
     ActionGreet,
     ActionReportFraud,
     ActionReportLostCard,
+    ActionShowContact,
     ValidateAppointmentForm,
 )
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
 from banktext import mask_phone, redact
 from knowledge import models as m
-from tests.actions.conftest import ent, responses, slots_set, without_misses
+from tests.actions.conftest import ROOT, ent, responses, slots_set, without_misses
 
 
 async def test_greeting_names_the_bank_from_the_knowledge_base(dispatcher, tracker_for, domain):
@@ -34,6 +36,73 @@ async def test_greeting_names_the_bank_from_the_knowledge_base(dispatcher, track
 async def test_urgent_steps_carry_the_hotline(action, dispatcher, tracker_for, domain):
     await action().run(dispatcher, tracker_for("卡丢了", "report_lost_card"), domain)
     assert dispatcher.messages[0]["hotline"] == "400-696-0000"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("卡被取款机吞了怎么办", "utter_faq/atm_retained_card"),
+        ("提款機把我的卡吃進去了", "utter_faq/atm_retained_card"),
+        ("ATM突然黑屏 卡没退出来", "utter_faq/atm_retained_card"),
+        ("卡已经电话挂失了 下一步去哪补", "utter_faq/card_reissue_after_loss"),
+        ("補卡當天能拿到新卡嗎", "utter_faq/card_reissue_after_loss"),
+        ("我的银行卡丢了", "utter_lost_card_steps"),
+        ("卡丢了 怎么补办", "utter_lost_card_steps"),
+        ("信用卡被偷了 要补新卡", "utter_lost_card_steps"),
+    ],
+)
+async def test_lost_card_answer_fits_what_happened(text, expected, dispatcher, tracker_for, domain):
+    """A swallowed card and a replacement after reporting are report_lost_card in the contract;
+    they get their knowledge-base steps, a card lost now the urgent ones."""
+    await ActionReportLostCard().run(dispatcher, tracker_for(text, "report_lost_card"), domain)
+    assert responses(dispatcher) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("你们客服电话多少", "utter_contact"),
+        ("信用卡中心电话是多少", "utter_contact"),
+        ("400一直占线 还有别的办法联系你们吗", "utter_faq/customer_service_channels"),
+        ("人在國外 怎麼聯繫你們", "utter_faq/customer_service_channels"),
+        ("有没有网上客服", "utter_faq/customer_service_channels"),
+    ],
+)
+async def test_contact_answer_offers_other_channels_when_the_phone_fails(
+    text, expected, dispatcher, tracker_for, domain
+):
+    await ActionShowContact().run(dispatcher, tracker_for(text, "ask_contact"), domain)
+    assert responses(dispatcher) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text,explained",
+    [
+        ("线上预约取号在哪操作", True),
+        ("叫号的时候没听到 过号了", True),
+        ("預約的號怎麼取消", True),
+        ("帮我预约明天上午去网点开户", False),
+        ("预约取号", False),
+    ],
+)
+async def test_appointment_form_opens_with_how_queue_numbers_work(text, explained, dispatcher, tracker_for, domain, kb):
+    """预约取号 is book_appointment in the contract: a question about how numbers work is answered as
+    the form starts; a plain request to book goes straight to the form's questions."""
+    tracker = tracker_for(text, "book_appointment", active_loop="appointment_form")
+    await ValidateAppointmentForm().run(dispatcher, tracker, domain)
+    assert ("utter_faq/branch_queue_appointment" in responses(dispatcher)) is explained
+
+
+def test_faq_answers_the_actions_name_are_exported():
+    """The topic answers the lost-card and contact actions utter are responses of the trained domain."""
+    exported = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    for name in (
+        "utter_faq/atm_retained_card",
+        "utter_faq/card_reissue_after_loss",
+        "utter_faq/customer_service_channels",
+        "utter_faq/branch_queue_appointment",
+    ):
+        assert exported[name][0]["text"].strip()
 
 
 async def test_branches_by_city_and_district(dispatcher, tracker_for, domain, seed):

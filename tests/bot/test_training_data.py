@@ -119,6 +119,16 @@ def test_no_example_has_two_intents(examples):
     assert not conflicts, list(conflicts.items())[:5]
 
 
+def test_faq_topics_the_contract_gives_another_intent_train_that_intent(examples):
+    """A topic with ``intent:`` in the knowledge seed (a card an ATM kept is report_lost_card,
+    the bank's channels are ask_contact) is never written as faq/<topic> (docs/nlu-boundaries.md)."""
+    seed = yaml.safe_load((ROOT / "knowledge" / "seed" / "faq.yml").read_text(encoding="utf-8"))
+    moved = {f"faq/{f['topic']}": f["intent"] for f in seed["faqs"] if f.get("intent", "faq") != "faq"}
+    assert {"faq/atm_retained_card": "report_lost_card"}.items() <= moved.items()
+    wrong = [(path, intent, text) for path, intent, text in examples if intent in moved]
+    assert not wrong, wrong[:5]
+
+
 def test_entity_values_are_canonical(examples):
     spec = yaml.safe_load((SHARED / "spec" / "intents.yml").read_text(encoding="utf-8"))
     allowed = {name: set(e["values"]) for name, e in spec["entities"].items() if "values" in e}
