@@ -7,6 +7,7 @@ Products that need a risk disclosure get it first (``actions.risk``).
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -441,7 +442,12 @@ class ProductAnswerAction(Action, ABC):
         correct_guarantee_request(tracker, dispatcher)
         aspect = self._aspect(tracker)
         with kb_session() as s:
-            return self._for(aspect)._answer(s, resolve(s, tracker), dispatcher, tracker, w)
+            found = resolve(s, tracker)
+            how_to = faq_instead(found, tracker, domain)
+            if how_to:
+                dispatcher.utter_message(response=how_to)
+                return [SlotSet("last_faq", how_to.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
+            return self._for(aspect)._answer(s, found, dispatcher, tracker, w)
 
     def _for(self, aspect: str) -> ProductAnswerAction:
         """This action, or the one that answers ``aspect`` (a follow-up's previous question)."""
@@ -656,6 +662,10 @@ class ActionCompareProducts(Action):
         w = Wording(domain)
         with kb_session() as s:
             products = _products_to_compare(s, tracker)
+            how_to = None if products else faq_instead(Resolution(), tracker, domain)
+            if how_to:  # "一类户二类户有什么区别": account types the FAQ explains, not catalogue products
+                dispatcher.utter_message(response=how_to)
+                return [SlotSet("last_faq", how_to.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
             if len(products) < 2:
                 dispatcher.utter_message(response="utter_compare_need_two")
                 return []
@@ -712,6 +722,52 @@ class ActionAnswerFaq(Action):
         if desk is not None and topic in desk.specialist_topics:
             dispatcher.utter_message(response="utter_offer_specialist")  # the answer depends on the case
         return [SlotSet("last_faq", topic), SlotSet("last_aspect", None)]
+
+
+#: How sure the FAQ response selector must be before its topic answers a consultation question
+#: that names no product (below it, the customer is asked which product).
+FAQ_INSTEAD_CONFIDENCE = 0.5
+#: Words every question has: what is left after removing them is the question's subject.
+_ASKING_WORDS = re.compile(
+    "|".join(
+        sorted(
+            {w for words in ASPECT_WORDS.values() for w in words}
+            | {
+                "什么",
+                "怎么",
+                "多少",
+                "需要",
+                "请问",
+                "你们",
+                "银行",
+                "一下",
+                "是不是",
+                "有没有",
+                "哪些",
+                "哪个",
+                "能不能",
+            }
+            | set("要吗呢吧啊能我的了去办几啥咋还和跟收带有是可以"),
+            key=len,
+            reverse=True,
+        )
+    )
+)
+
+
+def faq_instead(found: Resolution, tracker: Tracker, domain: dict[str, Any]) -> str | None:
+    """The FAQ answer for a consultation question about an account or card service that names no
+    product ("销户要带什么", "打印流水要多少钱", "二类户是干嘛的"): the contract labels it by what it
+    asks (documents, fees, what it is), and the how-to the response selector picks answers it when
+    the selector is sure and that answer speaks of the question's subject. None: ask which product."""
+    if found.product or found.category or found.candidates or found.not_found:
+        return None
+    selected = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    response = str(selected.get("utter_action") or "")
+    if not response.startswith("utter_faq/") or float(selected.get("confidence") or 0) < FAQ_INSTEAD_CONFIDENCE:
+        return None
+    subject = _ASKING_WORDS.sub(" ", normalise(customer_text(tracker)))
+    return response if any(_subject_in(part, domain, response) for part in subject.split()) else None
 
 
 def _subject_in(text: str, domain: dict[str, Any], response: str) -> bool:

@@ -20,6 +20,7 @@ from actions.handling import (
     ActionShowContact,
     ValidateAppointmentForm,
 )
+from actions.products import ActionAnswerDocuments, ActionAnswerFees, ActionCompareProducts
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
 from banktext import mask_phone, redact
@@ -91,6 +92,67 @@ async def test_appointment_form_opens_with_how_queue_numbers_work(text, explaine
     tracker = tracker_for(text, "book_appointment", active_loop="appointment_form")
     await ValidateAppointmentForm().run(dispatcher, tracker, domain)
     assert ("utter_faq/branch_queue_appointment" in responses(dispatcher)) is explained
+
+
+def _selected(tracker, topic: str, confidence: float):
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"utter_action": f"utter_faq/{topic}", "confidence": confidence}}
+    }
+    return tracker
+
+
+@pytest.mark.parametrize(
+    "action,intent,text,topic,confidence,expected",
+    [
+        # no product named, the selector sure, its answer speaks of the subject: the how-to
+        (
+            ActionAnswerDocuments,
+            "ask_required_documents",
+            "销户要带什么",
+            "account_closure",
+            0.9,
+            "utter_faq/account_closure",
+        ),
+        (
+            ActionAnswerFees,
+            "ask_fees",
+            "打印流水要多少钱",
+            "transaction_statement",
+            0.8,
+            "utter_faq/transaction_statement",
+        ),
+        (
+            ActionCompareProducts,
+            "compare_products",
+            "一类户和二类户有啥区别",
+            "class_ii_iii_accounts",
+            0.9,
+            "utter_faq/class_ii_iii_accounts",
+        ),
+        # nothing but the aspect: which product
+        (ActionAnswerFees, "ask_fees", "年费多少", "unknown_fee_deduction", 0.93, "utter_ask_which_product"),
+        # the selector unsure: which product
+        (
+            ActionAnswerDocuments,
+            "ask_required_documents",
+            "销户要带什么",
+            "account_closure",
+            0.3,
+            "utter_ask_which_product",
+        ),
+        # a product named: the catalogue answers
+        (ActionAnswerFees, "ask_fees", "信用卡年费多少", "unknown_fee_deduction", 0.9, "utter_product_fees"),
+    ],
+)
+async def test_a_question_naming_no_product_gets_the_how_to_that_covers_it(
+    action, intent, text, topic, confidence, expected, dispatcher, tracker_for, domain, kb
+):
+    """The contract labels 销户要带什么 ask_required_documents; the answer is still the account-closure how-to."""
+    exported = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    domain = {**domain, "responses": {**domain["responses"], **exported}}
+    entities = [ent("product_type", "credit_card", "信用卡")] if "信用卡" in text else []
+    await action().run(dispatcher, _selected(tracker_for(text, intent, entities), topic, confidence), domain)
+    assert responses(dispatcher)[:1] == [expected]
 
 
 def test_faq_answers_the_actions_name_are_exported():
