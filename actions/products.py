@@ -445,8 +445,7 @@ class ProductAnswerAction(Action, ABC):
             found = resolve(s, tracker)
             how_to = faq_instead(found, tracker, domain)
             if how_to:
-                dispatcher.utter_message(response=how_to)
-                return [SlotSet("last_faq", how_to.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
+                return answer_with_faq(dispatcher, how_to)
             return self._for(aspect)._answer(s, found, dispatcher, tracker, w)
 
     def _for(self, aspect: str) -> ProductAnswerAction:
@@ -664,8 +663,7 @@ class ActionCompareProducts(Action):
             products = _products_to_compare(s, tracker)
             how_to = None if products else faq_instead(Resolution(), tracker, domain)
             if how_to:  # "一类户二类户有什么区别": account types the FAQ explains, not catalogue products
-                dispatcher.utter_message(response=how_to)
-                return [SlotSet("last_faq", how_to.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
+                return answer_with_faq(dispatcher, how_to)
             if len(products) < 2:
                 dispatcher.utter_message(response="utter_compare_need_two")
                 return []
@@ -715,13 +713,18 @@ class ActionAnswerFaq(Action):
         if not response.startswith("utter_faq/"):
             dispatcher.utter_message(response="utter_please_rephrase")
             return []
-        dispatcher.utter_message(response=response)
-        topic = response.removeprefix("utter_faq/")
+        events = answer_with_faq(dispatcher, response)
         with kb_session() as s:
             desk = h.desk(s)
-        if desk is not None and topic in desk.specialist_topics:
+        if desk is not None and response.removeprefix("utter_faq/") in desk.specialist_topics:
             dispatcher.utter_message(response="utter_offer_specialist")  # the answer depends on the case
-        return [SlotSet("last_faq", topic), SlotSet("last_aspect", None)]
+        return events
+
+
+def answer_with_faq(dispatcher: CollectingDispatcher, response: str) -> list[EventType]:
+    """Utter a FAQ topic's answer (``utter_faq/<topic>``); a follow-up then refers to that topic."""
+    dispatcher.utter_message(response=response)
+    return [SlotSet("last_faq", response.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
 
 
 #: How sure the FAQ response selector must be before its topic answers a consultation question
@@ -729,29 +732,8 @@ class ActionAnswerFaq(Action):
 FAQ_INSTEAD_CONFIDENCE = 0.5
 #: Words every question has: what is left after removing them is the question's subject.
 _ASKING_WORDS = re.compile(
-    "|".join(
-        sorted(
-            {w for words in ASPECT_WORDS.values() for w in words}
-            | {
-                "什么",
-                "怎么",
-                "多少",
-                "需要",
-                "请问",
-                "你们",
-                "银行",
-                "一下",
-                "是不是",
-                "有没有",
-                "哪些",
-                "哪个",
-                "能不能",
-            }
-            | set("要吗呢吧啊能我的了去办几啥咋还和跟收带有是可以"),
-            key=len,
-            reverse=True,
-        )
-    )
+    "|".join(sorted({w for words in ASPECT_WORDS.values() for w in words}, key=len, reverse=True))
+    + "|是不是|有没有|能不能|什么|怎么|多少|需要|请问|你们|银行|一下|哪些|哪个|[要吗呢吧啊能我的了去办几啥咋还和跟收带有是可以]"
 )
 
 
