@@ -135,8 +135,9 @@ class ActionReportFraud(BankFactAction):
 
 
 class ActionShowContact(BankFactAction):
-    """The bank's numbers; when the customer says the phone does not get through or asks for
-    another channel (online, abroad, the app), the knowledge base's channels answer."""
+    """The bank's numbers. When the customer says the phone does not get through or asks for
+    another channel (online, abroad, the app), the knowledge base's channels answer; when they ask
+    for a branch's number ("春熙路支行座机多少"), the branch with its phone, address and hours."""
 
     response = "utter_contact"
 
@@ -144,10 +145,16 @@ class ActionShowContact(BankFactAction):
         return "action_show_contact"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if _OTHER_CHANNEL.search(normalise(customer_text(tracker))):
+        plain = normalise(customer_text(tracker))
+        if _OTHER_CHANNEL.search(plain):
             dispatcher.utter_message(response="utter_faq/customer_service_channels")
             return []
+        if _A_BRANCH.search(plain) or names_a_branch(plain):
+            return await ActionFindBranches().run(dispatcher, tracker, domain)
         return await super().run(dispatcher, tracker, domain)
+
+
+_A_BRANCH = re.compile(r"支行|分行|网点|营业厅|营业部")
 
 
 _OTHER_CHANNEL = re.compile(

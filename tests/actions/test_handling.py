@@ -67,10 +67,12 @@ async def test_lost_card_answer_fits_what_happened(text, expected, dispatcher, t
         ("400一直占线 还有别的办法联系你们吗", "utter_faq/customer_service_channels"),
         ("人在國外 怎麼聯繫你們", "utter_faq/customer_service_channels"),
         ("有没有网上客服", "utter_faq/customer_service_channels"),
+        ("成都春熙路支行的座机号码多少", "utter_branches_found"),  # the branch, with its phone
+        ("你们网点电话多少", "utter_ask_city"),
     ],
 )
 async def test_contact_answer_offers_other_channels_when_the_phone_fails(
-    text, expected, dispatcher, tracker_for, domain
+    text, expected, dispatcher, tracker_for, domain, kb
 ):
     await ActionShowContact().run(dispatcher, tracker_for(text, "ask_contact"), domain)
     assert responses(dispatcher) == [expected]
