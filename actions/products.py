@@ -706,8 +706,7 @@ class ActionAnswerFaq(Action):
         last, last_faq = tracker.get_slot("last_aspect"), tracker.get_slot("last_faq")
         if is_elliptical(text) and last in ANSWERS:
             return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
-        selected = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
-        response = selected.get("utter_action") or ""
+        response, _ = selected_faq(tracker)
         if is_follow_up(text) and last_faq and _subject_in(text, domain, f"utter_faq/{last_faq}"):
             response = f"utter_faq/{last_faq}"  # "那用U盾的网银呢": the same how-to covers it
         if not response.startswith("utter_faq/"):
@@ -719,6 +718,13 @@ class ActionAnswerFaq(Action):
         if desk is not None and response.removeprefix("utter_faq/") in desk.specialist_topics:
             dispatcher.utter_message(response="utter_offer_specialist")  # the answer depends on the case
         return events
+
+
+def selected_faq(tracker: Tracker) -> tuple[str, float]:
+    """The FAQ answer the response selector picked for the latest message (``utter_faq/<topic>``,
+    or "" without one) and how sure it was."""
+    selected = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    return str(selected.get("utter_action") or ""), float(selected.get("confidence") or 0)
 
 
 def answer_with_faq(dispatcher: CollectingDispatcher, response: str) -> list[EventType]:
@@ -744,9 +750,8 @@ def faq_instead(found: Resolution, tracker: Tracker, domain: dict[str, Any]) -> 
     the selector is sure and that answer speaks of the question's subject. None: ask which product."""
     if found.product or found.category or found.candidates or found.not_found:
         return None
-    selected = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
-    response = str(selected.get("utter_action") or "")
-    if not response.startswith("utter_faq/") or float(selected.get("confidence") or 0) < FAQ_INSTEAD_CONFIDENCE:
+    response, confidence = selected_faq(tracker)
+    if not response.startswith("utter_faq/") or confidence < FAQ_INSTEAD_CONFIDENCE:
         return None
     subject = _ASKING_WORDS.sub(" ", normalise(customer_text(tracker)))
     return response if any(_subject_in(part, domain, response) for part in subject.split()) else None
