@@ -1,8 +1,9 @@
-"""Normalise Chinese input before tokenising: Traditional → Simplified, full width → half width.
+"""Normalise Chinese input before tokenising: Traditional → Simplified, full width → half width,
+written Cantonese → Mandarin wording.
 
-Customers write in both scripts; the training data is mostly Simplified. The
-conversion keeps the text's length, character for character, so entity offsets
-in training examples and in predictions stay valid.
+Customers write in both scripts, and some in Cantonese (我嘅卡唔見咗); the training data is mostly
+Simplified Mandarin. The conversion keeps the text's length, character for character, so entity
+offsets in training examples and in predictions stay valid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from banktext.cantonese import to_mandarin
 from banktext.script import to_simplified
 from bot.nlu.components import CreatedFromConfig
 
@@ -31,13 +33,13 @@ def _one_char(char: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Simplified, half-width text of exactly the same length as ``text``."""
+    """Simplified, half-width Mandarin text of exactly the same length as ``text``."""
     if not text:
         return text
     whole = to_simplified(unicodedata.normalize("NFKC", text))
-    if len(whole) == len(text):
-        return whole
-    return "".join(_one_char(c) for c in text)
+    if len(whole) != len(text):
+        whole = "".join(_one_char(c) for c in text)
+    return to_mandarin(whole)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)

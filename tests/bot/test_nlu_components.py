@@ -16,6 +16,7 @@ from bot.nlu.numbers import parse_amount, parse_term_months
         ("網銀轉賬限額是多少", "网银转账限额是多少"),
         ("信用卡年費多少？", "信用卡年费多少?"),
         ("ＡＢＣ１２３", "ABC123"),
+        ("我嘅提款卡唔見咗", "我的提款卡不见了"),
         ("你好", "你好"),
         ("", ""),
     ],
@@ -24,7 +25,9 @@ def test_normalise(text, expected):
     assert normalise(text) == expected
 
 
-@pytest.mark.parametrize("text", ["房貸利率", "😀😀 我的卡丟了", "ﾊﾝｶｸ ＡＢ", "a" * 50])
+@pytest.mark.parametrize(
+    "text", ["房貸利率", "😀😀 我的卡丟了", "ﾊﾝｶｸ ＡＢ", "a" * 50, "張咭喺邊度俾人碌咗 唔該晒 點算好"]
+)
 def test_normalise_keeps_length(text):
     assert len(normalise(text)) == len(text)
 
