@@ -1,4 +1,4 @@
-"""Two guards after the intent classifier, for what a statistical guess gets wrong at the worst moment.
+"""Three guards after the intent classifier, for what a statistical guess gets wrong at the worst moment.
 
 1. **Control messages** (``bot/resources/intent_rules.yml``): a whole message that is plainly an
    acknowledgement of a risk disclosure, a request for a person, or leaving ("算了", "不约了")
@@ -10,8 +10,13 @@
    "黄金TD怎么交易"), and no other institution (``bot/resources/other_institutions.txt``:
    "工行的纸黄金" stays out), is the bank's business: ``out_of_scope`` gives way to the best
    in-scope intent. The component therefore runs after the entity extractors.
+3. **A leaked secret**: a customer who says they already gave a one-time code, a password or the
+   CVV to someone ("不小心把验证码告诉了客服", "对方让我报了验证码", "验证码被骗走了") is in a fraud
+   emergency, however long the story around it: ``report_fraud`` (the contract's boundary rule:
+   leaked card data is report_fraud). Not when they refused, did not receive a code, or typed their
+   own password at an ATM (no one else in the message).
 
-Both rules are written from the NLU contract, not fitted to evaluation questions; their effect
+The rules are written from the NLU contract, not fitted to evaluation questions; their effect
 is measured in docs/nlu-evaluation.md.
 """
 
@@ -41,6 +46,7 @@ from bot.nlu.components import CreatedFromConfig
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 OUT_OF_SCOPE = "out_of_scope"
+REPORT_FRAUD = "report_fraud"
 _NOISE = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】~～…—\-]+")
 
 
@@ -63,6 +69,49 @@ def load_words(path: str) -> tuple[str, ...]:
     first; a missing file gives none."""
     words = read_references(path) if Path(path).is_file() else []
     return tuple(sorted(set(words), key=len, reverse=True))
+
+
+#: A secret of the card or account: a one-time code, a password, the CVV on the back.
+_SECRET = r"(?:验证码|动态码|校验码|短信码|动态密码|密码|cvv2?|cvn2?|安全码|背面.{0,4}(?:三位|3位|三个数|数字|号码))"
+#: Handing it over, said or typed ("报给", "念给", "填进", "输入") ...
+_HAND_OVER = r"(?:告诉|告知|给|报|说|讲|念|读|发|提供|透露|泄露|泄漏|交|填|输入|输|录入)"
+#: ... and done ("了", "出去", "给他了").
+_DONE = (
+    r"(?:(?:给|出|进|到)?(?:他|她|他们|她们|对方|别人|人家)?(?:了|出去|过去|进去|上去)"
+    r"|给(?:了)?(?:一个|那个|这个|对方|他|她|骗子|陌生|自称|冒充|假))"
+)
+_HANDED_OVER = re.compile(
+    rf"(?P<secret>{_SECRET})(?P<gap>.{{0,12}}?){_HAND_OVER}{_DONE}"  # 验证码告诉了对方, 密码报给他了
+    rf"|{_HAND_OVER}(?:出|给)?了(?P<gap_after>.{{0,10}}?){_SECRET}"  # 告诉了他验证码, 填了卡号和验证码
+)
+#: Someone else, or their page, in the message: without one, "输了密码" is the customer at an ATM.
+_SOMEONE = re.compile(
+    r"对方|他|她|别人|人家|那人|那个人|骗子|客服|陌生|警察|公安|检察|法院|链接|网页|网站|页面|二维码|共享|屏幕"
+    r"|那边|快递|买家|卖家|中介|代办|贷款|qq|群里|电话|来电|自称|冒充|假冒|的人|点进去|连结"
+)
+#: Taken whatever the customer did: "验证码被骗走了", "密码泄露了", "他们看到了我的验证码", or typed
+#: into a page a message linked to ("点链接输入密码").
+_TAKEN = re.compile(
+    rf"{_SECRET}.{{0,6}}?(?:被人?(?:骗|套|盗|偷|拿|截|知道)|泄露了|泄漏了|外泄|泄露出去)"
+    rf"|(?:对方|他们|他|她|骗子|别人|人家)(?:都|也|就)?(?:看到|看见|拿到|知道|截获|获取|获得)了.{{0,6}}?{_SECRET}"
+    rf"|点(?:了|开|进|击)?(?:那个|一个|对方的?|短信里的?)?(?:链接|网址|连接|连结).{{0,8}}?(?:输入|输|填写?|提交)了?.{{0,10}}?{_SECRET}"
+)
+#: Not done after all: "没告诉他", "差点说了", "我挂了".
+_NOT_DONE = re.compile(r"没|不|未|别|拒绝|挂|差点|幸好|还好")
+
+
+def leaked_secret(text: str) -> bool:
+    """Whether the customer says they already gave a card or account secret to someone else."""
+    key = squeeze(text)
+    if _TAKEN.search(key):
+        return True
+    for match in _HANDED_OVER.finditer(key):
+        gap = match.group("gap") if match.group("secret") else match.group("gap_after")
+        if _NOT_DONE.search(gap or "") or _NOT_DONE.search(key[max(0, match.start() - 3) : match.start()]):
+            continue
+        if _SOMEONE.search(key):
+            return True
+    return False
 
 
 def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | None:
@@ -96,6 +145,8 @@ class IntentRules(CreatedFromConfig, GraphComponent):
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         chosen = rule_intent(text, self._rules)
+        if chosen is None and leaked_secret(text):
+            chosen = REPORT_FRAUD
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):
             chosen = next((r[INTENT_NAME_KEY] for r in ranking if r[INTENT_NAME_KEY] != OUT_OF_SCOPE), None)
         if chosen is None or chosen == intent:

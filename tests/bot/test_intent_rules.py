@@ -1,11 +1,12 @@
-"""The rules after the classifier: control messages, and questions about our own products kept in scope."""
+"""The rules after the classifier: control messages, questions about our own products kept in scope,
+and a leaked secret read as fraud."""
 
 from __future__ import annotations
 
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.intent_rules import IntentRules, rule_intent
+from bot.nlu.intent_rules import IntentRules, leaked_secret, rule_intent
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,44 @@ def test_a_rule_keeps_the_rest_of_the_ranking(rules):
     ranking = message.get("intent_ranking")
     assert ranking[0] == {"name": "request_human", "confidence": 1.0}
     assert [r["name"] for r in ranking[1:]] == ["faq", "ask_product_info"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "不小心把验证码告诉了客服 卡里钱暂时还在 现在该怎么办",
+        "对方让我报了验证码",
+        "我把网银密码告诉了一个自称银行技术员的人",
+        "刚才那个人说要退款 我把卡背面三位数念给他了",
+        "点了短信里的链接 输入了卡号密码",
+        "验证码被骗走了",
+        "開了屏幕共享 他們看到了我的驗證碼",
+        "我俾咗個驗證碼佢",  # Cantonese: 我给了个验证码他
+    ],
+)
+def test_a_secret_given_away_is_fraud(rules, text):
+    from bot.nlu.normaliser import normalise
+
+    assert leaked_secret(normalise(text))
+    message = _message(normalise(text), "faq")
+    rules.process([message])
+    assert message.get("intent")["name"] == "report_fraud"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "验证码收到了 但输进去提示已失效",
+        "ATM上输了几次密码 现在提示卡被锁了",
+        "有人打电话要验证码 我没告诉他 直接挂了",
+        "验证码能告诉客服吗",
+        "密码忘了怎么重置",
+        "柜员说了初始密码 我忘了",
+        "转账时收不到验证码",
+    ],
+)
+def test_a_secret_kept_is_left_to_the_classifier(rules, text):
+    assert not leaked_secret(text)
+    message = _message(text, "faq")
+    rules.process([message])
+    assert message.get("intent")["name"] == "faq"
