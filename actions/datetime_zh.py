@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from banktext import to_simplified
+from banktext.cantonese import to_mandarin
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _WEEKDAY = {
@@ -56,11 +57,15 @@ _WEEK = re.compile(r"(下下|下个?|这个?|本)?(?:周|星期|礼拜|禮拜)([
 _TIME = re.compile(rf"({_NUM})(?:[:：](\d{{2}})|[点點时時](?:(半)|({_NUM})分?)?)")
 _PERIOD = re.compile(r"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上)")
 _WEEKEND = re.compile(r"周末|礼拜天|星期天")
+#: A day and a time of day in one word (明早十点, 今晚七点).
+_SHORT_DAY_PERIOD_WORDS = {"明早": "明天早上", "明晚": "明天晚上", "今早": "今天早上", "今晚": "今天晚上"}
+_SHORT_DAY_PERIOD = re.compile("|".join(_SHORT_DAY_PERIOD_WORDS))
 
 
 def _clean(text: str) -> str:
-    """Simplified, half-width text: 下週二下午兩點 reads as 下周二下午两点."""
-    text = to_simplified(unicodedata.normalize("NFKC", text or ""))
+    """Simplified, half-width Mandarin text: 下週二下午兩點 reads as 下周二下午两点, 聽日下晝 as 明天下午."""
+    text = to_mandarin(to_simplified(unicodedata.normalize("NFKC", text or "")))
+    text = _SHORT_DAY_PERIOD.sub(lambda m: _SHORT_DAY_PERIOD_WORDS[m.group(0)], text)
     # spaces separate numbers ("12/5 14:00") but nothing else ("明天 上午 10 点")
     return re.sub(r"\s+", "", re.sub(r"(?<=\d)\s+(?=\d)", ",", text.strip())).replace("：", ":")
 

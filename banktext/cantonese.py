@@ -39,13 +39,10 @@ WORDS: dict[str, str] = {
     "点算好": "怎么办",
     "点算": "咋办",
     "点样": "怎样",
-    "点解": "为何",
-    "点先": "怎才",
     "边度": "哪里",
     "边个": "哪个",
     "边间": "哪间",
     "边张": "哪张",
-    "边区": "哪区",
     "乜嘢": "什么",
     "咩嘢": "什么",
     "几多": "多少",
@@ -58,6 +55,7 @@ WORDS: dict[str, str] = {
     "佢哋": "他们",
     "得唔得": "行不行",
     "使唔使": "要不要",
+    "唔使": "不用",
     "倾偈": "聊天",
     "有冇": "有没",
     "碌卡": "刷卡",
@@ -69,10 +67,12 @@ WORDS: dict[str, str] = {
     "尋日": "昨天",
     "寻日": "昨天",
     "听日": "明天",
+    "听朝": "明早",
+    "下昼": "下午",
+    "晏昼": "中午",
+    "朝早": "早上",
     "而家": "现在",
-    "宜家": "现在",
     "闩门": "关门",
-    "返工": "上班",
     "揾唔到": "找不到",
     "唔见": "不见",
     "仲有": "还有",
@@ -95,7 +95,6 @@ WORDS: dict[str, str] = {
     "畀": "给",
     "嚟": "来",
     "咭": "卡",
-    "咩": "啥",
     "咁": "这",
     "嘢": "事",
     "㗎": "啊",
@@ -104,10 +103,33 @@ WORDS: dict[str, str] = {
 
 assert all(len(k) == len(v) for k, v in WORDS.items()), "a Cantonese word and its Mandarin must be as long"
 
+#: Characters that make a Mandarin word with the entry's first or last character: the entry is not
+#: read where one stands before (网点算, 那边个别) or after it (就系统, 听日本, 然而家长).
+_X_DIAN = "网一重地站终起景焦亮观要优缺特盲热节据差快多晚早两几三半钟整零二四五六七八九十0-9有"
+_X_BIAN = "那这旁身左右东西南北两一手周里外上下前后"
+NOT_BEFORE = {
+    **{word: _X_DIAN for word in ("点算好", "点算", "点样")},
+    **{word: _X_BIAN for word in ("边度", "边个", "边间", "边张")},
+    "而家": "然因从进反继",
+}
+NOT_AFTER = {
+    **{word: "统列数" for word in WORDS if word.endswith("系")},
+    "听日": "本语文剧元币",
+    "听朝": "鲜廷代阳",
+    "而家": "长庭属",
+}
+
 #: 唔该 before a request ("唔该帮我查下") is "please"; alone or at the end ("唔该你") it is thanks.
 _PLEASE_OR_THANKS = "唔该"
 _REQUEST_FOLLOWS = re.compile(r"\s*(?![你啊呀啦喇晒哂])[\u4e00-\u9fff]")
-_WORD = re.compile("|".join(sorted(map(re.escape, [*WORDS, _PLEASE_OR_THANKS]), key=len, reverse=True)))
+
+
+def _pattern(word: str) -> str:
+    before, after = NOT_BEFORE.get(word), NOT_AFTER.get(word)
+    return (f"(?<![{before}])" if before else "") + re.escape(word) + (f"(?![{after}])" if after else "")
+
+
+_WORD = re.compile("|".join(_pattern(w) for w in sorted([*WORDS, _PLEASE_OR_THANKS], key=len, reverse=True)))
 
 
 def to_mandarin(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from banktext.cantonese import to_mandarin
 from banktext.script import to_simplified
 
 __all__ = ["normalise", "to_simplified"]
@@ -18,6 +19,7 @@ _PUNCT = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘�
 
 
 def normalise(text: str) -> str:
-    """A comparison key: NFKC, Simplified script, lower case, no spaces or punctuation."""
+    """A comparison key: NFKC, Simplified script, Mandarin words for written Cantonese (唔見 → 不见),
+    lower case, no spaces or punctuation."""
     text = unicodedata.normalize("NFKC", text or "")
-    return _PUNCT.sub("", to_simplified(text)).lower()
+    return _PUNCT.sub("", to_mandarin(to_simplified(text))).lower()

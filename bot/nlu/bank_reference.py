@@ -39,21 +39,22 @@ from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturiz
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.normaliser import normalise
 from bot.nlu.sentence_featurizer import SentenceFeaturizer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_references(path: str) -> list[str]:
-    """The words of a one-per-line list (lines starting with # are comments); a relative path is
-    taken from the project root."""
+    """The words of a one-per-line list (lines starting with # are comments), normalised as the
+    messages are (bot.nlu.normaliser); a relative path is taken from the project root."""
     file = Path(path)
     if not file.is_absolute():
         file = ROOT / file
     if not file.is_file():
         raise FileNotFoundError(f"BankReferenceFeaturizer: {file} not found (run 'make nlu-export')")
     lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+    return [normalise(line) for line in lines if line and not line.startswith("#")]
 
 
 def reference_pattern(words: Iterable[str]) -> re.Pattern[str]:

@@ -33,7 +33,25 @@ def test_cantonese_words_become_mandarin(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["你们系统又崩了", "我们是什么关系", "联系方式", "这个纠纷要仲裁吗", "卡呢", "网银转账限额是多少", "", "😀 ok"],
+    [
+        "你们系统又崩了",
+        "就系统升级那几天",
+        "我们是什么关系",
+        "联系方式",
+        "这个纠纷要仲裁吗",
+        "卡呢",
+        "网银转账限额是多少",
+        "交易密码锁定 零点解锁",
+        "去网点解冻要本人去吗",
+        "这个网点算哪个区",
+        "去网点样样都要排队",
+        "那边个别网点周末开",
+        "听日本同事说的",
+        "然而家里人不同意",
+        "宜家附近有网点吗",
+        "",
+        "😀 ok",
+    ],
 )
 def test_mandarin_is_left_alone(text):
     assert to_mandarin(text) == text
