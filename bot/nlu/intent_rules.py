@@ -71,45 +71,75 @@ def load_words(path: str) -> tuple[str, ...]:
     return tuple(sorted(set(words), key=len, reverse=True))
 
 
-#: A secret of the card or account: a one-time code, a password, the CVV on the back.
-_SECRET = r"(?:验证码|动态码|校验码|短信码|动态密码|密码|cvv2?|cvn2?|安全码|背面.{0,4}(?:三位|3位|三个数|数字|号码))"
-#: Handing it over, said or typed ("报给", "念给", "填进", "输入") ...
-_HAND_OVER = r"(?:告诉|告知|给|报|说|讲|念|读|发|提供|透露|泄露|泄漏|交|填|输入|输|录入)"
-#: ... and done ("了", "出去", "给他了").
-_DONE = (
-    r"(?:(?:给|出|进|到)?(?:他|她|他们|她们|对方|别人|人家)?(?:了|出去|过去|进去|上去)"
-    r"|给(?:了)?(?:一个|那个|这个|对方|他|她|骗子|陌生|自称|冒充|假))"
+#: A secret of the card or account: a one-time code, a password, the CVV on the back (with the
+#: homophone typos customers make: 验证吗, 验正码, 密马).
+_SECRET = (
+    r"(?:验证码|验证吗|验正码|验证马|动态码|校验码|短信码|动态密码|密码|密马|cvv2?|cvn2?|安全码"
+    r"|(?:卡背|背面)[^|]{0,4}(?:三位|3位|三个数|数字|号码))"
 )
+#: Verbs that hand a secret to someone by themselves: 告诉了, 泄露了, 报了, 念了.
+_TELL = r"告诉|告知|泄露|泄漏|透露|报|念|交出"
+#: Verbs that hand it over only with a receiver or a direction: 发给他, 说出去, 填进他们的网页.
+_GIVE = r"说|讲|发|给|交|提供|填|输入|输|录入|读|写"
+#: A person who can receive it.
+_PERSON = r"(?:他们|她们|他|她|对方|别人|人家|那个人|那人|骗子|客服|陌生人|一个|那个|人)"
 _HANDED_OVER = re.compile(
-    rf"(?P<secret>{_SECRET})(?P<gap>.{{0,12}}?){_HAND_OVER}{_DONE}"  # 验证码告诉了对方, 密码报给他了
-    rf"|{_HAND_OVER}(?:出|给)?了(?P<gap_after>.{{0,10}}?){_SECRET}"  # 告诉了他验证码, 填了卡号和验证码
+    rf"(?P<put>[把将][^|]{{0,6}}?)?(?P<secret>{_SECRET})(?P<gap>[^|]{{0,12}}?)(?:"
+    rf"(?P<tell>{_TELL})(?:给|出)?(?:(?!我)[^|了]{{1,6}}?)?(?:听|看)?了"  # 验证码告诉了那个客服, 密码报给他了
+    rf"|(?:{_TELL}|{_GIVE})?给(?:了(?!我)|{_PERSON})"  # 发给了一个自称客服的人, 密码给人了
+    rf"|(?:{_TELL}|{_GIVE})?给(?P<given_to>(?!我)[^|了]{{1,6}}?)了"  # 发给所谓的客服了 (with someone named)
+    rf"|(?:{_GIVE})(?P<into>到|进|在)[^|了]{{1,6}}?(?:上|里)?了"  # CVV发到群里了 (with someone named)
+    rf"|(?:{_TELL}|{_GIVE})(?P<away>出去|出来)"  # 验证码说出去了
+    rf"|(?:{_GIVE})(?P<inside>进去|上去|过去)"  # 输进去了 (with someone named)
+    rf"|(?P<bare>{_GIVE})了"  # 把验证码和密码都给了 (with 把 and someone named)
+    rf")"
+    # 告诉了他验证码, 念了验证码, 填了卡号和验证码 (with someone named), 输进去了卡号密码
+    rf"|(?:(?P<tell_first>{_TELL})|{_GIVE})(?:出|给|进去|进|出去|到|在)?了(?P<gap_after>(?!我)[^|]{{0,10}}?){_SECRET}"
 )
-#: Someone else, or their page, in the message: without one, "输了密码" is the customer at an ATM.
+#: Someone else, or their page, in the message: a secret typed or said with nobody named ("输了密码")
+#: is the customer at an ATM or in our app.
 _SOMEONE = re.compile(
-    r"对方|他|她|别人|人家|那人|那个人|骗子|客服|陌生|警察|公安|检察|法院|链接|网页|网站|页面|二维码|共享|屏幕"
-    r"|那边|快递|买家|卖家|中介|代办|贷款|qq|群里|电话|来电|自称|冒充|假冒|的人|点进去|连结"
+    r"对方|他|她|别人|人家|那人|那个人|骗子|客服|陌生|警察|公安|检察|法院|公检法|链接|网页|网站|页面|二维码|共享"
+    r"|屏幕|那边|快递|买家|卖家|中介|代办|贷款|qq|群里|电话|来电|自称|冒充|假冒|假的|的人|点进去|连结|老师"
 )
-#: Taken whatever the customer did: "验证码被骗走了", "密码泄露了", "他们看到了我的验证码", or typed
-#: into a page a message linked to ("点链接输入密码").
+#: Taken from the customer: "验证码被骗走了", "密码都被他看到了", "密码泄露了", or typed into a page a
+#: message linked to ("点链接输入了密码").
 _TAKEN = re.compile(
-    rf"{_SECRET}.{{0,6}}?(?:被人?(?:骗|套|盗|偷|拿|截|知道)|泄露了|泄漏了|外泄|泄露出去)"
-    rf"|(?:对方|他们|他|她|骗子|别人|人家)(?:都|也|就)?(?:看到|看见|拿到|知道|截获|获取|获得)了.{{0,6}}?{_SECRET}"
-    rf"|点(?:了|开|进|击)?(?:那个|一个|对方的?|短信里的?)?(?:链接|网址|连接|连结).{{0,8}}?(?:输入|输|填写?|提交)了?.{{0,10}}?{_SECRET}"
+    rf"{_SECRET}[^|]{{0,3}}?(?:被[^|]{{0,5}}?(?:骗|套|盗|偷|拿走|拿去|拿到|截走|截获|知道|看到|看见)|泄露了|泄漏了|外泄|泄露出去)"
+    rf"|(?:对方|他们|他|她|骗子|别人|人家)(?:都|也|就)?(?:看到|看见|拿到|知道|截获|获取|获得)了[^|]{{0,6}}?{_SECRET}"
+    rf"|点(?:了|开|进|击)?(?:那个|一个|对方的?|短信里的?)?(?:链接|网址|连接|连结)[^|]{{0,8}}?"
+    rf"(?:输入|输|填写?|提交)(?:了|进去)[^|]{{0,10}}?{_SECRET}"
 )
-#: Not done after all: "没告诉他", "差点说了", "我挂了".
+#: Not done after all ("没告诉他", "差点说了", "我挂了") ...
 _NOT_DONE = re.compile(r"没|不|未|别|拒绝|挂|差点|幸好|还好")
+#: ... or not yet ("万一", "如果", "能不能").
+_NOT_YET = re.compile(r"万一|如果|假如|要是|假设|会不会|能不能|可不可以|可以吗|怕|是否")
+_CLAUSE_END = re.compile(r"[,，.。!！?？;；\n]+")
 
 
 def leaked_secret(text: str) -> bool:
     """Whether the customer says they already gave a card or account secret to someone else."""
-    key = squeeze(text)
-    if _TAKEN.search(key):
-        return True
+    # the message as the rules see it, with "|" where a clause ends: a secret and a verb in
+    # different clauses ("我只报了姓名，验证码没说") are not one statement
+    key = squeeze(_CLAUSE_END.sub("|", text or "")).strip("|")
+    someone = bool(_SOMEONE.search(key))
+    for match in _TAKEN.finditer(key):
+        if not _NOT_DONE.search(match.group(0)) and not _NOT_YET.search(key[max(0, match.start() - 8) : match.end()]):
+            return True
     for match in _HANDED_OVER.finditer(key):
         gap = match.group("gap") if match.group("secret") else match.group("gap_after")
-        if _NOT_DONE.search(gap or "") or _NOT_DONE.search(key[max(0, match.start() - 3) : match.start()]):
+        before = key[max(0, match.start() - 2) : match.start()]
+        if _NOT_DONE.search((gap or "") + before) or _NOT_YET.search(key[max(0, match.start() - 8) : match.end()]):
             continue
-        if _SOMEONE.search(key):
+        if match.group("into") or match.group("inside") or match.group("given_to"):
+            told = someone
+        elif match.group("bare"):
+            told = someone and bool(match.group("put"))
+        elif match.group("secret"):
+            told = True  # a telling verb, a receiver or "出去"
+        else:
+            told = bool(match.group("tell_first")) or someone
+        if told:
             return True
     return False
 
