@@ -109,6 +109,11 @@ def test_a_rule_keeps_the_rest_of_the_ranking(rules):
         "验证码被骗走了",
         "開了屏幕共享 他們看到了我的驗證碼",
         "我俾咗個驗證碼佢",  # Cantonese: 我给了个验证码他
+        "我把验证码给他了",
+        "密码给人了",
+        "刚才犯傻 把CVV发到一个群里了",
+        "钱还没少 但验证码已经说出去了",
+        "昨天把验证吗告诉了一个陌生人",
     ],
 )
 def test_a_secret_given_away_is_fraud(rules, text):
@@ -130,6 +135,12 @@ def test_a_secret_given_away_is_fraud(rules, text):
         "密码忘了怎么重置",
         "柜员说了初始密码 我忘了",
         "转账时收不到验证码",
+        "我只报了姓名，验证码和密码都没说",
+        "柜员告诉了我初始密码 在哪改",
+        "网银输错几次密码给锁住了 要等多久能解",
+        "双卡手机 验证码发到哪张卡上了",
+        "万一密码泄露了应该怎么做",
+        "验证码被手机管家拦截了",
     ],
 )
 def test_a_secret_kept_is_left_to_the_classifier(rules, text):
