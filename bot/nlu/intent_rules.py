@@ -9,7 +9,10 @@
    or a product of our catalogue (a ``product`` entity from the generated lookup table:
    "黄金TD怎么交易"), and no other institution (``bot/resources/other_institutions.txt``:
    "工行的纸黄金" stays out), is the bank's business: ``out_of_scope`` gives way to the best
-   in-scope intent. The component therefore runs after the entity extractors.
+   in-scope intent. So is a product category the customer calls ours (你们的信用卡, 贵行储蓄卡),
+   even when another bank or platform is the other side of it ("拿工行的储蓄卡给你们信用卡还钱",
+   the contract: using OUR card with another platform is in scope). The component therefore
+   runs after the entity extractors.
 3. **A leaked secret**: a customer who says they already gave a one-time code, a password or the
    CVV to someone ("不小心把验证码告诉了客服", "对方让我报了验证码", "验证码被骗走了") is in a fraud
    emergency, however long the story around it: ``report_fraud`` (the contract's boundary rule:
@@ -144,6 +147,19 @@ def leaked_secret(text: str) -> bool:
     return False
 
 
+#: The customer calls what follows ours: 你们的, 贵行, 云澜银行的.
+_OURS_BEFORE = re.compile(r"(?:你们|贵行|云澜)(?:银行)?的?$")
+
+
+def _calls_a_product_ours(text: str, entities: list[dict[str, Any]]) -> bool:
+    """Whether a product category comes right after 你们 / 贵行 / 云澜 ("给你们信用卡还钱")."""
+    return any(
+        e.get("entity") == "product_type"
+        and _OURS_BEFORE.search(text[max(0, e.get("start", 0) - 6) : e.get("start", 0)])
+        for e in entities
+    )
+
+
 def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | None:
     """The intent whose pattern matches the whole message, if any."""
     key = squeeze(text)
@@ -188,6 +204,8 @@ class IntentRules(CreatedFromConfig, GraphComponent):
 
     def _about_our_products(self, message: Message) -> bool:
         text = to_simplified(message.get(TEXT) or "")
+        if _calls_a_product_ours(text, message.get(ENTITIES) or []):
+            return True
         if any(other in text for other in self._others):
             return False
         names_ours = any(brand in text for brand in self._brands)

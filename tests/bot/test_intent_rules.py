@@ -82,9 +82,19 @@ def _message(text: str, intent: str, entities: list[dict] | None = None) -> Mess
         ("工行的纸黄金怎么买", [{"entity": "product", "value": "纸黄金"}], "out_of_scope"),
         ("支付宝的手机银行怎么登录", [{"entity": "product", "value": "手机银行"}], "out_of_scope"),
         ("今天天气怎么样", [], "out_of_scope"),
+        (
+            "拿工行的储蓄卡给你们信用卡还钱行不行",
+            [{"entity": "product_type", "value": "credit_card", "start": 10, "end": 13}],
+            "ask_product_info",
+        ),
+        (
+            "工行信用卡年费多少",
+            [{"entity": "product_type", "value": "credit_card", "start": 2, "end": 5}],
+            "out_of_scope",
+        ),
     ],
 )
-def test_our_products_are_in_scope_unless_another_institution_is_named(rules, text, entities, expected):
+def test_our_products_are_in_scope_unless_another_institution_owns_them(rules, text, entities, expected):
     message = _message(text, "out_of_scope", entities)
     rules.process([message])
     assert message.get("intent")["name"] == expected
