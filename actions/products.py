@@ -234,7 +234,31 @@ def _limits(w: Wording, p: ProductView) -> str:
 LIMIT_WORDS = ("额度", "上限", "限额", "最高", "最多")
 
 
+#: A question about an application already made: where it stands, when the card or the money comes
+#: (parsing vocabulary). The contract labels it ask_eligibility (审批); it is answered with the
+#: product's steps and their usual times, and where to follow the application.
+_PROGRESS = re.compile(
+    r"进度|到哪一步|到哪了|批了没|批了吗|批下来|批没批|审批结果|审核结果|审核中|审批中|多久能批|多久批|几天批|"
+    r"出结果|有结果|多久放款|什么时候放款|几天放款|多久能放|下卡|出卡|寄到|寄出|面签(?:后|完|了|以后)|没消息|没动静|处理中"
+)
+
+
+def asks_progress(text: str) -> bool:
+    """Whether the customer asks how far an application has got ("面签完多久放款", "审批到哪一步了")."""
+    return bool(_PROGRESS.search(normalise(text)))
+
+
 def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if p.apply_steps and asks_progress(customer_text(tracker)):
+        bank = q.bank_values(q.get_bank(s))
+        d.utter_message(
+            response="utter_product_progress",
+            name=p.name,
+            steps="\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1)),
+            app_name=bank.get("app_name", ""),
+            hotline=bank.get("card_hotline" if p.category == "credit_card" else "hotline", ""),
+        )
+        return []
     limits = _limits(w, p) + "".join(
         w("fmt_limit_note", text=f) for f in p.features if any(word in f for word in LIMIT_WORDS)
     )

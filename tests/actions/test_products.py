@@ -62,6 +62,35 @@ async def test_product_mentioned_in_text_without_entity(dispatcher, tracker_for,
     assert responses(dispatcher) == ["utter_product_eligibility"]
 
 
+@pytest.mark.parametrize(
+    "text,product,code,hotline",
+    [
+        ("首套房贷面签完了多久能放款", "首套房贷", "ML-FIRST", "400-696-0000"),
+        ("云澜普卡信用卡申请一个礼拜了 审批到哪一步了", "云澜普卡信用卡", "CC-CLASSIC", "400-696-0001"),
+    ],
+)
+async def test_progress_of_an_application_gets_the_steps_and_where_to_follow_it(
+    text, product, code, hotline, dispatcher, tracker_for, domain
+):
+    events = await run(
+        ActionAnswerEligibility(), dispatcher, tracker_for(text, "ask_eligibility", [ent("product", product)]), domain
+    )
+    assert slots_set(events)["product_code"] == code
+    assert responses(dispatcher)[0] == "utter_product_progress"
+    message = dispatcher.messages[0]
+    assert "工作日" in message["steps"] and message["hotline"] == hotline and message["app_name"]
+
+
+async def test_conditions_are_not_taken_for_progress(dispatcher, tracker_for, domain):
+    await run(
+        ActionAnswerEligibility(),
+        dispatcher,
+        tracker_for("首套房贷申请条件是什么", "ask_eligibility", [ent("product", "首套房贷")]),
+        domain,
+    )
+    assert responses(dispatcher)[0] == "utter_product_eligibility"
+
+
 async def test_unknown_product_is_said_and_logged_redacted(dispatcher, tracker_for, domain, kb):
     tracker = tracker_for("火星卡年费多少 我卡号6222021234567890123", "ask_fees", [ent("product", "火星卡")])
     await run(ActionAnswerFees(), dispatcher, tracker, domain)
