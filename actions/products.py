@@ -243,22 +243,31 @@ _PROGRESS = re.compile(
 )
 
 
+#: The kinds of product a bank approves before the customer has them.
+APPROVED_KINDS = ("credit_card", "mortgage", "consumer_loan", "business_loan", "student_loan")
+
+
 def asks_progress(text: str) -> bool:
     """Whether the customer asks how far an application has got ("面签完多久放款", "审批到哪一步了")."""
     return bool(_PROGRESS.search(normalise(text)))
 
 
+def answer_progress(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    """An application already made: the product's steps with their usual times, and where to follow it."""
+    if not p.apply_steps:
+        return answer_eligibility(s, p, tracker, d, w)
+    bank = q.bank_values(q.get_bank(s))
+    d.utter_message(
+        response="utter_product_progress",
+        name=p.name,
+        steps="\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1)),
+        app_name=bank.get("app_name", ""),
+        hotline=bank.get("card_hotline" if p.category == "credit_card" else "hotline", ""),
+    )
+    return []
+
+
 def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
-    if p.apply_steps and asks_progress(customer_text(tracker)):
-        bank = q.bank_values(q.get_bank(s))
-        d.utter_message(
-            response="utter_product_progress",
-            name=p.name,
-            steps="\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1)),
-            app_name=bank.get("app_name", ""),
-            hotline=bank.get("card_hotline" if p.category == "credit_card" else "hotline", ""),
-        )
-        return []
     limits = _limits(w, p) + "".join(
         w("fmt_limit_note", text=f) for f in p.features if any(word in f for word in LIMIT_WORDS)
     )
@@ -320,6 +329,7 @@ ANSWERS = {
     "rate": answer_rate,
     "fees": answer_fees,
     "eligibility": answer_eligibility,
+    "progress": answer_progress,
     "documents": answer_documents,
     "risk": answer_risk,
     "maturity": answer_maturity,
@@ -350,6 +360,7 @@ ASPECT_INTENTS = {
     "rate": "ask_interest_rate",
     "fees": "ask_fees",
     "eligibility": "ask_eligibility",
+    "progress": "ask_eligibility",
     "documents": "ask_required_documents",
     "risk": "ask_risk",
     "maturity": "ask_maturity",
@@ -470,13 +481,15 @@ class ProductAnswerAction(Action, ABC):
             how_to = faq_instead(found, tracker, domain)
             if how_to:
                 return answer_with_faq(dispatcher, how_to)
-            return self._for(aspect)._answer(s, found, dispatcher, tracker, w)
+            return self._for(aspect)._answer(s, found, dispatcher, tracker, w, aspect)
 
     def _for(self, aspect: str) -> ProductAnswerAction:
         """This action, or the one that answers ``aspect`` (a follow-up's previous question)."""
         return self if aspect == self.aspect else ACTIONS_BY_ASPECT[aspect]()
 
-    def _answer(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording) -> list:
+    def _answer(
+        self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording, aspect: str
+    ) -> list:
         if found.not_found:
             log_unanswered(s, tracker, reason="product_not_found")
             d.utter_message(
@@ -489,23 +502,26 @@ class ProductAnswerAction(Action, ABC):
             )
             return []
         if found.product is None and found.category is None:
-            d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent, found.kinds))
-            return []
+            kinds = found.kinds or (APPROVED_KINDS if aspect == "progress" else ())
+            d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent, kinds))
+            return [SlotSet("last_aspect", aspect)] if aspect == "progress" else []
         if found.product is None:
-            return self._answer_category(s, found, d, tracker, w)
-        gate = disclosure_gate(s, found.product, self.aspect, tracker, d)
+            return self._answer_category(s, found, d, tracker, w, aspect)
+        gate = disclosure_gate(s, found.product, aspect, tracker, d)
         if gate is not None:
             return gate
-        return answer(self.aspect, s, found.product, tracker, d, w)
+        return answer(aspect, s, found.product, tracker, d, w)
 
-    def _answer_category(self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording):
+    def _answer_category(
+        self, s: Session, found: Resolution, d: CollectingDispatcher, tracker: Tracker, w: Wording, aspect: str
+    ) -> list:
         category = found.category
         products = q.list_products(s, category=category.code)
         segment = next(iter(latest_entities(tracker, "segment")), None) or tracker.get_slot("segment")
         for_them = [p for p in products if segment and segment in p.segments]
         if for_them:  # a company owner is shown the loans for companies, not the farmers' loan
             products = for_them
-        if self.aspect == "info" or not products:
+        if aspect == "info" or not products:
             d.utter_message(
                 response="utter_category_products",
                 category_name=category.name,
@@ -518,10 +534,10 @@ class ProductAnswerAction(Action, ABC):
         # at ("个体户能贷款吗"), else its main product; the others are offered
         flagship = best_named(products, tracker.latest_message.get("text") or "") or products[0]
         products = [flagship, *(p for p in products if p.code != flagship.code)]
-        gate = disclosure_gate(s, flagship, self.aspect, tracker, d)
+        gate = disclosure_gate(s, flagship, aspect, tracker, d)
         if gate is not None:
             return gate
-        events = answer(self.aspect, s, flagship, tracker, d, w)
+        events = answer(aspect, s, flagship, tracker, d, w)
         if len(products) > 1:
             d.utter_message(
                 response="utter_other_products", buttons=[button(self.intent, p.name) for p in products[1:]]
@@ -551,10 +567,19 @@ class ActionAnswerFees(ProductAnswerAction):
 
 
 class ActionAnswerEligibility(ProductAnswerAction):
+    """Conditions and limits; or, for an application already made ("面签完多久放款", a product button
+    after such a question), its steps with their usual times (the aspect "progress")."""
+
     aspect, intent = "eligibility", "ask_eligibility"
 
     def name(self) -> str:
         return "action_answer_eligibility"
+
+    def _aspect(self, tracker: Tracker) -> str:
+        text = customer_text(tracker)
+        if asks_progress(text) or (not text and tracker.get_slot("last_aspect") == "progress"):
+            return "progress"
+        return super()._aspect(tracker)
 
 
 class ActionAnswerDocuments(ProductAnswerAction):
@@ -586,17 +611,20 @@ class ActionApplyProduct(ProductAnswerAction):
 
 
 ACTIONS_BY_ASPECT: dict[str, type[ProductAnswerAction]] = {
-    cls.aspect: cls
-    for cls in (
-        ActionAnswerProductInfo,
-        ActionAnswerInterestRate,
-        ActionAnswerFees,
-        ActionAnswerEligibility,
-        ActionAnswerDocuments,
-        ActionAnswerRisk,
-        ActionAnswerMaturity,
-        ActionApplyProduct,
-    )
+    "progress": ActionAnswerEligibility,
+    **{
+        cls.aspect: cls
+        for cls in (
+            ActionAnswerProductInfo,
+            ActionAnswerInterestRate,
+            ActionAnswerFees,
+            ActionAnswerEligibility,
+            ActionAnswerDocuments,
+            ActionAnswerRisk,
+            ActionAnswerMaturity,
+            ActionApplyProduct,
+        )
+    },
 }
 
 

@@ -81,6 +81,27 @@ async def test_progress_of_an_application_gets_the_steps_and_where_to_follow_it(
     assert "工作日" in message["steps"] and message["hotline"] == hotline and message["app_name"]
 
 
+async def test_progress_without_a_product_asks_among_the_approved_kinds(dispatcher, tracker_for, domain):
+    await run(
+        ActionAnswerEligibility(), dispatcher, tracker_for("审核通过了 大概几天能寄到", "ask_eligibility"), domain
+    )
+    assert responses(dispatcher) == ["utter_ask_which_product"]
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert "信用卡" in titles and "活期存款" not in titles
+
+
+async def test_a_product_button_after_a_progress_question_keeps_asking_progress(dispatcher, tracker_for, domain):
+    tracker = tracker_for(
+        '/ask_eligibility{"product": "云澜金卡信用卡"}',
+        "ask_eligibility",
+        [ent("product", "云澜金卡信用卡")],
+        slots={"last_aspect": "progress"},
+    )
+    events = await run(ActionAnswerEligibility(), dispatcher, tracker, domain)
+    assert responses(dispatcher)[0] == "utter_product_progress"
+    assert slots_set(events)["last_aspect"] == "progress"
+
+
 async def test_conditions_are_not_taken_for_progress(dispatcher, tracker_for, domain):
     await run(
         ActionAnswerEligibility(),
