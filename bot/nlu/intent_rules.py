@@ -1,4 +1,4 @@
-"""Three guards after the intent classifier, for what a statistical guess gets wrong at the worst moment.
+"""Guards after the intent classifier, for what a statistical guess gets wrong at the worst moment.
 
 1. **Control messages** (``bot/resources/intent_rules.yml``): a whole message that is plainly an
    acknowledgement of a risk disclosure, a request for a person, or leaving ("算了", "不约了")
@@ -19,6 +19,10 @@
    leaked card data is report_fraud). Not when they refused, did not receive a code, or typed their
    own password at an ATM (no one else in the message).
 
+4. **An emergency over an unmatched FAQ reading** (:class:`EmergencyOverUnmatchedFaq`, after the
+   FAQ response selector): ``faq`` with no topic that fits and a lost card or fraud close behind
+   is that emergency.
+
 The rules are written from the NLU contract, not fitted to evaluation questions; their effect
 is measured in docs/nlu-evaluation.md.
 """
@@ -33,6 +37,7 @@ from typing import Any
 import yaml
 from rasa.engine.graph import GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import RESPONSE_SELECTOR_PREDICTION_KEY, RESPONSE_SELECTOR_PROPERTY_NAME
 from rasa.shared.nlu.constants import (
     ENTITIES,
     INTENT,
@@ -210,6 +215,51 @@ class IntentRules(CreatedFromConfig, GraphComponent):
             return False
         names_ours = any(brand in text for brand in self._brands)
         return names_ours or any(e.get("entity") == "product" for e in message.get(ENTITIES) or [])
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._decide(message)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class EmergencyOverUnmatchedFaq(CreatedFromConfig, GraphComponent):
+    """Runs after the FAQ response selector. A message read as ``faq`` for which no FAQ topic fits
+    (the selector's best below ``min_topic_confidence``), with a lost card or fraud close behind
+    (at least ``min_runner_up``), is that emergency: "钱包丢了 里面有储蓄卡信用卡和身份证 先做什么"
+    would otherwise get an unrelated how-to. A wrong how-to costs least everywhere but here."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "retrieval_intent": "faq",
+            "emergencies": ["report_lost_card", "report_fraud"],
+            "min_topic_confidence": 0.3,
+            "min_runner_up": 0.2,
+        }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    def _decide(self, message: Message) -> None:
+        retrieval = self._config["retrieval_intent"]
+        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != retrieval:
+            return
+        selected = ((message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}).get(retrieval) or {}).get(
+            RESPONSE_SELECTOR_PREDICTION_KEY
+        ) or {}
+        if float(selected.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self._config["min_topic_confidence"]:
+            return
+        ranking = list(message.get(INTENT_RANKING_KEY) or [])
+        runner_up = ranking[1] if len(ranking) > 1 else {}
+        if (
+            runner_up.get(INTENT_NAME_KEY) in self._config["emergencies"]
+            and float(runner_up.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self._config["min_runner_up"]
+        ):
+            # a rule's decision, held as surely as the other guards' (the fallback must not undo it)
+            top = {INTENT_NAME_KEY: runner_up[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.set(INTENT, top, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [top, ranking[0], *ranking[2:]], add_to_output=True)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

@@ -158,3 +158,38 @@ def test_a_secret_kept_is_left_to_the_classifier(rules, text):
     message = _message(text, "faq")
     rules.process([message])
     assert message.get("intent")["name"] == "faq"
+
+
+def _faq_message(topic_confidence: float, runner_up: str, runner_up_confidence: float) -> Message:
+    ranking = [
+        {"name": "faq", "confidence": 0.6},
+        {"name": runner_up, "confidence": runner_up_confidence},
+        {"name": "ask_fees", "confidence": 0.01},
+    ]
+    selector = {
+        "faq": {"response": {"confidence": topic_confidence, "utter_action": "utter_faq/card_pin_reset_unlock"}}
+    }
+    data = {"text": "钱包丢了 里面有卡和身份证 先做什么", "intent": ranking[0], "intent_ranking": ranking}
+    return Message(data={**data, "response_selector": selector})
+
+
+@pytest.mark.parametrize(
+    "topic_confidence,runner_up,runner_up_confidence,expected",
+    [
+        (0.17, "report_lost_card", 0.35, "report_lost_card"),  # no topic fits, a lost card close behind
+        (0.17, "report_fraud", 0.25, "report_fraud"),
+        (0.80, "report_lost_card", 0.35, "faq"),  # a topic fits: the how-to answers
+        (0.17, "report_lost_card", 0.10, "faq"),  # the emergency is not close
+        (0.17, "ask_fees", 0.35, "faq"),  # only emergencies are moved
+    ],
+)
+def test_an_emergency_wins_over_a_faq_reading_without_a_topic(
+    topic_confidence, runner_up, runner_up_confidence, expected
+):
+    from bot.nlu.intent_rules import EmergencyOverUnmatchedFaq
+
+    message = _faq_message(topic_confidence, runner_up, runner_up_confidence)
+    EmergencyOverUnmatchedFaq({}).process([message])
+    assert message.get("intent")["name"] == expected
+    if expected != "faq":
+        assert [r["name"] for r in message.get("intent_ranking")][:2] == [expected, "faq"]
