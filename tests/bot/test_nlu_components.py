@@ -502,3 +502,30 @@ def test_training_progress_names_each_stage_and_the_time_since_the_start():
     progress.started -= 75.4
     progress.line("train LinearIntentClassifier: 48.7 s")
     assert out.getvalue() == "  [01:15] train LinearIntentClassifier: 48.7 s\n"
+
+
+def test_jieba_cuts_the_same_however_often_the_dictionary_is_loaded(tmp_path):
+    """Rasa's JiebaTokenizer re-adds the user dictionary to jieba's global tokenizer on every model
+    load, which shifts every word's probability (二类户能存多少钱: 多少/钱 became 多少钱)."""
+    import shutil
+
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.jieba_tokenizer import BankJiebaTokenizer
+
+    dictionary = tmp_path / "jieba"
+    shutil.copytree("bot/resources/jieba", dictionary)
+    config = {**BankJiebaTokenizer.get_default_config(), "dictionary_path": str(dictionary)}
+    storage = LocalModelStorage(tmp_path / "storage")
+
+    def cuts(text: str) -> list[str]:
+        tokenizer = BankJiebaTokenizer.create(config, storage, Resource("tokenizer"), None)
+        return [t.text for t in tokenizer.tokenize(Message(data={"text": text}), "text")]
+
+    texts = ["二类户能存多少钱", "拿工行的储蓄卡给你们信用卡还钱行不行", "大额存单多少钱起存"]
+    first = [cuts(t) for t in texts]
+    for _ in range(3):
+        assert [cuts(t) for t in texts] == first
+    assert "二类户" in first[0]  # the bank's dictionary is in use
