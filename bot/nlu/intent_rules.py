@@ -19,9 +19,9 @@
    leaked card data is report_fraud). Not when they refused, did not receive a code, or typed their
    own password at an ATM (no one else in the message).
 
-4. **An emergency over an unmatched FAQ reading** (:class:`EmergencyOverUnmatchedFaq`, after the
-   FAQ response selector): ``faq`` with no topic that fits and a lost card or fraud close behind
-   is that emergency.
+4. **A FAQ reading needs a topic** (:class:`FaqWithoutTopic`, after the FAQ response selector):
+   ``faq`` with no topic that fits gives way to the intent close behind it ("钱包丢了 …先做什么"
+   is a lost card, not the PIN-reset how-to).
 
 The rules are written from the NLU contract, not fitted to evaluation questions; their effect
 is measured in docs/nlu-evaluation.md.
@@ -223,20 +223,15 @@ class IntentRules(CreatedFromConfig, GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class EmergencyOverUnmatchedFaq(CreatedFromConfig, GraphComponent):
-    """Runs after the FAQ response selector. A message read as ``faq`` for which no FAQ topic fits
-    (the selector's best below ``min_topic_confidence``), with a lost card or fraud close behind
-    (at least ``min_runner_up``), is that emergency: "钱包丢了 里面有储蓄卡信用卡和身份证 先做什么"
-    would otherwise get an unrelated how-to. A wrong how-to costs least everywhere but here."""
+class FaqWithoutTopic(CreatedFromConfig, GraphComponent):
+    """Runs after the FAQ response selector. ``faq`` means "one of the FAQ's how-tos answers this";
+    when none fits (the selector's best below ``min_topic_confidence``) and another intent is close
+    behind (at least ``min_runner_up``), that intent is the reading: "钱包丢了 里面有储蓄卡信用卡和
+    身份证 先做什么" is a lost card, not the PIN-reset how-to its best topic would give."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {
-            "retrieval_intent": "faq",
-            "emergencies": ["report_lost_card", "report_fraud"],
-            "min_topic_confidence": 0.3,
-            "min_runner_up": 0.2,
-        }
+        return {"retrieval_intent": "faq", "min_topic_confidence": 0.3, "min_runner_up": 0.2}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = {**self.get_default_config(), **config}
@@ -252,10 +247,7 @@ class EmergencyOverUnmatchedFaq(CreatedFromConfig, GraphComponent):
             return
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         runner_up = ranking[1] if len(ranking) > 1 else {}
-        if (
-            runner_up.get(INTENT_NAME_KEY) in self._config["emergencies"]
-            and float(runner_up.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self._config["min_runner_up"]
-        ):
+        if float(runner_up.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self._config["min_runner_up"]:
             # a rule's decision, held as surely as the other guards' (the fallback must not undo it)
             top = {INTENT_NAME_KEY: runner_up[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: 1.0}
             message.set(INTENT, top, add_to_output=True)

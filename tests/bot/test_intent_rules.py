@@ -180,16 +180,16 @@ def _faq_message(topic_confidence: float, runner_up: str, runner_up_confidence: 
         (0.17, "report_fraud", 0.25, "report_fraud"),
         (0.80, "report_lost_card", 0.35, "faq"),  # a topic fits: the how-to answers
         (0.17, "report_lost_card", 0.10, "faq"),  # the emergency is not close
-        (0.17, "ask_fees", 0.35, "faq"),  # only emergencies are moved
+        (0.17, "ask_maturity", 0.35, "ask_maturity"),  # "理财到期了钱还没到卡上": any intent close behind
     ],
 )
-def test_an_emergency_wins_over_a_faq_reading_without_a_topic(
+def test_a_faq_reading_without_a_topic_gives_way_to_the_intent_close_behind(
     topic_confidence, runner_up, runner_up_confidence, expected
 ):
-    from bot.nlu.intent_rules import EmergencyOverUnmatchedFaq
+    from bot.nlu.intent_rules import FaqWithoutTopic
 
     message = _faq_message(topic_confidence, runner_up, runner_up_confidence)
-    EmergencyOverUnmatchedFaq({}).process([message])
+    FaqWithoutTopic({}).process([message])
     assert message.get("intent")["name"] == expected
     if expected != "faq":
         assert [r["name"] for r in message.get("intent_ranking")][:2] == [expected, "faq"]
