@@ -247,9 +247,14 @@ _PROGRESS = re.compile(
 APPROVED_KINDS = ("credit_card", "mortgage", "consumer_loan", "business_loan", "student_loan")
 
 
+#: A limit increase's progress ("提额申请多久有结果") is about the limit, which the conditions answer.
+_LIMIT_REQUEST = re.compile(r"提额|调额|额度")
+
+
 def asks_progress(text: str) -> bool:
     """Whether the customer asks how far an application has got ("面签完多久放款", "审批到哪一步了")."""
-    return bool(_PROGRESS.search(normalise(text)))
+    plain = normalise(text)
+    return bool(_PROGRESS.search(plain)) and not _LIMIT_REQUEST.search(plain)
 
 
 def answer_progress(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:

@@ -102,12 +102,13 @@ async def test_a_product_button_after_a_progress_question_keeps_asking_progress(
     assert slots_set(events)["last_aspect"] == "progress"
 
 
-async def test_conditions_are_not_taken_for_progress(dispatcher, tracker_for, domain):
+@pytest.mark.parametrize(
+    "text,product",
+    [("首套房贷申请条件是什么", "首套房贷"), ("金卡提额申请交了 多久有结果", "金卡")],
+)
+async def test_conditions_and_limits_are_not_taken_for_progress(text, product, dispatcher, tracker_for, domain):
     await run(
-        ActionAnswerEligibility(),
-        dispatcher,
-        tracker_for("首套房贷申请条件是什么", "ask_eligibility", [ent("product", "首套房贷")]),
-        domain,
+        ActionAnswerEligibility(), dispatcher, tracker_for(text, "ask_eligibility", [ent("product", product)]), domain
     )
     assert responses(dispatcher)[0] == "utter_product_eligibility"
 
