@@ -257,6 +257,11 @@ def asks_progress(text: str) -> bool:
     return bool(_PROGRESS.search(plain)) and not _LIMIT_REQUEST.search(plain)
 
 
+def numbered_steps(p: ProductView, w: Wording) -> str:
+    """The product's application steps, one numbered line each."""
+    return "\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1))
+
+
 def answer_progress(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
     """An application already made: the product's steps with their usual times, and where to follow it."""
     if not p.apply_steps:
@@ -265,7 +270,7 @@ def answer_progress(s: Session, p: ProductView, tracker: Tracker, d: CollectingD
     d.utter_message(
         response="utter_product_progress",
         name=p.name,
-        steps="\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1)),
+        steps=numbered_steps(p, w),
         app_name=bank.get("app_name", ""),
         hotline=bank.get("card_hotline" if p.category == "credit_card" else "hotline", ""),
     )
@@ -323,7 +328,7 @@ def answer_apply(s: Session, p: ProductView, tracker: Tracker, d: CollectingDisp
         response="utter_product_apply",
         name=p.name,
         channels=w.join(p.apply_channels),
-        steps="\n".join(w("fmt_numbered", n=i, text=step) for i, step in enumerate(p.apply_steps, 1)),
+        steps=numbered_steps(p, w),
         documents=w.bullets(p.documents),
     )
     return []

@@ -165,6 +165,15 @@ def _calls_a_product_ours(text: str, entities: list[dict[str, Any]]) -> bool:
     )
 
 
+def decide(message: Message, intent: str) -> None:
+    """Make ``intent`` the message's intent by rule: held as sure (1.0, so the fallback does not undo
+    it), the classifier's ranking kept behind it."""
+    top = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+    rest = [r for r in message.get(INTENT_RANKING_KEY) or [] if r[INTENT_NAME_KEY] != intent]
+    message.set(INTENT, top, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
+
+
 def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | None:
     """The intent whose pattern matches the whole message, if any."""
     key = squeeze(text)
@@ -200,12 +209,8 @@ class IntentRules(CreatedFromConfig, GraphComponent):
             chosen = REPORT_FRAUD
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):
             chosen = next((r[INTENT_NAME_KEY] for r in ranking if r[INTENT_NAME_KEY] != OUT_OF_SCOPE), None)
-        if chosen is None or chosen == intent:
-            return
-        top = {INTENT_NAME_KEY: chosen, PREDICTED_CONFIDENCE_KEY: 1.0}
-        rest = [r for r in ranking if r[INTENT_NAME_KEY] != chosen]
-        message.set(INTENT, top, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
+        if chosen is not None and chosen != intent:
+            decide(message, chosen)
 
     def _about_our_products(self, message: Message) -> bool:
         text = to_simplified(message.get(TEXT) or "")
@@ -248,10 +253,7 @@ class FaqWithoutTopic(CreatedFromConfig, GraphComponent):
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         runner_up = ranking[1] if len(ranking) > 1 else {}
         if float(runner_up.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self._config["min_runner_up"]:
-            # a rule's decision, held as surely as the other guards' (the fallback must not undo it)
-            top = {INTENT_NAME_KEY: runner_up[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: 1.0}
-            message.set(INTENT, top, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [top, ranking[0], *ranking[2:]], add_to_output=True)
+            decide(message, runner_up[INTENT_NAME_KEY])
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
