@@ -222,7 +222,7 @@ def export_nlu(seed: Seed, project_root: Path) -> list[Path]:
         "(product names and aliases, category and segment synonyms, the bank's name), and so is "
         "`bank_references.txt` (the bank's names and the ways customers address it) and `bank_facts.json` "
         "(the bank's name and contact points, for the answers the Rasa server gives on its own) and "
-        "`own_brands.txt` (the bank's names and product brands). Do not edit.\n",
+        "`own_brands.txt` (the bank's product brands). Do not edit.\n",
         encoding="utf-8",
     )
     written += [dict_path, dict_path.parent.parent / "README.md"]
@@ -233,9 +233,11 @@ def export_nlu(seed: Seed, project_root: Path) -> list[Path]:
     refs_path.write_text("".join(f"{w}\n" for w in sorted(refs) if w), encoding="utf-8")
     written.append(refs_path)
 
-    # the bank's own names and product brands: a question naming one is the bank's business
+    # the bank's product brands: a question naming one is about the bank's products. The bank's own
+    # name is not among them: it does not decide the intent (docs/nlu-boundaries.md), and a question
+    # about the bank as a company (its shares, its history) is out of scope
     brands_path = project_root / "bot" / "resources" / "own_brands.txt"
-    own = {seed.bank.name, seed.bank.short_name, *seed.bank.brands}
+    own = set(seed.bank.brands)
     brands_path.write_text("".join(f"{to_simplified(w)}\n" for w in sorted(own) if w), encoding="utf-8")
     written.append(brands_path)
 

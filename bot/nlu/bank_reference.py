@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +46,29 @@ from bot.nlu.sentence_featurizer import SentenceFeaturizer
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def read_references(path: str) -> list[str]:
-    """The words of a one-per-line list (lines starting with # are comments), normalised as the
-    messages are (bot.nlu.normaliser); a relative path is taken from the project root."""
+def _entries(path: str) -> list[tuple[str, list[str]]]:
+    """The lines of a one-per-line list, normalised as the messages are (bot.nlu.normaliser): a word,
+    then optionally ``|`` and the longer words it must not be read inside ("京东 | 南京东 北京东": the
+    street 南京东路 does not name JD). Lines starting with # are comments; a relative path is taken from
+    the project root."""
     file = Path(path)
     if not file.is_absolute():
         file = ROOT / file
     if not file.is_file():
         raise FileNotFoundError(f"BankReferenceFeaturizer: {file} not found (run 'make nlu-export')")
-    lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
-    return [normalise(line) for line in lines if line and not line.startswith("#")]
+    entries = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, inside = line.partition("|")
+        entries.append((normalise(word.strip()), [normalise(w) for w in inside.split()]))
+    return entries
+
+
+def read_references(path: str) -> list[str]:
+    """The words of a list file (see ``_entries``)."""
+    return [word for word, _ in _entries(path)]
 
 
 def reference_pattern(words: Iterable[str]) -> re.Pattern[str]:
@@ -62,6 +76,30 @@ def reference_pattern(words: Iterable[str]) -> re.Pattern[str]:
     if not ordered:
         raise ValueError("BankReferenceFeaturizer: no bank references given")
     return re.compile("|".join(re.escape(w) for w in ordered))
+
+
+@dataclass(frozen=True)
+class WordList:
+    """Finds a list's words in a message, except inside the longer words the list names for them."""
+
+    pattern: re.Pattern[str] | None
+    not_inside: re.Pattern[str] | None = None
+
+    @classmethod
+    def read(cls, path: str) -> WordList:
+        entries = _entries(path)
+        inside = [w for _, longer in entries for w in longer]
+        return cls(
+            reference_pattern(word for word, _ in entries) if entries else None,
+            reference_pattern(inside) if inside else None,
+        )
+
+    def found_in(self, text: str) -> bool:
+        if not text or self.pattern is None:
+            return False
+        if self.not_inside is not None:
+            text = self.not_inside.sub(lambda m: "\0" * len(m.group()), text)
+        return bool(self.pattern.search(text))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -90,12 +128,18 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
         if not isinstance(gated, list) or not all(isinstance(name, str) for name in gated):
             raise ValueError("BankReferenceFeaturizer: 'gate_featurizers' must be a list of featurizer aliases")
 
+    @classmethod
+    def files_read(cls, config: dict[str, Any]) -> list[str]:
+        return [config.get("path") or cls.get_default_config()["path"]]
+
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(config, name)
-        self._pattern = reference_pattern(read_references(config["path"]))
+        self._words = WordList.read(config["path"])
+        if self._words.pattern is None:
+            raise ValueError("BankReferenceFeaturizer: no bank references given")
 
     def refers_to_bank(self, text: str) -> bool:
-        return bool(text and self._pattern.search(text))
+        return self._words.found_in(text)
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         return np.array([[1.0 if self.refers_to_bank(t) else 0.0] for t in texts], dtype=np.float32)

@@ -4,7 +4,7 @@
    acknowledgement of a risk disclosure, a request for a person, or leaving ("算了", "不约了")
    gets that intent. These are short, and a wrong guess here costs most: a disclosure left
    unacknowledged, a customer who cannot reach a person or leave a form.
-2. **Our own products**: a question that names the bank or one of its product brands
+2. **Our own products**: a question that names one of the bank's product brands
    (``bot/resources/own_brands.txt``, generated from the seed: "澜山沪深300指数增强基金怎么样"),
    or a product of our catalogue (a ``product`` entity from the generated lookup table:
    "黄金TD怎么交易"), and no other institution (``bot/resources/other_institutions.txt``:
@@ -49,8 +49,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
-from bot.nlu.bank_reference import read_references
-from bot.nlu.components import CreatedFromConfig
+from bot.nlu.bank_reference import WordList
+from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 OUT_OF_SCOPE = "out_of_scope"
@@ -72,11 +72,9 @@ def load_rules(path: str) -> tuple[tuple[str, re.Pattern], ...]:
 
 
 @lru_cache(maxsize=4)
-def load_words(path: str) -> tuple[str, ...]:
-    """The words of a one-per-line list (read as the bank-reference features read theirs), longest
-    first; a missing file gives none."""
-    words = read_references(path) if Path(path).is_file() else []
-    return tuple(sorted(set(words), key=len, reverse=True))
+def load_words(path: str) -> WordList:
+    """A one-per-line list, read as the bank-reference features read theirs; a missing file gives none."""
+    return WordList.read(path) if Path(path).is_file() else WordList(None)
 
 
 #: A secret of the card or account: a one-time code, a password, the CVV on the back (with the
@@ -183,7 +181,7 @@ def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | N
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class IntentRules(CreatedFromConfig, GraphComponent):
+class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
     """Runs after the intent classifier and before the fallback; changes only what its rules say."""
 
     @staticmethod
@@ -193,6 +191,11 @@ class IntentRules(CreatedFromConfig, GraphComponent):
             "brands_path": str(RESOURCES / "own_brands.txt"),
             "others_path": str(RESOURCES / "other_institutions.txt"),
         }
+
+    @classmethod
+    def files_read(cls, config: dict[str, Any]) -> list[str]:
+        config = {**cls.get_default_config(), **config}
+        return [config["rules_path"], config["brands_path"], config["others_path"]]
 
     def __init__(self, config: dict[str, Any]) -> None:
         config = {**self.get_default_config(), **config}
@@ -216,9 +219,9 @@ class IntentRules(CreatedFromConfig, GraphComponent):
         text = to_simplified(message.get(TEXT) or "")
         if _calls_a_product_ours(text, message.get(ENTITIES) or []):
             return True
-        if any(other in text for other in self._others):
+        if self._others.found_in(text):
             return False
-        names_ours = any(brand in text for brand in self._brands)
+        names_ours = self._brands.found_in(text)
         return names_ours or any(e.get("entity") == "product" for e in message.get(ENTITIES) or [])
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -228,7 +231,7 @@ class IntentRules(CreatedFromConfig, GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class FaqWithoutTopic(CreatedFromConfig, GraphComponent):
+class FaqWithoutTopic(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
     """Runs after the FAQ response selector. ``faq`` means "one of the FAQ's how-tos answers this";
     when none fits (the selector's best below ``min_topic_confidence``) and another intent is close
     behind (at least ``min_runner_up``), that intent is the reading: "钱包丢了 里面有储蓄卡信用卡和

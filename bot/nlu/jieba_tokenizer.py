@@ -28,6 +28,8 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.components import FingerprintsItsSources
+
 logger = logging.getLogger(__name__)
 
 _TOKENIZERS: dict[str, Any] = {}
@@ -53,9 +55,13 @@ def tokenizer_for(directory: str | None) -> Any:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=True)
-class BankJiebaTokenizer(JiebaTokenizer):
+class BankJiebaTokenizer(FingerprintsItsSources, JiebaTokenizer):
     """Rasa's JiebaTokenizer (same configuration, same stored dictionary), with a tokenizer of its
     own per dictionary instead of jieba's global one."""
+
+    @classmethod
+    def files_read(cls, config: dict[str, Any]) -> list[str]:
+        return [config.get("dictionary_path") or ""]
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.components import FingerprintsItsSources
 from bot.nlu.stored import read_stored
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ RANKING_LENGTH = 10
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class LinearIntentClassifier(GraphComponent, IntentClassifier):
+class LinearIntentClassifier(FingerprintsItsSources, GraphComponent, IntentClassifier):
     """Multinomial logistic regression on [dense × weight, TF-IDF(sparse)] sentence features."""
 
     @staticmethod

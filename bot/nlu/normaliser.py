@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from banktext.cantonese import to_mandarin
 from banktext.script import to_simplified
-from bot.nlu.components import CreatedFromConfig
+from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 
 #: Longest text the NLU looks at; the rest of a pasted essay adds nothing to the intent.
 MAX_CHARS = 600
@@ -43,7 +43,7 @@ def normalise(text: str) -> str:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class ChineseNormaliser(CreatedFromConfig, GraphComponent):
+class ChineseNormaliser(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
     """Runs first in the pipeline and rewrites the message text in place."""
 
     @staticmethod

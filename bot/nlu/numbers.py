@@ -17,6 +17,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.components import FingerprintsItsSources
+
 Number = int | float
 _AMOUNT_NOISE = re.compile(
     r"(人民币|块钱|元钱|块|元|rmb|cny|左右|大概|大约|约|差不多|多块|来块|以上|以下|的样子)", re.I
@@ -112,7 +114,7 @@ def _prefer_products(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class NumberNormaliser(GraphComponent):
+class NumberNormaliser(FingerprintsItsSources, GraphComponent):
     """Replaces the value of ``amount`` and ``term`` entities by a number.
 
     Also drops a ``product_type`` found inside a ``product`` mention, so that one

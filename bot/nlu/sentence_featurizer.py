@@ -18,8 +18,10 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.components import FingerprintsItsSources
 
-class SentenceFeatures:
+
+class SentenceFeatures(FingerprintsItsSources):
     """Featurizing training data and incoming messages the same way: one sentence-level row per text.
 
     Mixed into a Rasa featurizer (dense or sparse); ``_rows(messages)`` gives one row per message,

@@ -23,7 +23,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.components import CreatedFromConfig
+from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 
 SEGMENTERS = ("char", "jieba", "pkuseg")
 
@@ -63,7 +63,7 @@ def build_nlp(segmenter: str, pkuseg_model: str | None = None, dictionary_path: 
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
-class SpacyChineseTokenizer(CreatedFromConfig, Tokenizer):
+class SpacyChineseTokenizer(FingerprintsItsSources, CreatedFromConfig, Tokenizer):
     """Words from spaCy's Chinese tokenizer (``segmenter``: char, jieba or pkuseg)."""
 
     @staticmethod

@@ -82,6 +82,9 @@ def _message(text: str, intent: str, entities: list[dict] | None = None) -> Mess
         ("工行的纸黄金怎么买", [{"entity": "product", "value": "纸黄金"}], "out_of_scope"),
         ("支付宝的手机银行怎么登录", [{"entity": "product", "value": "手机银行"}], "out_of_scope"),
         ("今天天气怎么样", [], "out_of_scope"),
+        # the bank's name alone does not make a question the bank's business: the bank as a company is out of scope
+        ("云澜银行是哪一年上市的", [], "out_of_scope"),
+        ("雲瀾銀行總行在哪個城市", [], "out_of_scope"),
         (
             "拿工行的储蓄卡给你们信用卡还钱行不行",
             [{"entity": "product_type", "value": "credit_card", "start": 10, "end": 13}],

@@ -230,6 +230,34 @@ def test_a_second_reference_list_marks_other_institutions_and_gates_only_the_fea
         BankReferenceFeaturizer.validate_config({**config, "gate_featurizers": "e5"})
 
 
+@pytest.mark.parametrize(
+    "text,names_someone_else",
+    [
+        ("京东白条能用你们的卡还吗", True),
+        ("帮我约上海南京东路支行", False),  # 京东 inside a street name
+        ("南京东路那家店在京东上也卖", True),
+        ("平安夜网点营业吗", False),
+        ("平安的信用卡年费多少", True),
+        ("光大的阳光理财到期了咋赎回", True),
+    ],
+)
+def test_other_institutions_are_not_found_inside_longer_words(text, names_someone_else):
+    from bot.nlu.bank_reference import WordList
+
+    assert WordList.read("bot/resources/other_institutions.txt").found_in(text) is names_someone_else
+
+
+def test_a_word_list_names_the_longer_words_a_word_does_not_count_inside(tmp_path):
+    from bot.nlu.bank_reference import WordList, read_references
+
+    path = tmp_path / "words.txt"
+    path.write_text("# comment\n京东 | 南京东 北京东\n建行\n", encoding="utf-8")
+    assert read_references(str(path)) == ["京东", "建行"]
+    words = WordList.read(str(path))
+    assert words.found_in("北京东站旁边的建行") and not words.found_in("北京东站")
+    assert not WordList(None).found_in("建行")
+
+
 def _train_text_ngrams(tmp_path, texts):
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -424,6 +452,42 @@ def test_fast_fingerprints_identify_the_features_not_their_storage():
     assert fingerprint(coo, attribute="intent") != fingerprint(coo)
     dense = np.ones((1, 4), dtype=np.float32)
     assert fingerprint(dense) == fingerprint(dense.copy()) != fingerprint(dense * 2)
+
+
+def test_a_training_stage_is_redone_when_a_word_list_it_reads_changes(tmp_path):
+    """Rasa reuses a stage's cached output while the component's class, config and inputs are the same;
+    the word lists a component reads (and the project's helpers) are part of that fingerprint, so
+    editing the list of other institutions retrains instead of keeping features from the old list."""
+    from rasa.engine.training.fingerprinting import calculate_fingerprint_key
+
+    from bot.nlu.bank_reference import BankReferenceFeaturizer
+    from bot.nlu.intent_rules import IntentRules
+    from bot.nlu.jieba_tokenizer import BankJiebaTokenizer
+
+    words = tmp_path / "others.txt"
+    words.write_text("工行\n", encoding="utf-8")
+    config = {**BankReferenceFeaturizer.get_default_config(), "path": str(words)}
+
+    def key(component, config):
+        return calculate_fingerprint_key(component, config, {"messages": "same input"})
+
+    before = key(BankReferenceFeaturizer, config)
+    assert key(BankReferenceFeaturizer, config) == before
+    words.write_text("工行\n光大\n", encoding="utf-8")
+    assert key(BankReferenceFeaturizer, config) != before
+
+    dictionary = tmp_path / "jieba"
+    dictionary.mkdir()
+    (dictionary / "userdict.txt").write_text("云澜 2000 nz\n", encoding="utf-8")
+    config = {"dictionary_path": str(dictionary)}
+    before = key(BankJiebaTokenizer, config)
+    (dictionary / "userdict.txt").write_text("云澜 2000 nz\n澜安 2000 nz\n", encoding="utf-8")
+    assert key(BankJiebaTokenizer, config) != before
+
+    rules = {"others_path": str(words)}
+    before = key(IntentRules, rules)
+    words.write_text("工行\n", encoding="utf-8")
+    assert key(IntentRules, rules) != before
 
 
 def test_entity_annotations_are_still_validated_when_the_schema_is_checked_once(monkeypatch):
