@@ -51,6 +51,8 @@ OWN_SETS = (
     ("validation", "val", "own_questions.tsv", "chat-style questions"),
     ("qa", "qa", "qa_style_questions.tsv", "Q&A-site style posts (long, background first, other banks)"),
     ("nick", "nick", "nickname_questions.tsv", "posts naming products by nicknames of various banks"),
+    ("boundary", "bnd", "boundary_questions.tsv", "messages at the NLU issue's boundaries (towns, advice, grievances)"),
+    ("public", "pub", "public_questions.tsv", "public Q&A-site titles about banks in general"),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
