@@ -21,7 +21,7 @@ SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/own_brands.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
-.PHONY: help run test eval eval-spacy setup kb nlu-export train validate lint types bench bench-kb clean stories browser-test purge report run-cluster
+.PHONY: help run test eval eval-spacy setup kb nlu-export train validate e5-vectors lint types bench bench-kb clean stories browser-test purge report run-cluster
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ $(MODEL): $(TRAINING_INPUTS) $(VENV_RASA)/.installed
 	@echo "==> training the Rasa model (about three minutes from scratch on 2 cores, a line per stage)"
 	@$(PY_RASA) -m bot.train --fixed-model-name assistant --out models
 	@touch $@
+
+# Encoding the training sentences is most of a fresh training run; their vectors ship in
+# bot/resources/e5/ and a fresh clone encodes only sentences added since they were written.
+e5-vectors: setup $(GENERATED) ## rewrite the shipped sentence vectors of the training data (after adding NLU data)
+	@$(PY_RASA) -m bot.nlu.e5_featurizer
 
 validate: $(GENERATED) ## rasa data validate
 	@$(RASA) data validate --quiet

@@ -9,6 +9,8 @@ import pytest
 from bot.nlu.normaliser import normalise
 from bot.nlu.numbers import parse_amount, parse_term_months
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.mark.parametrize(
     "text,expected",
@@ -100,9 +102,62 @@ def test_e5_vectors_are_reused_and_close_meanings_are_close():
     again = featurizer._vectors(texts)  # from the cache: identical
     assert np.array_equal(first, again)
     assert not first[3].any()  # blank text: zero vector, no encoder error
-    fresh = np.asarray(featurizer._encode(["密码忘了怎么办"]), dtype=np.float32).reshape(-1)
-    assert np.allclose(first[0], fresh, atol=1e-6)
+    fresh = np.asarray(featurizer._encode(["密码忘了怎么办"]), dtype=np.float32).reshape(1, -1)
+    assert np.allclose(first[0], e5_featurizer.rounded(fresh)[0], atol=1e-6)
     assert float(first[0] @ first[1]) > float(first[0] @ first[2])
+
+
+def test_vectors_are_stored_in_eight_bits_and_rounding_again_changes_nothing():
+    import numpy as np
+
+    from bot.nlu.e5_featurizer import codes, rounded
+
+    vectors = np.random.default_rng(3).normal(scale=0.05, size=(50, 384)).astype(np.float32)
+    vectors[7] = 0.0
+    once = rounded(vectors)
+    ints, scales = codes(vectors)
+    assert ints.dtype == np.int8 and np.abs(ints).max() == 127
+    # at most half a step from the encoder's numbers, and a stored vector reads back as itself
+    assert (np.abs(once - vectors) <= scales[:, None] / 2 + 1e-7).all()
+    assert np.array_equal(codes(once)[0], ints)
+    assert np.allclose(rounded(once), once, rtol=0, atol=1e-7)
+    assert not once[7].any()
+    # what the classifier sees hardly moves: cosine to the encoder's vector above 0.999
+    live = np.delete(np.arange(50), 7)
+    cos = (once[live] * vectors[live]).sum(1) / np.linalg.norm(once[live], axis=1) / np.linalg.norm(vectors[live], axis=1)
+    assert cos.min() > 0.999
+
+
+def test_the_shipped_vectors_are_the_encoders_and_cover_the_training_data(tmp_path, monkeypatch):
+    """A fresh clone trains from bot/resources/e5/ instead of encoding 14 k sentences: the file must hold what
+    the encoder gives for today's training sentences (else `make e5-vectors`), read without this machine's cache."""
+    import numpy as np
+
+    from bot.nlu import e5_featurizer
+    from bot.nlu.e5_featurizer import E5SentenceFeaturizer
+
+    with np.load(e5_featurizer.SHIPPED / "query-vectors.npz", allow_pickle=False) as stored:
+        assert str(stored["encoder"]) == e5_featurizer.encoder_name()
+        texts, ints, scales = stored["texts"].tolist(), stored["codes"], stored["scales"]
+    training = e5_featurizer.training_texts(
+        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), str(ROOT / "data")
+    )
+    missing = set(training) - set(texts)
+    assert len(missing) <= 0.05 * len(training), f"{len(missing)} training sentences have no shipped vector: make e5-vectors"
+
+    sample = texts[:: max(1, len(texts) // 12)]
+    monkeypatch.setattr(e5_featurizer, "DISK_CACHE", tmp_path)
+    monkeypatch.setattr(e5_featurizer, "_CACHE", e5_featurizer.OrderedDict())
+    e5_featurizer._load_disk_cache("query")
+    assert len(e5_featurizer._CACHE) == len(texts)
+    read = np.stack([e5_featurizer._CACHE[("query", t)] for t in sample])
+    e5_featurizer._CACHE.clear()
+    featurizer = E5SentenceFeaturizer({**E5SentenceFeaturizer.get_default_config()}, "e5")
+    encoded = featurizer._vectors(sample)
+    rows = [texts.index(t) for t in sample]
+    assert np.array_equal(read, ints[rows].astype(np.float32) * scales[rows, None])
+    # one 8-bit step at most apart (the encoder's threads may round a last bit differently)
+    assert (np.abs(read - encoded) <= scales[rows, None] * 1.01).all()
 
 
 def _patterns(name):
@@ -111,7 +166,7 @@ def _patterns(name):
 
     import yaml
 
-    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "data/nlu/regexes.yml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "data/nlu/regexes.yml").read_text(encoding="utf-8"))
     (item,) = [i for i in data["nlu"] if i.get("regex") == name]
     return [re.compile(line[2:]) for line in item["examples"].splitlines() if line.startswith("- ")]
 
@@ -163,7 +218,7 @@ def test_bank_references_come_from_the_generated_file(tmp_path):
     from bot.nlu.bank_reference import BankReferenceFeaturizer
 
     words = (
-        (Path(__file__).resolve().parents[2] / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
+        (ROOT / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
     )
     assert "你们" in words and "贵行" in words and len(words) >= 6
     custom = tmp_path / "refs.txt"

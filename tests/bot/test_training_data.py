@@ -59,6 +59,21 @@ def test_no_real_evaluation_question_is_in_the_training_data(examples):
     assert not leaked, f"evaluation questions copied into training data: {leaked[:5]}"
 
 
+def test_the_shipped_sentence_vectors_hold_no_evaluation_question():
+    """bot/resources/e5/ ships texts beside their vectors: only training sentences, never a held-out question
+    (the vectors cached on a machine after `make eval` do hold them; those stay in var/)."""
+    import numpy as np
+
+    from bot.nlu.e5_featurizer import SHIPPED
+
+    with np.load(SHIPPED / "query-vectors.npz", allow_pickle=False) as stored:
+        shipped = {normalise(text) for text in stored["texts"].tolist()}
+    real = {text for text in real_questions() if len(text) >= 6}
+    assert len(shipped) > 10_000
+    leaked = sorted(shipped & real)
+    assert not leaked, f"evaluation questions in the shipped vectors: {leaked[:5]}"
+
+
 def trigrams(text: str) -> set[str]:
     return {text[i : i + 3] for i in range(len(text) - 2)}
 
