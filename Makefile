@@ -69,7 +69,7 @@ $(GENERATED) &: $(SEED) knowledge/nlu_templates.yml knowledge/export.py $(wildca
 train: $(MODEL) ## train the Rasa model when its inputs changed
 
 $(MODEL): $(TRAINING_INPUTS) $(VENV_RASA)/.installed
-	@echo "==> training the Rasa model (about three minutes from scratch on 2 cores, a line per stage)"
+	@echo "==> training the Rasa model (about two minutes from scratch on 2 cores, a line per stage)"
 	@$(PY_RASA) -m bot.train --fixed-model-name assistant --out models
 	@touch $@
 

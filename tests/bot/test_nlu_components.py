@@ -124,7 +124,9 @@ def test_vectors_are_stored_in_eight_bits_and_rounding_again_changes_nothing():
     assert not once[7].any()
     # what the classifier sees hardly moves: cosine to the encoder's vector above 0.999
     live = np.delete(np.arange(50), 7)
-    cos = (once[live] * vectors[live]).sum(1) / np.linalg.norm(once[live], axis=1) / np.linalg.norm(vectors[live], axis=1)
+    cos = (
+        (once[live] * vectors[live]).sum(1) / np.linalg.norm(once[live], axis=1) / np.linalg.norm(vectors[live], axis=1)
+    )
     assert cos.min() > 0.999
 
 
@@ -139,11 +141,11 @@ def test_the_shipped_vectors_are_the_encoders_and_cover_the_training_data(tmp_pa
     with np.load(e5_featurizer.SHIPPED / "query-vectors.npz", allow_pickle=False) as stored:
         assert str(stored["encoder"]) == e5_featurizer.encoder_name()
         texts, ints, scales = stored["texts"].tolist(), stored["codes"], stored["scales"]
-    training = e5_featurizer.training_texts(
-        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), str(ROOT / "data")
-    )
+    training = e5_featurizer.training_texts(str(ROOT / "config.yml"), str(ROOT / "domain.yml"), str(ROOT / "data"))
     missing = set(training) - set(texts)
-    assert len(missing) <= 0.05 * len(training), f"{len(missing)} training sentences have no shipped vector: make e5-vectors"
+    assert len(missing) <= 0.05 * len(
+        training
+    ), f"{len(missing)} training sentences have no shipped vector: make e5-vectors"
 
     sample = texts[:: max(1, len(texts) // 12)]
     monkeypatch.setattr(e5_featurizer, "DISK_CACHE", tmp_path)
@@ -162,7 +164,6 @@ def test_the_shipped_vectors_are_the_encoders_and_cover_the_training_data(tmp_pa
 
 def _patterns(name):
     import re
-    from pathlib import Path
 
     import yaml
 
@@ -217,9 +218,7 @@ def test_bank_reference_feature_marks_questions_to_our_bank(text, refers):
 def test_bank_references_come_from_the_generated_file(tmp_path):
     from bot.nlu.bank_reference import BankReferenceFeaturizer
 
-    words = (
-        (ROOT / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
-    )
+    words = (ROOT / "bot/resources/bank_references.txt").read_text(encoding="utf-8").split()
     assert "你们" in words and "贵行" in words and len(words) >= 6
     custom = tmp_path / "refs.txt"
     custom.write_text("本店\n", encoding="utf-8")
