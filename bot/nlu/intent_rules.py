@@ -55,6 +55,9 @@ from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 OUT_OF_SCOPE = "out_of_scope"
 REPORT_FRAUD = "report_fraud"
+#: Intents that move a conversation along rather than ask something: a question with no FAQ topic
+#: that fits never becomes one of them.
+CONVERSATION_INTENTS = frozenset({"inform", "affirm", "deny", "greet", "goodbye", "thank"})
 _NOISE = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】~～…—\-]+")
 
 
@@ -255,6 +258,8 @@ class FaqWithoutTopic(FingerprintsItsSources, CreatedFromConfig, GraphComponent)
             return
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         runner_up = ranking[1] if len(ranking) > 1 else {}
+        if runner_up.get(INTENT_NAME_KEY) in CONVERSATION_INTENTS:
+            return  # "企业电子对账" is a question, not an answer to a form's question nor a greeting
         if float(runner_up.get(PREDICTED_CONFIDENCE_KEY) or 0) >= self._config["min_runner_up"]:
             decide(message, runner_up[INTENT_NAME_KEY])
 

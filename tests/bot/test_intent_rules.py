@@ -184,6 +184,8 @@ def _faq_message(topic_confidence: float, runner_up: str, runner_up_confidence: 
         (0.80, "report_lost_card", 0.35, "faq"),  # a topic fits: the how-to answers
         (0.17, "report_lost_card", 0.10, "faq"),  # the emergency is not close
         (0.17, "ask_maturity", 0.35, "ask_maturity"),  # "理财到期了钱还没到卡上": any intent close behind
+        (0.17, "inform", 0.40, "faq"),  # "企业电子对账": a question never becomes an answer to a form
+        (0.17, "greet", 0.30, "faq"),  # nor a greeting
     ],
 )
 def test_a_faq_reading_without_a_topic_gives_way_to_the_intent_close_behind(
