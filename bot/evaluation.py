@@ -54,7 +54,12 @@ OWN_SETS = (
     ("boundary", "bnd", "boundary_questions.tsv", "messages at the NLU issue's boundaries (towns, advice, grievances)"),
     ("public", "pub", "public_questions.tsv", "public Q&A-site titles about banks in general"),
     ("public2", "pub2", "public_questions_2.tsv", "public posts about banks in general, a second writer"),
-    ("counterparty", "cp", "counterparty_questions.tsv", "messages naming another bank or platform, beside ours or alone"),
+    (
+        "counterparty",
+        "cp",
+        "counterparty_questions.tsv",
+        "messages naming another bank or platform, beside ours or alone",
+    ),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
