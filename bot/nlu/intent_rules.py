@@ -3,7 +3,9 @@
 1. **Control messages** (``bot/resources/intent_rules.yml``): a whole message that is plainly an
    acknowledgement of a risk disclosure, a request for a person, or leaving ("算了", "不约了")
    gets that intent. These are short, and a wrong guess here costs most: a disclosure left
-   unacknowledged, a customer who cannot reach a person or leave a form.
+   unacknowledged, a customer who cannot reach a person or leave a form. A message of only
+   punctuation or symbols ("。", "……", "？？？") is not understood (``nlu_fallback``, the bot asks
+   to rephrase): the classifier read "。" as affirm, a yes nobody said.
 2. **Our own products**: a question that names one of the bank's product brands
    (``bot/resources/own_brands.txt``, generated from the seed: "澜山沪深300指数增强基金怎么样"),
    or a product of our catalogue (a ``product`` entity from the generated lookup table:
@@ -30,6 +32,7 @@ is measured in docs/nlu-evaluation.md.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -175,6 +178,16 @@ def decide(message: Message, intent: str) -> None:
     message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
 
 
+#: The NLU's "not understood" (Rasa's FallbackClassifier intent): the bot asks the customer to rephrase.
+NOT_UNDERSTOOD = "nlu_fallback"
+
+
+def says_nothing(text: str) -> bool:
+    """Only punctuation and symbols ("。", "……", "？？？", "+++"): nothing to read an intent from.
+    Emoji are pictures that say something (👍, 🙏) and are left to the classifier."""
+    return bool(text.strip()) and not any(char.isalnum() or unicodedata.category(char) == "So" for char in text)
+
+
 def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | None:
     """The intent whose pattern matches the whole message, if any."""
     key = squeeze(text)
@@ -210,7 +223,7 @@ class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
         text = message.get(TEXT) or ""
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
-        chosen = rule_intent(text, self._rules)
+        chosen = NOT_UNDERSTOOD if says_nothing(text) else rule_intent(text, self._rules)
         if chosen is None and leaked_secret(text):
             chosen = REPORT_FRAUD
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):

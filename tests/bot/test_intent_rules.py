@@ -198,3 +198,26 @@ def test_a_faq_reading_without_a_topic_gives_way_to_the_intent_close_behind(
     assert message.get("intent")["name"] == expected
     if expected != "faq":
         assert [r["name"] for r in message.get("intent_ranking")][:2] == [expected, "faq"]
+
+
+@pytest.mark.parametrize(
+    "text,understood",
+    [
+        ("。", False),
+        ("……", False),
+        ("？？？", False),
+        ("+++", False),
+        ("@#￥%", False),
+        ("👍", True),  # a picture that says yes: the classifier reads it
+        ("🙏🙏", True),
+        ("好。", True),
+        ("6666", True),
+        ("ok", True),
+    ],
+)
+def test_a_message_of_only_punctuation_is_not_understood(rules, text, understood):
+    """ "。" after a risk disclosure or a booking's summary is not a yes: the classifier read it as affirm
+    (0.94); the bot now asks the customer to say it in words."""
+    message = _message(text, "affirm")
+    rules.process([message])
+    assert (message.get("intent")["name"] != "nlu_fallback") is understood
