@@ -335,7 +335,7 @@ def _hours_text(w: Wording, branch: BranchView, day: dt.date) -> str:
 
 def branch_list(w: Wording, branches: list[BranchView], day: dt.date, today: dt.date | None = None) -> str:
     label = (
-        w("fmt_today")
+        w("fmt_today", weekday=_weekday(w, day))  # "周六上班吗" asked on a Saturday: 今日（周六）
         if day == (today or day)
         else w("fmt_day", weekday=_weekday(w, day), month=day.month, day=day.day)
     )

@@ -441,3 +441,17 @@ async def test_the_customers_own_words_rule_out_loss(dispatcher, tracker_for, do
         "no_loss"
     ) is True
     assert "utter_no_guaranteed_returns" in responses(dispatcher)
+
+
+@pytest.mark.parametrize("asked_on", [dt.datetime(2026, 12, 4, 10, 0), dt.datetime(2026, 12, 5, 10, 0)])
+async def test_a_saturday_question_names_saturday_whatever_day_it_is(
+    asked_on, monkeypatch, dispatcher, tracker_for, domain, seed
+):
+    """ "周六上班吗" on a Friday gets 12月5日（周六）; asked on the Saturday itself, 今日（周六）: the day asked
+    about is always named (a journey failed when it ran after midnight in Beijing on a Friday evening UTC)."""
+    monkeypatch.setattr(handling, "now_local", lambda: asked_on)
+    branch = seed.branches[0]
+    await ActionFindBranches().run(dispatcher, tracker_for(f"{branch.name}周六上班吗", "ask_branch"), domain)
+    listed = dispatcher.messages[0]["branches"]
+    assert branch.name in listed and "周六" in listed
+    assert ("今日" in listed) is (asked_on.weekday() == 5)
