@@ -12,6 +12,8 @@ both environments) imported lazily by the script and sealing helpers.
 * :mod:`banktext.script`: :func:`to_simplified`, :func:`to_traditional`, :func:`is_traditional`, :func:`script_of`;
 * :mod:`banktext.cantonese`: :func:`~banktext.cantonese.to_mandarin`, written Cantonese in Mandarin words;
 * :mod:`banktext.logs`: :class:`RedactingFilter` and :func:`install`, personal numbers kept out of logs;
+* :mod:`banktext.intents`: :data:`~banktext.intents.CONVERSATION_CONTROL`, the contract's intents that
+  are said, not asked;
 * :mod:`banktext.sealing`: :func:`seal`, :func:`unseal`, a call-back number encrypted for staff
   (``cryptography``, installed in both environments, imported lazily).
 """

@@ -36,6 +36,7 @@ from sqlalchemy import Engine, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from banktext import redact, to_simplified
+from banktext.intents import CONVERSATION_CONTROL  # left out of "what customers asked"
 from desk import store
 from knowledge import handoffs as h
 from knowledge import models as m
@@ -43,8 +44,6 @@ from knowledge.db import session_scope
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DAYS = 30
-#: Conversation control in the NLU contract: said, not asked; left out of "what customers asked".
-CONVERSATION_CONTROL = ("greet", "goodbye", "thank", "affirm", "deny")
 #: Why a question was kept as unanswered (``actions/quality.py``, ``actions/products.py``).
 UNANSWERED_REASONS = {"fallback": "没听懂", "product_not_found": "没有这款产品"}
 #: The bot's answer to a message it did not understand (``actions/quality.py``): after an intent

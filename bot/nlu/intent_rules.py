@@ -52,6 +52,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
+from banktext.intents import CONVERSATION_CONTROL, FORM_ANSWER
 from bot.nlu.bank_reference import WordList
 from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 
@@ -60,7 +61,7 @@ OUT_OF_SCOPE = "out_of_scope"
 REPORT_FRAUD = "report_fraud"
 #: Intents that move a conversation along rather than ask something: a question with no FAQ topic
 #: that fits never becomes one of them.
-CONVERSATION_INTENTS = frozenset({"inform", "affirm", "deny", "greet", "goodbye", "thank"})
+CONVERSATION_INTENTS = CONVERSATION_CONTROL | {FORM_ANSWER}
 _NOISE = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】~～…—\-]+")
 
 

@@ -1,0 +1,12 @@
+"""Groups of the NLU contract's intents (``../shared/spec/intents.yml``) that more than one part reads.
+
+The Rasa server's guards, the action server's hand-over summary and the staff's quality report
+each leave conversation control out of "what the customer asked"; they name it from here.
+"""
+
+from __future__ import annotations
+
+#: The contract's conversation control: said, not asked (greetings, thanks, yes and no).
+CONVERSATION_CONTROL = frozenset({"greet", "goodbye", "thank", "affirm", "deny"})
+#: The customer's answer to a form's question (a place, a time, an amount): a reply, not a subject.
+FORM_ANSWER = "inform"
