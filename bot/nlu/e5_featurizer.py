@@ -70,23 +70,26 @@ def _cache_files(prefix: str) -> list[Path]:
     return [DISK_CACHE / f"e5-{prefix}-vectors-8bit.npz", SHIPPED / f"{prefix}-vectors.npz"]
 
 
-def _read(path: Path, prefix: str) -> int:
-    """Adds a file's vectors to the process cache; the number of vectors read."""
-    if not path.is_file():
-        return 0
+#: The files whose vectors are in the process cache, with the modification time they were read (or
+#: written) at: cross-validation trains five times in one process and reads each file once.
+_READ: dict[Path, float] = {}
+
+
+def _read(path: Path, prefix: str) -> None:
+    """Adds a file's vectors to the process cache, unless they are there already."""
+    if not path.is_file() or _READ.get(path) == path.stat().st_mtime:
+        return
     try:
         with np.load(path, allow_pickle=False) as stored:
             if str(stored["encoder"]) != encoder_name():
                 logger.info("e5: %s holds vectors of %s; not used", path, stored["encoder"])
-                return 0
+                return
             vectors = stored["codes"].astype(np.float32) * stored["scales"][:, None]
-            texts = stored["texts"].tolist()
-            for text, vector in zip(texts, vectors, strict=True):
+            for text, vector in zip(stored["texts"].tolist(), vectors, strict=True):
                 _CACHE.setdefault((prefix, text), vector)
-            return len(texts)
+        _READ[path] = path.stat().st_mtime
     except (OSError, ValueError, KeyError):
         logger.warning("the e5 vector file %s is unreadable; computing afresh", path)
-        return 0
 
 
 def _load_disk_cache(prefix: str) -> None:
@@ -102,6 +105,7 @@ def _write(path: Path, texts: list[str], vectors: np.ndarray) -> None:
         tmp, encoder=np.array(encoder_name()), texts=np.array(texts, dtype=str), codes=ints, scales=scales
     )
     tmp.replace(path)
+    _READ[path] = path.stat().st_mtime  # what it holds is what the process cache holds
 
 
 def _save_disk_cache(prefix: str) -> None:

@@ -150,6 +150,7 @@ def test_the_shipped_vectors_are_the_encoders_and_cover_the_training_data(tmp_pa
     sample = texts[:: max(1, len(texts) // 12)]
     monkeypatch.setattr(e5_featurizer, "DISK_CACHE", tmp_path)
     monkeypatch.setattr(e5_featurizer, "_CACHE", e5_featurizer.OrderedDict())
+    monkeypatch.setattr(e5_featurizer, "_READ", {})
     e5_featurizer._load_disk_cache("query")
     assert len(e5_featurizer._CACHE) == len(texts)
     read = np.stack([e5_featurizer._CACHE[("query", t)] for t in sample])
