@@ -58,3 +58,32 @@ async def test_addressing_the_bank_does_not_make_chit_chat_in_scope(agent):
 @pytest.mark.parametrize("text,intent", ADDRESSED_AND_IN_SCOPE)
 async def test_questions_to_the_bank_land_on_their_intent(agent, text, intent):
     assert await _intent(agent, text) == intent
+
+
+def _nonsense(count: int = 40) -> list[str]:
+    """Seeded strings of CJK characters and emoji that no training example uses (bot/nlu/familiarity.py)."""
+    import random
+    from pathlib import Path
+
+    import yaml
+
+    from bot.nlu.normaliser import normalise
+
+    used = set()
+    for path in Path("data/nlu").glob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            used.update(str(block.get("examples", "")))
+    # as the pipeline reads them: 夾 is 夹, which the training data uses
+    rare = [chr(c) for c in range(0x4E00, 0x9FA6) if normalise(chr(c)) not in used]
+    emoji = [chr(c) for c in range(0x1F300, 0x1F5FF) if normalise(chr(c)) not in used]
+    rng = random.Random(13)
+    return ["".join(rng.choice(rare if i % 2 else emoji) for _ in range(rng.randint(1, 5))) for i in range(count)]
+
+
+async def test_nonsense_is_never_read_as_a_yes_or_a_no(agent):
+    """A yes to a risk disclosure or a booking's summary must be said: the classifier read three
+    rare-character strings in four, and every unknown emoji, as affirm (docs/nlu-evaluation.md, session 13)."""
+    read = [(t, await _intent(agent, t)) for t in _nonsense()]
+    guessed = [(t, i) for t, i in read if i in ("affirm", "deny")]
+    assert not guessed, guessed
+    assert sum(i == "nlu_fallback" for _, i in read) >= len(read) * 3 // 4, read

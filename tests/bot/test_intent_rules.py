@@ -221,3 +221,97 @@ def test_a_message_of_only_punctuation_is_not_understood(rules, text, understood
     message = _message(text, "affirm")
     rules.process([message])
     assert (message.get("intent")["name"] != "nlu_fallback") is understood
+
+
+@pytest.fixture(scope="module")
+def read_words(tmp_path_factory):
+    """The normaliser and the bank's jieba tokenizer, as the pipeline runs them."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlu.jieba_tokenizer import BankJiebaTokenizer
+    from bot.nlu.normaliser import ChineseNormaliser
+
+    storage = LocalModelStorage(tmp_path_factory.mktemp("tokenizer"))
+    tokenizer = BankJiebaTokenizer.create(BankJiebaTokenizer.get_default_config(), storage, Resource("t"), None)
+    normaliser = ChineseNormaliser({})
+
+    def read(messages: list[Message]) -> list[Message]:
+        return tokenizer.process(normaliser.process(messages))
+
+    return read
+
+
+def _unfamiliar_words(tmp_path, read_words, examples):
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.familiarity import UnfamiliarWords
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("unfamiliar")
+    context = ExecutionContext(graph_schema=None, node_name="unfamiliar")
+    training = [Message(data={"text": text, "intent": intent}) for text, intent in examples]
+    UnfamiliarWords.create({}, storage, resource, context).train(TrainingData(read_words(training)))
+    return UnfamiliarWords.load({}, storage, resource, context)
+
+
+TRAINING = [
+    ("好的", "affirm"),
+    ("👍", "affirm"),
+    ("不用了", "deny"),
+    ("信用卡怎么挂失", "report_lost_card"),
+    ("我在杭州", "inform"),
+    ("我的卡丢了", "report_lost_card"),
+]
+
+
+@pytest.mark.parametrize(
+    "text,guess,entities,understood",
+    [
+        ("嗀哫嚭", "affirm", [], False),  # rare characters: the classifier read a yes (0.85)
+        ("👂", "affirm", [], False),  # an emoji no example uses
+        ("👎", "deny", [], False),
+        ("asdfgh", "affirm", [], False),  # a keyboard mash
+        ("hhhh", "greet", [], False),
+        ("嗀哫嚭", "complain", [], False),  # a guessed subject that starts a form
+        ("👍", "affirm", [], True),  # a picture the training data uses
+        ("好的👂", "affirm", [], True),  # one known word is enough
+        ("好的", "affirm", [], True),
+        ("好嘅", "affirm", [], True),  # Cantonese is read after normalising: 好的
+        ("卡唔見咗", "report_lost_card", [], True),
+        ("13812345678", "inform", [], True),  # numbers are answers, not nonsense
+        ("6666", "affirm", [], True),
+        ("王小明", "inform", [], True),  # a form answer: the answer shows what was taken
+        ("布尔津县", "out_of_scope", [], True),  # out of scope: the answer says so
+        ("额济纳旗", "ask_branch", [{"entity": "city", "value": "额济纳旗"}], True),  # the catalogue knows it
+    ],
+)
+def test_a_message_of_words_never_seen_in_training_is_not_understood(
+    tmp_path, read_words, text, guess, entities, understood
+):
+    component = _unfamiliar_words(tmp_path, read_words, TRAINING)
+    message = read_words([_message(text, guess)])[0]
+    message.set("entities", entities)
+    component.process([message])
+    intent = message.get("intent")["name"]
+    assert (intent != "nlu_fallback") is understood
+    if understood:
+        assert intent == guess  # the classifier's reading is untouched
+    else:
+        assert [r["name"] for r in message.get("intent_ranking")][:2] == ["nlu_fallback", guess]
+
+
+def test_before_training_nothing_is_unfamiliar(tmp_path, read_words):
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlu.familiarity import UnfamiliarWords
+
+    context = ExecutionContext(graph_schema=None, node_name="unfamiliar")
+    component = UnfamiliarWords.load({}, LocalModelStorage(tmp_path), Resource("never-trained"), context)
+    message = read_words([_message("嗀哫嚭", "affirm")])[0]
+    component.process([message])
+    assert message.get("intent")["name"] == "affirm"
