@@ -171,6 +171,11 @@ def as_number(value: Any) -> float | None:
         return None
 
 
+def not_understood(event: dict[str, Any]) -> bool:
+    """Whether a customer's message (a ``user`` event) was not understood: the bot asked to rephrase."""
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "nlu_fallback"
+
+
 def conversation_id(tracker: Tracker) -> str:
     return tracker.sender_id or "unknown"
 

@@ -9,7 +9,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import KB_ERRORS, bank_facts, conversation_id, kb_session, logger
+from actions.common import KB_ERRORS, bank_facts, conversation_id, kb_session, logger, not_understood
+from actions.risk import disclosure_just_shown
 from banktext import redact
 from knowledge import queries as q
 
@@ -38,8 +39,7 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != "nlu_fallback":
+        if not not_understood(event):
             break
         count += 1
     return count
@@ -63,6 +63,9 @@ class ActionHandleFallback(Action):
             dispatcher.utter_message(response="utter_empty_message")
         elif consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HUMAN:
             dispatcher.utter_message(response="utter_offer_human", hotline=bank_facts().get("hotline", ""))
+        elif tracker.get_slot("disclosure_pending") and disclosure_just_shown(tracker):
+            # the answer to a risk disclosure was not understood: say again which answers it takes
+            dispatcher.utter_message(response="utter_disclosure_reprompt")
         else:
             dispatcher.utter_message(response="utter_please_rephrase")
         return []

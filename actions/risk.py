@@ -16,7 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import Wording, bank_facts
+from actions.common import Wording, bank_facts, not_understood
 from banktext import to_simplified
 from knowledge import queries as q
 from knowledge.queries import ProductView
@@ -130,16 +130,21 @@ def disclosure_just_shown(tracker: Tracker) -> bool:
     """Whether the bot's turn right before the customer's latest message showed a risk disclosure.
 
     Only an answer to that turn acknowledges (or declines) it: a "好的" after the talk has
-    moved on (a lost card, a password) answers something else.
+    moved on (a lost card, a password) answers something else. A message in between that the
+    bot did not understand ("。", an unknown emoji) moved nothing on: the answer after the
+    "please rephrase" still answers the disclosure.
     """
-    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
-    if len(users) < 2:
-        return False
-    previous, latest = users[-2], users[-1]
-    return any(
-        e.get("event") == "slot" and e.get("name") == "disclosure_pending" and e.get("value") is True
-        for e in tracker.events[previous:latest]
-    )
+    events = tracker.events
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    for previous, latest in reversed(list(zip(users, users[1:], strict=False))):
+        if any(
+            e.get("event") == "slot" and e.get("name") == "disclosure_pending" and e.get("value") is True
+            for e in events[previous:latest]
+        ):
+            return True
+        if not not_understood(events[previous]):
+            return False
+    return False
 
 
 def max_risk_for(tolerance: str) -> str:

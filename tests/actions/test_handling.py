@@ -317,6 +317,16 @@ async def test_fallback_rephrase_then_human_and_logged(dispatcher, tracker_for, 
     assert "嗯嗯那个啥 138****5678" in texts
 
 
+async def test_a_reply_to_a_disclosure_not_understood_is_told_which_answers_it_takes(dispatcher, tracker_for, domain):
+    shown = [
+        {"event": "user", "text": "纳指基金怎么样"},
+        {"event": "slot", "name": "disclosure_pending", "value": True},
+    ]
+    tracker = tracker_for("👂", "nlu_fallback", slots={"disclosure_pending": True}, events=shown, confidence=1.0)
+    await ActionHandleFallback().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_disclosure_reprompt"]
+
+
 async def test_empty_message_gets_a_prompt(dispatcher, tracker_for, domain):
     await ActionHandleFallback().run(dispatcher, tracker_for("   ", "nlu_fallback"), domain)
     assert responses(dispatcher) == ["utter_empty_message"]

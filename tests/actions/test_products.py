@@ -358,6 +358,23 @@ async def test_a_stale_ok_acknowledges_nothing(dispatcher, tracker_for, domain, 
     assert kb.scalar(select(m.DisclosureAcknowledgement.id).order_by(m.DisclosureAcknowledgement.id.desc())) == before
 
 
+async def test_a_reply_not_understood_in_between_keeps_the_disclosure_open(dispatcher, tracker_for, domain, kb):
+    """ "嗀哫嚭" after the disclosure got "please say it again"; the "好的" after that answers the disclosure."""
+    not_understood = {"event": "user", "text": "嗀哫嚭", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    pending = {"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "info"}
+    for between in ([not_understood], [not_understood, {"event": "bot", "text": "抱歉"}, not_understood]):
+        tracker = tracker_for("好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, *between])
+        events = await run(ActionAcknowledgeDisclosure(), dispatcher, tracker, domain)
+        assert responses(dispatcher)[0] == "utter_disclosure_acknowledged"
+        assert slots_set(events)["acknowledged_products"] == ["FD-QDII"]
+        dispatcher.messages.clear()
+    # an understood message in between still moves the talk on
+    understood = {"event": "user", "text": "我的卡丢了", "parse_data": {"intent": {"name": "report_lost_card"}}}
+    tracker = tracker_for("好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, not_understood, understood])
+    await run(ActionAcknowledgeDisclosure(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_disclosure_expired"]
+
+
 async def test_details_above_the_assessed_tolerance_are_flagged(dispatcher, tracker_for, domain):
     """A C1 customer who asks for an R4 product is told it is above their level before its details."""
     tracker = tracker_for(
