@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import collections
 import functools
-import logging
 import os
 import secrets
 import socket
@@ -139,16 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         from rasa.core.agent import Agent
         from rasa.core.channels.channel import CollectingOutputChannel
         from rasa.utils.endpoints import EndpointConfig
-        from rasa.utils.log_utils import configure_structlog
 
         import bot.channels  # noqa: F401 - installs bot/speed.py as `rasa run` does
         from banktext import to_traditional
         from bot.channels.gateway import Gateway, Incoming
         from bot.speed import close_sessions
         from bot.stores import TrackerStore
+        from bot.train import quiet_rasa_logs
 
-        configure_structlog(logging.WARNING)  # Rasa's debug log would dwarf the table
-        logging.getLogger("rasa").setLevel(logging.WARNING)
+        quiet_rasa_logs()  # Rasa's debug log would dwarf the table
         _instrument()
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -194,6 +194,9 @@ def train(config: Path, nlu_file: Path, out: Path) -> tuple[str, float]:
 def predict(model: str, texts: list[str]) -> tuple[list[str], float]:
     from rasa.core.agent import Agent
 
+    from bot.train import quiet_rasa_logs
+
+    quiet_rasa_logs()  # Rasa's debug log would print every question parsed
     agent = Agent.load(model)
 
     async def run() -> tuple[list[str], float]:

@@ -169,6 +169,17 @@ class Progress:
         LoggingHook.on_after_node = on_after_node
 
 
+def quiet_rasa_logs() -> None:
+    """Rasa at warning level, as `rasa train --quiet`. Its structlog debug log prints everything until
+    configured, each parsed message with its text among it: in `make eval` those are the real
+    questions, which are only counted."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT / "config.yml"))
@@ -182,11 +193,8 @@ def main(argv=None) -> int:
     progress = Progress()
     progress.line("loading Rasa")
     from rasa.api import train
-    from rasa.utils.common import configure_logging_and_warnings
-    from rasa.utils.log_utils import configure_structlog
 
-    configure_logging_and_warnings(logging.WARNING)  # as `rasa train --quiet`
-    configure_structlog(logging.WARNING)
+    quiet_rasa_logs()
 
     speed_up_training()
     progress.install()

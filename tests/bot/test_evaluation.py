@@ -48,3 +48,23 @@ def test_each_own_validation_set_gets_its_columns_and_says_where_it_comes_from(c
     assert "qa acc" not in printed  # a set that was not measured gets no column
     assert "120 posts naming products by nicknames" in printed and "nickname_questions.tsv" in printed
     assert "real = not parsed in this run" in printed
+
+
+def test_parsing_for_the_evaluation_prints_no_question(capsys):
+    """The real questions are reported as counts: Rasa's debug log of each parse (with its text)
+    must not reach the output of `make eval`."""
+    import structlog
+
+    from bot.train import quiet_rasa_logs
+
+    before = structlog.get_config()
+    try:
+        structlog.reset_defaults()  # as in a fresh process, where structlog prints every level
+        structlog.get_logger().debug("processor.message.parse", parse_data_text="一个真实问题的原文")
+        assert "一个真实问题的原文" in capsys.readouterr().out  # the leak this guards against
+        quiet_rasa_logs()
+        structlog.get_logger().debug("processor.message.parse", parse_data_text="一个真实问题的原文")
+        captured = capsys.readouterr()
+        assert "一个真实问题的原文" not in captured.out + captured.err
+    finally:
+        structlog.configure(**before)
