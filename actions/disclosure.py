@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import Wording, conversation_id, kb_guard, kb_session
 from actions.products import answer, compare_answer
 from actions.recommend import show_recommendations
-from actions.risk import acknowledged, disclosure_just_shown
+from actions.risk import DISCLOSURE_ASKED_AGAIN, acknowledged, disclosure_just_shown, said_yes_plainly
 from knowledge import queries as q
 
 _CLEARED = [SlotSet("disclosure_pending", False), SlotSet("disclosure_product", None), SlotSet("pending_aspect", None)]
@@ -30,6 +30,10 @@ class ActionAcknowledgeDisclosure(Action):
             # the disclosure was shown before the talk moved on: this "好的" answers something else
             dispatcher.utter_message(response="utter_disclosure_expired")
             return list(_CLEARED)
+        if not said_yes_plainly(tracker):
+            # an acknowledgement is recorded for the regulator: a guessed yes asks again, nothing is cleared
+            dispatcher.utter_message(response=DISCLOSURE_ASKED_AGAIN)
+            return []
         codes = [c for c in (tracker.get_slot("disclosure_product") or "").split(",") if c]
         aspect = tracker.get_slot("pending_aspect") or "info"
         done = acknowledged(tracker)

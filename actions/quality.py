@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import KB_ERRORS, bank_facts, conversation_id, kb_session, logger, not_understood
-from actions.risk import disclosure_just_shown
+from actions.risk import DISCLOSURE_ASKED_AGAIN, disclosure_just_shown
 from banktext import redact
 from knowledge import queries as q
 
@@ -65,7 +65,7 @@ class ActionHandleFallback(Action):
             dispatcher.utter_message(response="utter_offer_human", hotline=bank_facts().get("hotline", ""))
         elif tracker.get_slot("disclosure_pending") and disclosure_just_shown(tracker):
             # the answer to a risk disclosure was not understood: say again which answers it takes
-            dispatcher.utter_message(response="utter_disclosure_reprompt")
+            dispatcher.utter_message(response=DISCLOSURE_ASKED_AGAIN)
         else:
             dispatcher.utter_message(response="utter_please_rephrase")
         return []

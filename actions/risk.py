@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import Wording, bank_facts, not_understood
 from banktext import to_simplified
+from banktext.intents import DECIDED_BY_RULE
 from knowledge import queries as q
 from knowledge.queries import ProductView
 
@@ -126,21 +127,37 @@ def correct_guarantee_request(tracker: Tracker, d: CollectingDispatcher) -> bool
     return True
 
 
+#: The bot's request, after a reply it could not take as an answer, to answer the disclosure shown.
+DISCLOSURE_ASKED_AGAIN = "utter_disclosure_reprompt"
+
+
+def _asks_for_the_disclosure(event: dict) -> bool:
+    """The disclosure shown (its slot set), or the request to answer it made again."""
+    if event.get("event") == "slot":
+        return event.get("name") == "disclosure_pending" and event.get("value") is True
+    return event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == DISCLOSURE_ASKED_AGAIN
+
+
+def said_yes_plainly(tracker: Tracker) -> bool:
+    """Whether the customer's yes is theirs, not the classifier's guess: the disclosure's button (a
+    command reaches the bot only when the channel made it), or a yes a whole-message rule read
+    ("好的", "知道了", "我已阅读并知晓风险"). "必须确认吗" or "嗯？" can be read as a yes; they are not one."""
+    latest = tracker.latest_message or {}
+    return (latest.get("text") or "").startswith("/") or latest.get(DECIDED_BY_RULE) == "affirm"
+
+
 def disclosure_just_shown(tracker: Tracker) -> bool:
     """Whether the bot's turn right before the customer's latest message showed a risk disclosure.
 
     Only an answer to that turn acknowledges (or declines) it: a "好的" after the talk has
     moved on (a lost card, a password) answers something else. A message in between that the
-    bot did not understand ("。", an unknown emoji) moved nothing on: the answer after the
-    "please rephrase" still answers the disclosure.
+    bot did not understand ("。", an unknown emoji) moved nothing on, and a request to answer the
+    disclosure counts as showing it again.
     """
     events = tracker.events
     users = [i for i, e in enumerate(events) if e.get("event") == "user"]
     for previous, latest in reversed(list(zip(users, users[1:], strict=False))):
-        if any(
-            e.get("event") == "slot" and e.get("name") == "disclosure_pending" and e.get("value") is True
-            for e in events[previous:latest]
-        ):
+        if any(_asks_for_the_disclosure(e) for e in events[previous:latest]):
             return True
         if not not_understood(events[previous]):
             return False

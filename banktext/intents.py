@@ -10,3 +10,7 @@ from __future__ import annotations
 CONVERSATION_CONTROL = frozenset({"greet", "goodbye", "thank", "affirm", "deny"})
 #: The customer's answer to a form's question (a place, a time, an amount): a reply, not a subject.
 FORM_ANSWER = "inform"
+#: Key of the NLU's parse that names the intent a whole-message rule decided (bot/nlu/intent_rules.py):
+#: a yes the customer said in so many words, where the classifier's yes is a guess. A risk disclosure
+#: is acknowledged only by a yes said plainly or by its button (actions/disclosure.py).
+DECIDED_BY_RULE = "intent_rule"

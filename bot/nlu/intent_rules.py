@@ -52,12 +52,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
-from banktext.intents import CONVERSATION_CONTROL, FORM_ANSWER
+from banktext.intents import CONVERSATION_CONTROL, DECIDED_BY_RULE, FORM_ANSWER
 from bot.nlu.bank_reference import WordList
 from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 OUT_OF_SCOPE = "out_of_scope"
+AFFIRM = "affirm"
+QUESTION_MARKS = "?？"
 REPORT_FRAUD = "report_fraud"
 #: Intents that move a conversation along rather than ask something: a question with no FAQ topic
 #: that fits never becomes one of them.
@@ -225,6 +227,10 @@ class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         chosen = NOT_UNDERSTOOD if says_nothing(text) else rule_intent(text, self._rules)
+        if chosen == AFFIRM and any(mark in text for mark in QUESTION_MARKS):
+            chosen = None  # "嗯？", "好的？": a question, not a yes
+        if chosen is not None:
+            message.set(DECIDED_BY_RULE, chosen, add_to_output=True)
         if chosen is None and leaked_secret(text):
             chosen = REPORT_FRAUD
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):

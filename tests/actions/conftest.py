@@ -10,6 +10,8 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from banktext.intents import DECIDED_BY_RULE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,11 +61,14 @@ def make_tracker(
     active_loop: str | None = None,
     sender_id: str = "web:test-user",
     confidence: float = 0.95,
+    by_rule: bool = False,
 ) -> Tracker:
+    """``by_rule``: the NLU's whole-message rules decided the intent (a yes said plainly)."""
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
         "entities": entities or [],
+        **({DECIDED_BY_RULE: intent} if by_rule else {}),
     }
     user_event = {"event": "user", "text": text, "parse_data": latest}
     return Tracker(

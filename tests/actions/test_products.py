@@ -164,6 +164,7 @@ async def test_risky_product_needs_disclosure_first(dispatcher, tracker_for, dom
         slots={**slots_set(events)},
         sender_id="wechat:o-secret-id",
         events=[{"event": "user", "text": "睿远混合理财怎么样"}, *events],
+        by_rule=True,
     )
     dispatcher.messages.clear()
     events = await run(ActionAcknowledgeDisclosure(), dispatcher, ack, domain)
@@ -363,7 +364,7 @@ async def test_a_reply_not_understood_in_between_keeps_the_disclosure_open(dispa
     not_understood = {"event": "user", "text": "嗀哫嚭", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     pending = {"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "info"}
     for between in ([not_understood], [not_understood, {"event": "bot", "text": "抱歉"}, not_understood]):
-        tracker = tracker_for("好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, *between])
+        tracker = tracker_for("好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, *between], by_rule=True)
         events = await run(ActionAcknowledgeDisclosure(), dispatcher, tracker, domain)
         assert responses(dispatcher)[0] == "utter_disclosure_acknowledged"
         assert slots_set(events)["acknowledged_products"] == ["FD-QDII"]
@@ -373,6 +374,31 @@ async def test_a_reply_not_understood_in_between_keeps_the_disclosure_open(dispa
     tracker = tracker_for("好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, not_understood, understood])
     await run(ActionAcknowledgeDisclosure(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_disclosure_expired"]
+
+
+async def test_only_a_yes_said_plainly_or_the_button_acknowledges(dispatcher, tracker_for, domain, kb):
+    """ "必须确认吗" read as affirm by the classifier is asked again: nothing recorded, the disclosure still
+    pending; the button's payload (only a channel-made command reaches the bot) is recorded."""
+
+    def latest_id():
+        return kb.scalar(select(m.DisclosureAcknowledgement.id).order_by(m.DisclosureAcknowledgement.id.desc()))
+
+    before = latest_id()
+    pending = {"disclosure_pending": True, "disclosure_product": "WM-MIX", "pending_aspect": "info"}
+    guessed = tracker_for("必须确认吗", "affirm", slots=pending, events=DISCLOSURE_SHOWN, confidence=0.999)
+    events = await run(ActionAcknowledgeDisclosure(), dispatcher, guessed, domain)
+    assert responses(dispatcher) == ["utter_disclosure_reprompt"]
+    assert events == [] and latest_id() == before
+    dispatcher.messages.clear()
+    asked_again = [
+        *DISCLOSURE_SHOWN,
+        guessed.events[-1],
+        {"event": "bot", "metadata": {"utter_action": "utter_disclosure_reprompt"}},
+    ]
+    button = tracker_for("/affirm", "affirm", slots=pending, events=asked_again, confidence=1.0)
+    events = await run(ActionAcknowledgeDisclosure(), dispatcher, button, domain)
+    assert responses(dispatcher)[0] == "utter_disclosure_acknowledged"
+    assert slots_set(events)["acknowledged_products"] == ["WM-MIX"] and latest_id() != before
 
 
 async def test_details_above_the_assessed_tolerance_are_flagged(dispatcher, tracker_for, domain):

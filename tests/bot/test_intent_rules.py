@@ -22,6 +22,12 @@ def rules():
         ("已閱讀，知曉風險", "affirm"),
         ("知道风险了", "affirm"),
         ("我了解相关风险，可以继续", "affirm"),
+        ("好的", "affirm"),
+        ("嗯嗯，可以", "affirm"),
+        ("我知道了", "affirm"),
+        ("好的👌", "affirm"),
+        ("OK的", "affirm"),
+        ("明白了，继续吧", "affirm"),
         ("转人工", "request_human"),
         ("人工客服", "request_human"),
         ("帮我转一下人工！", "request_human"),
@@ -315,3 +321,27 @@ def test_before_training_nothing_is_unfamiliar(tmp_path, read_words):
     message = read_words([_message("嗀哫嚭", "affirm")])[0]
     component.process([message])
     assert message.get("intent")["name"] == "affirm"
+
+
+@pytest.mark.parametrize(
+    "text,by_rule",
+    [
+        ("好的", "affirm"),
+        ("知道了", "affirm"),
+        ("我已阅读并知晓风险", "affirm"),
+        ("嗯？", None),  # a question mark: a question, not a yes
+        ("好的？", None),
+        ("可以吗", None),
+        ("必须确认吗", None),
+        ("好的谢谢", None),  # thanks, read by the classifier
+        ("好的再见", None),
+        ("然后呢", None),
+    ],
+)
+def test_a_yes_said_plainly_is_marked_as_decided_by_rule(rules, text, by_rule):
+    """A risk disclosure is acknowledged only by a yes a rule read (actions/risk.py: said_yes_plainly); the
+    classifier reads "必须确认吗" and "嗯？" as affirm at 0.999."""
+    message = _message(text, "affirm")
+    rules.process([message])
+    assert message.get("intent_rule") == by_rule
+    assert message.as_dict(only_output_properties=True).get("intent_rule") == by_rule  # reaches the parse
