@@ -17,7 +17,6 @@ nonsense and are not checked.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from typing import Any
 
@@ -33,7 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from banktext.intents import FORM_ANSWER
 from bot.nlu.components import FingerprintsItsSources
 from bot.nlu.intent_rules import NOT_UNDERSTOOD, OUT_OF_SCOPE, decide
-from bot.nlu.stored import read_stored
+from bot.nlu.stored import read_json, write_json
 
 WORDS_FILE = "words.json"
 #: Readings whose answer repeats what was taken (the slot filled, the subject declined): not undone.
@@ -82,18 +81,12 @@ class UnfamiliarWords(FingerprintsItsSources, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> UnfamiliarWords:
-        words = read_stored(
-            model_storage,
-            resource,
-            lambda directory: json.loads((directory / WORDS_FILE).read_text(encoding="utf-8")),
-            cls.__name__,
-        )
+        words = read_json(model_storage, resource, WORDS_FILE, cls.__name__)
         return cls(model_storage, resource, frozenset(words or ()))
 
     def train(self, training_data: TrainingData) -> Resource:
         known = sorted({w for m in training_data.intent_examples for w in words_to_check(m)})
-        with self._storage.write_to(self._resource) as directory:
-            (directory / WORDS_FILE).write_text(json.dumps(known, ensure_ascii=False), encoding="utf-8")
+        write_json(self._storage, self._resource, WORDS_FILE, known)
         self._known = frozenset(known)
         return self._resource
 

@@ -13,7 +13,6 @@ n-grams stay for the models that need a sequence. The vocabulary is stored as JS
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -30,7 +29,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
 from bot.nlu.sentence_featurizer import SentenceFeatures
-from bot.nlu.stored import read_stored
+from bot.nlu.stored import read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +96,7 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TextCharNgramFeaturizer:
-        vocabulary = read_stored(
-            model_storage,
-            resource,
-            lambda directory: json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8")),
-            cls.__name__,
-        )
+        vocabulary = read_json(model_storage, resource, VOCABULARY_FILE, cls.__name__)
         return cls(config, execution_context.node_name, model_storage, resource, vocabulary)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -114,8 +108,7 @@ class TextCharNgramFeaturizer(SentenceFeatures, SparseFeaturizer, GraphComponent
         vectorizer.fit(texts)
         vocabulary = {ngram: int(index) for ngram, index in vectorizer.vocabulary_.items()}
         self._vectorizer = self._make_vectorizer(vocabulary)
-        with self._storage.write_to(self._resource) as directory:
-            (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+        write_json(self._storage, self._resource, VOCABULARY_FILE, vocabulary)
         return self._resource
 
     def _rows(self, messages: list[Message]) -> Iterable[scipy.sparse.coo_matrix] | None:
