@@ -25,6 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from banktext.intents import UNFAMILIAR_WORDS
 from knowledge import queries as q
 from knowledge.db import DatabaseMissing, session_scope
 from knowledge.text import normalise
@@ -169,6 +170,11 @@ def as_number(value: Any) -> float | None:
         return float(str(value).replace(",", "").strip())
     except ValueError:
         return None
+
+
+def unfamiliar_words(tracker: Tracker) -> bool:
+    """Whether the NLU knew none of the words of the customer's latest message ("asdfgh", "嗀哫嚭")."""
+    return bool((tracker.latest_message or {}).get(UNFAMILIAR_WORDS))
 
 
 def not_understood(event: dict[str, Any]) -> bool:

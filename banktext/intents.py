@@ -14,3 +14,6 @@ FORM_ANSWER = "inform"
 #: a yes the customer said in so many words, where the classifier's yes is a guess. A risk disclosure
 #: is acknowledged only by a yes said plainly or by its button (actions/disclosure.py).
 DECIDED_BY_RULE = "intent_rule"
+#: Key of the NLU's parse, True when none of the message's words occurs in the training data
+#: (bot/nlu/familiarity.py): a free-text answer to a form made only of them ("asdfgh") is not taken.
+UNFAMILIAR_WORDS = "unfamiliar_words"

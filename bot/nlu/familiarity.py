@@ -11,7 +11,9 @@ examples. A message that has words, none of them known, and no entity found by t
 tables and patterns, is marked not understood and the customer is asked to say it in words.
 Two readings are left alone, because their answer shows what was taken and the customer can
 correct it: a form answer (a name, a place the catalogue does not list) and out of scope (an
-unknown town's name). Words with a digit (an amount, a card's last digits, a date) are not
+unknown town's name). Either way the parse says the words were unfamiliar (``unfamiliar_words``),
+and a form does not take such a text as a free answer (the business of a booking, a complaint's
+story). Words with a digit (an amount, a card's last digits, a date) are not
 nonsense and are not checked.
 """
 
@@ -29,7 +31,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from banktext.intents import FORM_ANSWER
+from banktext.intents import FORM_ANSWER, UNFAMILIAR_WORDS
 from bot.nlu.components import FingerprintsItsSources
 from bot.nlu.intent_rules import NOT_UNDERSTOOD, OUT_OF_SCOPE, decide
 from bot.nlu.stored import read_json, write_json
@@ -99,7 +101,11 @@ class UnfamiliarWords(FingerprintsItsSources, GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
+            if not self.unfamiliar(message):
+                continue
+            # said in the parse whatever the reading: a form does not take such a text as a free answer
+            message.set(UNFAMILIAR_WORDS, True, add_to_output=True)
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent and intent not in SHOWN_IN_THE_ANSWER and self.unfamiliar(message):
+            if intent and intent not in SHOWN_IN_THE_ANSWER:
                 decide(message, NOT_UNDERSTOOD)
         return messages

@@ -10,8 +10,6 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from banktext.intents import DECIDED_BY_RULE
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,14 +59,14 @@ def make_tracker(
     active_loop: str | None = None,
     sender_id: str = "web:test-user",
     confidence: float = 0.95,
-    by_rule: bool = False,
+    parse: dict[str, Any] | None = None,
 ) -> Tracker:
-    """``by_rule``: the NLU's whole-message rules decided the intent (a yes said plainly)."""
+    """``parse``: more of the NLU's parse (``DECIDED_BY_RULE``, ``UNFAMILIAR_WORDS``)."""
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
         "entities": entities or [],
-        **({DECIDED_BY_RULE: intent} if by_rule else {}),
+        **(parse or {}),
     }
     user_event = {"event": "user", "text": text, "parse_data": latest}
     return Tracker(

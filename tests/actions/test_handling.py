@@ -24,6 +24,7 @@ from actions.products import ActionAnswerDocuments, ActionAnswerFees, ActionComp
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
 from banktext import mask_phone, redact
+from banktext.intents import UNFAMILIAR_WORDS
 from knowledge import models as m
 from tests.actions.conftest import ROOT, ent, responses, slots_set, without_misses
 
@@ -254,6 +255,25 @@ def test_unknown_place_is_said(dispatcher, tracker_for, domain):
     asked = tracker_for("火星基地", slots={"requested_slot": "appointment_branch"})
     got = ValidateAppointmentForm().validate_appointment_branch("火星基地", dispatcher, asked, domain)
     assert without_misses(got) == {"appointment_branch": None} and responses(dispatcher) == ["utter_branch_not_found"]
+
+
+def test_a_free_answer_of_words_the_nlu_never_saw_is_not_taken(dispatcher, tracker_for, domain):
+    """ "asdfgh" as the business of a booking, "嗀哫嚭" as a complaint's story: asked again, not stored."""
+    unread = {UNFAMILIAR_WORDS: True}
+    business = ValidateAppointmentForm().validate_appointment_business(
+        "asdfgh", dispatcher, tracker_for("asdfgh", "out_of_scope", parse=unread), domain
+    )
+    story = ValidateComplaintForm().validate_complaint_description(
+        "嗀哫嚭嗀哫嚭嗀哫嚭", dispatcher, tracker_for("嗀哫嚭嗀哫嚭嗀哫嚭", "inform", parse=unread), domain
+    )
+    assert without_misses(business) == {"appointment_business": None}
+    assert without_misses(story) == {"complaint_description": None}
+    assert responses(dispatcher) == ["utter_invalid_business", "utter_invalid_complaint_description"]
+    # words the NLU knows, typed in free text, are still taken
+    taken = ValidateAppointmentForm().validate_appointment_business(
+        "办社保卡", dispatcher, tracker_for("办社保卡"), domain
+    )
+    assert without_misses(taken) == {"appointment_business": "办社保卡"}
 
 
 async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):

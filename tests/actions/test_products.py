@@ -18,6 +18,7 @@ from actions.products import (
     ActionApplyProduct,
     ActionCompareProducts,
 )
+from banktext.intents import DECIDED_BY_RULE
 from knowledge import models as m
 from tests.actions.conftest import ent, responses, slots_set
 
@@ -164,7 +165,7 @@ async def test_risky_product_needs_disclosure_first(dispatcher, tracker_for, dom
         slots={**slots_set(events)},
         sender_id="wechat:o-secret-id",
         events=[{"event": "user", "text": "睿远混合理财怎么样"}, *events],
-        by_rule=True,
+        parse={DECIDED_BY_RULE: "affirm"},
     )
     dispatcher.messages.clear()
     events = await run(ActionAcknowledgeDisclosure(), dispatcher, ack, domain)
@@ -364,7 +365,9 @@ async def test_a_reply_not_understood_in_between_keeps_the_disclosure_open(dispa
     not_understood = {"event": "user", "text": "嗀哫嚭", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     pending = {"disclosure_pending": True, "disclosure_product": "FD-QDII", "pending_aspect": "info"}
     for between in ([not_understood], [not_understood, {"event": "bot", "text": "抱歉"}, not_understood]):
-        tracker = tracker_for("好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, *between], by_rule=True)
+        tracker = tracker_for(
+            "好的", "affirm", slots=pending, events=[*DISCLOSURE_SHOWN, *between], parse={DECIDED_BY_RULE: "affirm"}
+        )
         events = await run(ActionAcknowledgeDisclosure(), dispatcher, tracker, domain)
         assert responses(dispatcher)[0] == "utter_disclosure_acknowledged"
         assert slots_set(events)["acknowledged_products"] == ["FD-QDII"]
