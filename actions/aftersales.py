@@ -29,7 +29,7 @@ from actions.common import (
     write_with_retry,
 )
 from banktext import MASKED_PHONE, mask_phone, redact, to_simplified
-from banktext.intents import CONVERSATION_CONTROL, FORM_ANSWER
+from banktext.intents import CONVERSATION_CONTROL, FORM_ANSWER, NOT_UNDERSTOOD
 from knowledge import handoffs as h
 from knowledge import queries as q
 from knowledge import tickets
@@ -208,7 +208,7 @@ REASON_AFTER = {
     "utter_offer_specialist": "specialist",
 }
 #: Intents that are talk, not a subject: left out of the agent's summary.
-_SMALL_TALK = CONVERSATION_CONTROL | {FORM_ANSWER, "nlu_fallback", "rate_service"}
+_SMALL_TALK = CONVERSATION_CONTROL | {FORM_ANSWER, NOT_UNDERSTOOD, "rate_service"}
 
 
 def _user_events(tracker: Tracker) -> list[dict[str, Any]]:

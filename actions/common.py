@@ -25,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from banktext.intents import UNFAMILIAR_WORDS
+from banktext.intents import NOT_UNDERSTOOD, UNFAMILIAR_WORDS
 from knowledge import queries as q
 from knowledge.db import DatabaseMissing, session_scope
 from knowledge.text import normalise
@@ -179,7 +179,7 @@ def unfamiliar_words(tracker: Tracker) -> bool:
 
 def not_understood(event: dict[str, Any]) -> bool:
     """Whether a customer's message (a ``user`` event) was not understood: the bot asked to rephrase."""
-    return ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "nlu_fallback"
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name") == NOT_UNDERSTOOD
 
 
 def conversation_id(tracker: Tracker) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 #: The contract's conversation control: said, not asked (greetings, thanks, yes and no).
 CONVERSATION_CONTROL = frozenset({"greet", "goodbye", "thank", "affirm", "deny"})
+#: The NLU's "not understood" (Rasa's FallbackClassifier intent): the bot asks the customer to rephrase.
+NOT_UNDERSTOOD = "nlu_fallback"
 #: The customer's answer to a form's question (a place, a time, an amount): a reply, not a subject.
 FORM_ANSWER = "inform"
 #: Key of the NLU's parse that names the intent a whole-message rule decided (bot/nlu/intent_rules.py):

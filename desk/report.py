@@ -36,7 +36,7 @@ from sqlalchemy import Engine, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from banktext import redact, to_simplified
-from banktext.intents import CONVERSATION_CONTROL  # left out of "what customers asked"
+from banktext.intents import CONVERSATION_CONTROL, NOT_UNDERSTOOD  # control: left out of "what customers asked"
 from desk import store
 from knowledge import handoffs as h
 from knowledge import models as m
@@ -225,7 +225,7 @@ def _read_tracker(stats: Stats, engine: Engine, start: dt.datetime, end: dt.date
             if str(event.get("text") or "").startswith("/"):
                 continue  # a button pressed: never misunderstood, not part of the rates
             stats.messages[day] = stats.messages.get(day, 0) + 1
-            if intent == "nlu_fallback":
+            if intent == NOT_UNDERSTOOD:
                 stats.fallbacks[day] = stats.fallbacks.get(day, 0) + 1
             elif intent == "out_of_scope":
                 stats.out_of_scope[day] = stats.out_of_scope.get(day, 0) + 1

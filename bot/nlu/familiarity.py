@@ -31,9 +31,9 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from banktext.intents import FORM_ANSWER, UNFAMILIAR_WORDS
+from banktext.intents import FORM_ANSWER, NOT_UNDERSTOOD, UNFAMILIAR_WORDS
 from bot.nlu.components import FingerprintsItsSources
-from bot.nlu.intent_rules import NOT_UNDERSTOOD, OUT_OF_SCOPE, decide
+from bot.nlu.intent_rules import OUT_OF_SCOPE, decide
 from bot.nlu.stored import read_json, write_json
 
 WORDS_FILE = "words.json"

@@ -52,7 +52,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from banktext import to_simplified
-from banktext.intents import CONVERSATION_CONTROL, DECIDED_BY_RULE, FORM_ANSWER
+from banktext.intents import CONVERSATION_CONTROL, DECIDED_BY_RULE, FORM_ANSWER, NOT_UNDERSTOOD
 from bot.nlu.bank_reference import WordList
 from bot.nlu.components import CreatedFromConfig, FingerprintsItsSources
 
@@ -179,10 +179,6 @@ def decide(message: Message, intent: str) -> None:
     rest = [r for r in message.get(INTENT_RANKING_KEY) or [] if r[INTENT_NAME_KEY] != intent]
     message.set(INTENT, top, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
-
-
-#: The NLU's "not understood" (Rasa's FallbackClassifier intent): the bot asks the customer to rephrase.
-NOT_UNDERSTOOD = "nlu_fallback"
 
 
 def says_nothing(text: str) -> bool:

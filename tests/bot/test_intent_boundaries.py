@@ -63,16 +63,11 @@ async def test_questions_to_the_bank_land_on_their_intent(agent, text, intent):
 def _nonsense(count: int = 40) -> list[str]:
     """Seeded strings of CJK characters and emoji that no training example uses (bot/nlu/familiarity.py)."""
     import random
-    from pathlib import Path
-
-    import yaml
 
     from bot.nlu.normaliser import normalise
+    from tests.bot.test_training_data import training_examples
 
-    used = set()
-    for path in Path("data/nlu").glob("*.yml"):
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            used.update(str(block.get("examples", "")))
+    used = set("".join(text for _, _, text in training_examples()))
     # as the pipeline reads them: 夾 is 夹, which the training data uses
     rare = [chr(c) for c in range(0x4E00, 0x9FA6) if normalise(chr(c)) not in used]
     emoji = [chr(c) for c in range(0x1F300, 0x1F5FF) if normalise(chr(c)) not in used]
