@@ -23,9 +23,9 @@ from actions.common import (
     form_missed,
     kb_guard,
     kb_session,
+    no_free_text_answer,
     payload_value,
     response_buttons,
-    unfamiliar_words,
     write_with_retry,
 )
 from banktext import MASKED_PHONE, mask_phone, redact, to_simplified
@@ -117,7 +117,9 @@ class ValidateComplaintForm(GuardedFormValidation):
 
     def validate_complaint_description(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = redact(str(value or "")).strip()
-        if len(text) < MIN_DESCRIPTION or unfamiliar_words(tracker):
+        if no_free_text_answer(tracker, dispatcher, "utter_invalid_complaint_description"):
+            return {"complaint_description": None, **form_missed(tracker, dispatcher)}
+        if len(text) < MIN_DESCRIPTION:
             dispatcher.utter_message(response="utter_invalid_complaint_description")
             return {"complaint_description": None, **form_missed(tracker, dispatcher)}
         return {"complaint_description": text[:2000], **form_hit()}

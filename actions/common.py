@@ -25,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from banktext.intents import NOT_UNDERSTOOD, UNFAMILIAR_WORDS
+from banktext.intents import DECIDED_BY_RULE, DID_NOT_FOLLOW, NOT_UNDERSTOOD, UNFAMILIAR_WORDS
 from knowledge import queries as q
 from knowledge.db import DatabaseMissing, session_scope
 from knowledge.text import normalise
@@ -175,6 +175,29 @@ def as_number(value: Any) -> float | None:
 def unfamiliar_words(tracker: Tracker) -> bool:
     """Whether the NLU knew none of the words of the customer's latest message ("asdfgh", "嗀哫嚭")."""
     return bool((tracker.latest_message or {}).get(UNFAMILIAR_WORDS))
+
+
+#: The answer to a customer who did not follow the bot: an apology, and a person to explain.
+EXPLAIN_AGAIN = "utter_explain_again"
+
+
+def did_not_follow(tracker: Tracker) -> bool:
+    """Whether the customer's latest message says they did not follow the bot ("什么意思", "没看懂")."""
+    return (tracker.latest_message or {}).get(DECIDED_BY_RULE) == DID_NOT_FOLLOW
+
+
+def no_free_text_answer(tracker: Tracker, dispatcher: CollectingDispatcher, invalid_response: str) -> bool:
+    """Whether the customer's reply to a free-text question (a booking's business, a complaint's
+    story) is no answer: the customer saying they did not follow the question ("没看懂": an apology
+    and a person offered), or words the NLU never saw ("asdfgh": ``invalid_response``). Says which;
+    the form then asks again."""
+    if did_not_follow(tracker):
+        dispatcher.utter_message(response=EXPLAIN_AGAIN, hotline=bank_facts().get("hotline", ""))
+        return True
+    if unfamiliar_words(tracker):
+        dispatcher.utter_message(response=invalid_response)
+        return True
+    return False
 
 
 def not_understood(event: dict[str, Any]) -> bool:

@@ -28,10 +28,10 @@ from actions.common import (
     kb_guard,
     kb_session,
     latest_entities,
+    no_free_text_answer,
     payload_value,
     previous_value,
     response_buttons,
-    unfamiliar_words,
     write_with_retry,
 )
 from actions.datetime_zh import parse_day, parse_parts
@@ -549,8 +549,7 @@ class ValidateAppointmentForm(GuardedFormValidation):
             about_else = bool(day or clock) or bool(branches_in_text(s, text))
         if about_else:  # "时间改成下周二下午两点": a change of time or branch, not the business
             return {"appointment_business": previous_value(tracker, "appointment_business")}
-        if unfamiliar_words(tracker):  # "asdfgh" is no business to book a counter for
-            dispatcher.utter_message(response="utter_invalid_business")
+        if no_free_text_answer(tracker, dispatcher, "utter_invalid_business"):  # "asdfgh", "没看懂": no business
             return {"appointment_business": None, **form_missed(tracker, dispatcher)}
         return {"appointment_business": text[:30] or None, **form_hit()}
 

@@ -9,7 +9,16 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import KB_ERRORS, bank_facts, conversation_id, kb_session, logger, not_understood
+from actions.common import (
+    EXPLAIN_AGAIN,
+    KB_ERRORS,
+    bank_facts,
+    conversation_id,
+    did_not_follow,
+    kb_session,
+    logger,
+    not_understood,
+)
 from actions.risk import DISCLOSURE_ASKED_AGAIN, disclosure_just_shown
 from banktext import redact
 from knowledge import queries as q
@@ -46,14 +55,17 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
 
 
 class ActionHandleFallback(Action):
-    """Ask to rephrase; after repeated misunderstanding, offer a human agent. Logs every time."""
+    """Ask to rephrase; after repeated misunderstanding, offer a human agent. A customer who says they
+    did not follow the bot gets an apology and a person to explain. Logs each question not understood."""
 
     def name(self) -> str:
         return "action_handle_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = (tracker.latest_message.get("text") or "").strip()
-        if text:
+        unclear_to_customer = did_not_follow(tracker)
+        at_disclosure = bool(tracker.get_slot("disclosure_pending")) and disclosure_just_shown(tracker)
+        if text and not unclear_to_customer:  # "什么意思" is no question the knowledge base lacks
             try:
                 with kb_session() as s:
                     log_unanswered(s, tracker, reason="fallback")
@@ -61,9 +73,11 @@ class ActionHandleFallback(Action):
                 logger.error("could not log an unanswered question: %s", type(exc).__name__)
         if not text:
             dispatcher.utter_message(response="utter_empty_message")
+        elif unclear_to_customer and not at_disclosure:  # at a disclosure, the re-ask offers a person too
+            dispatcher.utter_message(response=EXPLAIN_AGAIN, hotline=bank_facts().get("hotline", ""))
         elif consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HUMAN:
             dispatcher.utter_message(response="utter_offer_human", hotline=bank_facts().get("hotline", ""))
-        elif tracker.get_slot("disclosure_pending") and disclosure_just_shown(tracker):
+        elif at_disclosure:
             # the answer to a risk disclosure was not understood: say again which answers it takes
             dispatcher.utter_message(response=DISCLOSURE_ASKED_AGAIN)
         else:

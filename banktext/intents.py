@@ -19,3 +19,8 @@ DECIDED_BY_RULE = "intent_rule"
 #: Key of the NLU's parse, True when none of the message's words occurs in the training data
 #: (bot/nlu/familiarity.py): a free-text answer to a form made only of them ("asdfgh") is not taken.
 UNFAMILIAR_WORDS = "unfamiliar_words"
+#: Value of ``DECIDED_BY_RULE`` when the customer says they did not follow the bot ("什么意思",
+#: "没看懂", "能说清楚点吗"): not understood, and answered with an apology and a person to explain,
+#: not with "please rephrase" (actions/quality.py). The classifier read these as a no, a complaint
+#: or a product question.
+DID_NOT_FOLLOW = "did_not_follow"

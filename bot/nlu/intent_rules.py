@@ -35,7 +35,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from rasa.engine.graph import GraphComponent
@@ -72,11 +72,21 @@ def squeeze(text: str) -> str:
     return _NOISE.sub("", to_simplified(text or "")).lower()
 
 
+class Rule(NamedTuple):
+    intent: str
+    pattern: re.Pattern
+    #: what the parse records as decided (``DECIDED_BY_RULE``): the intent, unless the rule names a
+    #: finer reading (``did_not_follow`` is not understood, said in words)
+    label: str
+
+
 @lru_cache(maxsize=4)
-def load_rules(path: str) -> tuple[tuple[str, re.Pattern], ...]:
+def load_rules(path: str) -> tuple[Rule, ...]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return tuple(
-        (rule["intent"], re.compile(pattern)) for rule in data.get("rules", []) for pattern in rule["patterns"]
+        Rule(rule["intent"], re.compile(pattern), rule.get("label", rule["intent"]))
+        for rule in data.get("rules", [])
+        for pattern in rule["patterns"]
     )
 
 
@@ -187,12 +197,18 @@ def says_nothing(text: str) -> bool:
     return bool(text.strip()) and not any(char.isalnum() or unicodedata.category(char) == "So" for char in text)
 
 
-def rule_intent(text: str, rules: tuple[tuple[str, re.Pattern], ...]) -> str | None:
-    """The intent whose pattern matches the whole message, if any."""
+def matching_rule(text: str, rules: tuple[Rule, ...]) -> Rule | None:
+    """The rule whose pattern matches the whole message, if any."""
     key = squeeze(text)
     if not key or len(key) > 40:
         return None
-    return next((intent for intent, pattern in rules if pattern.fullmatch(key)), None)
+    return next((rule for rule in rules if rule.pattern.fullmatch(key)), None)
+
+
+def rule_intent(text: str, rules: tuple[Rule, ...]) -> str | None:
+    """The intent whose pattern matches the whole message, if any."""
+    rule = matching_rule(text, rules)
+    return rule.intent if rule else None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -222,11 +238,15 @@ class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
         text = message.get(TEXT) or ""
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
-        chosen = NOT_UNDERSTOOD if says_nothing(text) else rule_intent(text, self._rules)
+        chosen = label = None
+        if says_nothing(text):
+            chosen = label = NOT_UNDERSTOOD
+        elif rule := matching_rule(text, self._rules):
+            chosen, label = rule.intent, rule.label
         if chosen == AFFIRM and any(mark in text for mark in QUESTION_MARKS):
             chosen = None  # "嗯？", "好的？": a question, not a yes
         if chosen is not None:
-            message.set(DECIDED_BY_RULE, chosen, add_to_output=True)
+            message.set(DECIDED_BY_RULE, label, add_to_output=True)
         if chosen is None and leaked_secret(text):
             chosen = REPORT_FRAUD
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):

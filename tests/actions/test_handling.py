@@ -24,7 +24,7 @@ from actions.products import ActionAnswerDocuments, ActionAnswerFees, ActionComp
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
 from banktext import mask_phone, redact
-from banktext.intents import UNFAMILIAR_WORDS
+from banktext.intents import DECIDED_BY_RULE, DID_NOT_FOLLOW, UNFAMILIAR_WORDS
 from knowledge import models as m
 from tests.actions.conftest import ROOT, ent, responses, slots_set, without_misses
 
@@ -276,6 +276,22 @@ def test_a_free_answer_of_words_the_nlu_never_saw_is_not_taken(dispatcher, track
     assert without_misses(taken) == {"appointment_business": "办社保卡"}
 
 
+def test_a_customer_who_did_not_follow_a_free_text_question_is_not_taken_at_their_word(
+    dispatcher, tracker_for, domain
+):
+    """"没看懂" after "什么业务?" was booked as the business; "看不懂你说的" would be a complaint's story."""
+    lost = {DECIDED_BY_RULE: DID_NOT_FOLLOW}
+    business = ValidateAppointmentForm().validate_appointment_business(
+        "没看懂", dispatcher, tracker_for("没看懂", "nlu_fallback", parse=lost), domain
+    )
+    story = ValidateComplaintForm().validate_complaint_description(
+        "看不懂你说的", dispatcher, tracker_for("看不懂你说的", "nlu_fallback", parse=lost), domain
+    )
+    assert without_misses(business) == {"appointment_business": None}
+    assert without_misses(story) == {"complaint_description": None}
+    assert responses(dispatcher) == ["utter_explain_again", "utter_explain_again"]
+
+
 async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):
     form = ValidateComplaintForm()
     described = without_misses(
@@ -345,6 +361,41 @@ async def test_a_reply_to_a_disclosure_not_understood_is_told_which_answers_it_t
     tracker = tracker_for("👂", "nlu_fallback", slots={"disclosure_pending": True}, events=shown, confidence=1.0)
     await ActionHandleFallback().run(dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_disclosure_reprompt"]
+
+
+async def test_a_customer_who_did_not_follow_gets_an_apology_and_a_person_not_a_gap(
+    dispatcher, tracker_for, domain, kb
+):
+    """"什么意思" after an answer: the bot says it was unclear and offers a person, even after another
+    message it did not understand; it is no question the knowledge base lacks."""
+    fallback_event = {"event": "user", "text": "啊啊啊", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    tracker = tracker_for(
+        "什么意思", "nlu_fallback", events=[fallback_event], confidence=1.0, parse={DECIDED_BY_RULE: DID_NOT_FOLLOW}
+    )
+    await ActionHandleFallback().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_explain_again"]
+    assert domain["responses"]["utter_explain_again"][0]["buttons"][0]["payload"] == "/request_human"
+    assert not kb.scalars(select(m.UnansweredQuestion).where(m.UnansweredQuestion.text == "什么意思")).all()
+
+
+async def test_a_customer_who_did_not_follow_a_disclosure_is_asked_again_with_a_person_offered(
+    dispatcher, tracker_for, domain
+):
+    shown = [
+        {"event": "user", "text": "纳指基金怎么样"},
+        {"event": "slot", "name": "disclosure_pending", "value": True},
+    ]
+    tracker = tracker_for(
+        "看不懂",
+        "nlu_fallback",
+        slots={"disclosure_pending": True},
+        events=shown,
+        confidence=1.0,
+        parse={DECIDED_BY_RULE: DID_NOT_FOLLOW},
+    )
+    await ActionHandleFallback().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_disclosure_reprompt"]
+    assert "/request_human" in [b["payload"] for b in domain["responses"]["utter_disclosure_reprompt"][0]["buttons"]]
 
 
 async def test_empty_message_gets_a_prompt(dispatcher, tracker_for, domain):

@@ -347,3 +347,50 @@ def test_a_yes_said_plainly_is_marked_as_decided_by_rule(rules, text, by_rule):
     rules.process([message])
     assert message.get("intent_rule") == by_rule
     assert message.as_dict(only_output_properties=True).get("intent_rule") == by_rule  # reaches the parse
+
+
+@pytest.mark.parametrize(
+    "text,classifier_read",
+    [
+        ("什么意思", "complain"),  # opened a complaint form
+        ("什麼意思？", "complain"),
+        ("啥意思", "ask_product_info"),
+        ("这是什么意思啊", "ask_product_info"),
+        ("没看懂", "deny"),  # left the form the customer was in
+        ("看不懂", "deny"),
+        ("我没听懂", "deny"),
+        ("不明白你说的", "deny"),
+        ("你说的我不懂", "deny"),
+        ("不懂", "deny"),
+        ("能说清楚点吗", "affirm"),  # a yes nobody said
+        ("能解释一下吗", "ask_product_info"),
+        ("你在说什么", "ask_capabilities"),
+        ("再说一遍", "affirm"),
+        ("说人话", "request_human"),
+    ],
+)
+def test_a_customer_who_did_not_follow_is_not_understood_and_says_so(rules, text, classifier_read):
+    """"什么意思" after an answer: not a complaint, a no or a product question, but a customer the bot lost.
+    The parse says why (the fallback action apologises and offers a person to explain)."""
+    message = _message(text, classifier_read)
+    rules.process([message])
+    assert message.get("intent") == {"name": "nlu_fallback", "confidence": 1.0}
+    assert message.as_dict(only_output_properties=True).get("intent_rule") == "did_not_follow"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "大额存单是什么意思",  # a question about a product
+        "LPR什么意思",
+        "网银转账限额什么意思",
+        "不清楚",  # an answer ("I don't know"), not a complaint about the bot
+        "不知道",
+        "不懂理财，有什么推荐",
+        "我不懂怎么开通手机银行",
+        "看不懂信用卡账单怎么办",
+        "刚才说的那个是啥意思",  # the product just named: a product question (data/nlu/consultation.yml)
+    ],
+)
+def test_a_question_that_says_it_does_not_understand_something_is_left_to_the_classifier(rules, text):
+    assert rule_intent(text, rules._rules) is None
