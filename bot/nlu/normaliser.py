@@ -13,7 +13,13 @@ from typing import Any
 
 from rasa.engine.graph import GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -42,6 +48,16 @@ def normalise(text: str) -> str:
     return to_mandarin(whole)
 
 
+def _follow_entity_values(message: Message, old: str, new: str) -> None:
+    """A training example's entity whose value is its own words ([五萬](amount)) takes the normalised
+    words too. Otherwise Rasa's synonym mapper learns 五万 → 五萬 from the difference, and the
+    Simplified words a customer types come out as the Traditional value."""
+    for entity in message.get(ENTITIES) or []:
+        start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+        if start is not None and end is not None and entity.get(ENTITY_ATTRIBUTE_VALUE) == old[start:end]:
+            entity[ENTITY_ATTRIBUTE_VALUE] = new[start:end]
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
 class ChineseNormaliser(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
     """Runs first in the pipeline and rewrites the message text in place."""
@@ -62,6 +78,7 @@ class ChineseNormaliser(FingerprintsItsSources, CreatedFromConfig, GraphComponen
             new = new[: self._max_chars]
         if new != text:
             message.set(TEXT, new)
+            _follow_entity_values(message, text, new)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

@@ -34,6 +34,33 @@ def test_normalise_keeps_length(text):
     assert len(normalise(text)) == len(text)
 
 
+def test_a_traditional_training_example_teaches_no_synonym_into_traditional(tmp_path):
+    """[五萬](amount) in a training example: once normalised, its value is 五万 too. Rasa's synonym
+    mapper learned 五万 → 五萬 from the difference (a warning at every training), so a customer's 五万
+    came out as the Traditional value. A value written apart from the words is the writer's and stays."""
+    from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    from bot.nlu.normaliser import ChineseNormaliser
+
+    data = RasaYAMLReader().reads(
+        "version: '3.1'\nnlu:\n- intent: ask_interest_rate\n  examples: |\n"
+        "    - 幫我存[五萬](amount)[一年](term)[定期]{\"entity\": \"product_type\", \"value\": \"time_deposit\"}\n"
+    )
+    ChineseNormaliser({}).process_training_data(data)
+    example = data.training_examples[0]
+    assert example.get("text") == "帮我存五万一年定期"
+    assert [e["value"] for e in example.get("entities")] == ["五万", "一年", "time_deposit"]
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    mapper = EntitySynonymMapper.create({}, LocalModelStorage(tmp_path), Resource("synonyms"), None)
+    mapper.train(data)  # learns from the normalised examples, as in training
+    entities = [{"entity": "amount", "value": "五万", "start": 3, "end": 5}]
+    mapper.replace_synonyms(entities)
+    assert entities[0]["value"] == "五万"
+
+
 @pytest.mark.parametrize(
     "text,value",
     [
