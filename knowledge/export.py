@@ -115,8 +115,10 @@ def bank_reference_variants(seed: Seed, nlu_dir: Path, share: float = 0.5, rng_s
     a share of the hand-written in-scope examples (and FAQ questions) teaches the
     classifier that such a reference marks the bank's own business (the NLU
     contract: customers call the bank by its name or 你们 / 你们银行 / 贵行).
+
+    Whether a sentence gets a variant, and which, depends on that sentence alone: an example added,
+    moved or relabelled elsewhere changes no other sentence's variant.
     """
-    rng = random.Random(rng_seed)
     refs = [seed.bank.name, seed.bank.short_name, "你们银行", "你们", "贵行", "你行", f"你们{seed.bank.short_name}"]
     refs_with_de = refs + [f"{r}的" for r in refs]
     sources: list[tuple[str, str]] = []
@@ -135,6 +137,7 @@ def bank_reference_variants(seed: Seed, nlu_dir: Path, share: float = 0.5, rng_s
     existing = {text for _, text in sources}
     out: dict[str, set[str]] = {}
     for intent, text in sources:
+        rng = random.Random(f"{rng_seed}:{text}")
         if rng.random() > share or any(r in text for r in refs[:2]):
             continue
         if any(w in text for w in OWN_BANK_WORDS):

@@ -364,13 +364,14 @@ def test_a_yes_said_plainly_is_marked_as_decided_by_rule(rules, text, by_rule):
         ("不懂", "deny"),
         ("能说清楚点吗", "affirm"),  # a yes nobody said
         ("能解释一下吗", "ask_product_info"),
+        ("能简单解释一下吗", "ask_product_info"),
         ("你在说什么", "ask_capabilities"),
         ("再说一遍", "affirm"),
         ("说人话", "request_human"),
     ],
 )
 def test_a_customer_who_did_not_follow_is_not_understood_and_says_so(rules, text, classifier_read):
-    """"什么意思" after an answer: not a complaint, a no or a product question, but a customer the bot lost.
+    """ "什么意思" after an answer: not a complaint, a no or a product question, but a customer the bot lost.
     The parse says why (the fallback action apologises and offers a person to explain)."""
     message = _message(text, classifier_read)
     rules.process([message])

@@ -276,3 +276,27 @@ def test_a_topic_the_contract_gives_another_intent_trains_that_intent(seed, tmp_
     assert "- ATM吞卡了怎么办\n" in by_intent["report_lost_card"]
     assert exported["responses"]["utter_faq/atm_retained_card"][0]["text"] == retained.answer.strip()
     assert by_intent["faq/transfer_limit"]  # the rest stay retrieval FAQ
+
+
+def test_a_data_edit_changes_no_other_sentence_s_bank_reference_variant(seed, tmp_path):
+    """Relabelling or removing one hand-written example used to reshuffle the whole generated
+    bank_references.yml (one random stream over all sentences): 400 sentences changed, every shipped
+    sentence vector of them went stale, and measurements moved for no reason. Each sentence's variant
+    now depends on that sentence alone."""
+    from knowledge.export import bank_reference_variants
+
+    nlu = tmp_path / "nlu"
+    nlu.mkdir()
+    lines = [f"我想问一下信用卡{i}号的年费" for i in range(40)] + [f"定期{i}年利率多少" for i in range(40)]
+
+    def write(examples: list[str]) -> dict[str, set[str]]:
+        body = "".join(f"    - {line}\n" for line in examples)
+        (nlu / "consultation.yml").write_text(f"nlu:\n- intent: ask_fees\n  examples: |\n{body}", encoding="utf-8")
+        return {line for lines in bank_reference_variants(seed, nlu).values() for line in lines}
+
+    before = write(lines)
+    after = write(lines[1:])  # the first example moved to another file
+    assert before - after <= {v for v in before if "信用卡0号" in v}
+    assert after <= before
+    ours = {v for v in before & after if "号的年费" in v or "年利率多少" in v}
+    assert 10 < len(ours) < len(lines)  # about half the sentences get a variant
