@@ -257,39 +257,47 @@ def test_unknown_place_is_said(dispatcher, tracker_for, domain):
     assert without_misses(got) == {"appointment_branch": None} and responses(dispatcher) == ["utter_branch_not_found"]
 
 
-def test_a_free_answer_of_words_the_nlu_never_saw_is_not_taken(dispatcher, tracker_for, domain):
-    """ "asdfgh" as the business of a booking, "嗀哫嚭" as a complaint's story: asked again, not stored."""
-    unread = {UNFAMILIAR_WORDS: True}
-    business = ValidateAppointmentForm().validate_appointment_business(
-        "asdfgh", dispatcher, tracker_for("asdfgh", "out_of_scope", parse=unread), domain
+@pytest.mark.parametrize(
+    "business,story,intent,parse,said",
+    [
+        # words the NLU never saw: "asdfgh" as the business of a booking, "嗀哫嚭" as a complaint's story
+        (
+            "asdfgh",
+            "嗀哫嚭嗀哫嚭嗀哫嚭",
+            "out_of_scope",
+            {UNFAMILIAR_WORDS: True},
+            ["utter_invalid_business", "utter_invalid_complaint_description"],
+        ),
+        # a customer who did not follow the question: "没看懂" after "什么业务?" was booked as the business
+        (
+            "没看懂",
+            "看不懂你说的",
+            "nlu_fallback",
+            {DECIDED_BY_RULE: DID_NOT_FOLLOW},
+            ["utter_explain_again", "utter_explain_again"],
+        ),
+    ],
+)
+def test_a_free_answer_that_is_no_answer_is_not_taken(
+    business, story, intent, parse, said, dispatcher, tracker_for, domain
+):
+    """Asked again, with the reason, and not stored."""
+    booked = ValidateAppointmentForm().validate_appointment_business(
+        business, dispatcher, tracker_for(business, intent, parse=parse), domain
     )
-    story = ValidateComplaintForm().validate_complaint_description(
-        "嗀哫嚭嗀哫嚭嗀哫嚭", dispatcher, tracker_for("嗀哫嚭嗀哫嚭嗀哫嚭", "inform", parse=unread), domain
+    told = ValidateComplaintForm().validate_complaint_description(
+        story, dispatcher, tracker_for(story, intent, parse=parse), domain
     )
-    assert without_misses(business) == {"appointment_business": None}
-    assert without_misses(story) == {"complaint_description": None}
-    assert responses(dispatcher) == ["utter_invalid_business", "utter_invalid_complaint_description"]
-    # words the NLU knows, typed in free text, are still taken
+    assert without_misses(booked) == {"appointment_business": None}
+    assert without_misses(told) == {"complaint_description": None}
+    assert responses(dispatcher) == said
+
+
+def test_a_free_answer_in_words_the_nlu_knows_is_taken(dispatcher, tracker_for, domain):
     taken = ValidateAppointmentForm().validate_appointment_business(
         "办社保卡", dispatcher, tracker_for("办社保卡"), domain
     )
     assert without_misses(taken) == {"appointment_business": "办社保卡"}
-
-
-def test_a_customer_who_did_not_follow_a_free_text_question_is_not_taken_at_their_word(
-    dispatcher, tracker_for, domain
-):
-    """"没看懂" after "什么业务?" was booked as the business; "看不懂你说的" would be a complaint's story."""
-    lost = {DECIDED_BY_RULE: DID_NOT_FOLLOW}
-    business = ValidateAppointmentForm().validate_appointment_business(
-        "没看懂", dispatcher, tracker_for("没看懂", "nlu_fallback", parse=lost), domain
-    )
-    story = ValidateComplaintForm().validate_complaint_description(
-        "看不懂你说的", dispatcher, tracker_for("看不懂你说的", "nlu_fallback", parse=lost), domain
-    )
-    assert without_misses(business) == {"appointment_business": None}
-    assert without_misses(story) == {"complaint_description": None}
-    assert responses(dispatcher) == ["utter_explain_again", "utter_explain_again"]
 
 
 async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):
@@ -366,7 +374,7 @@ async def test_a_reply_to_a_disclosure_not_understood_is_told_which_answers_it_t
 async def test_a_customer_who_did_not_follow_gets_an_apology_and_a_person_not_a_gap(
     dispatcher, tracker_for, domain, kb
 ):
-    """"什么意思" after an answer: the bot says it was unclear and offers a person, even after another
+    """ "什么意思" after an answer: the bot says it was unclear and offers a person, even after another
     message it did not understand; it is no question the knowledge base lacks."""
     fallback_event = {"event": "user", "text": "啊啊啊", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     tracker = tracker_for(

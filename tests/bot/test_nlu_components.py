@@ -45,7 +45,7 @@ def test_a_traditional_training_example_teaches_no_synonym_into_traditional(tmp_
 
     data = RasaYAMLReader().reads(
         "version: '3.1'\nnlu:\n- intent: ask_interest_rate\n  examples: |\n"
-        "    - 幫我存[五萬](amount)[一年](term)[定期]{\"entity\": \"product_type\", \"value\": \"time_deposit\"}\n"
+        '    - 幫我存[五萬](amount)[一年](term)[定期]{"entity": "product_type", "value": "time_deposit"}\n'
     )
     ChineseNormaliser({}).process_training_data(data)
     example = data.training_examples[0]
