@@ -78,24 +78,57 @@ def reference_pattern(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in ordered))
 
 
+#: What follows a place name in a bank's name: 兰州银行, 大连农商银行, 曹县农商行, 广东农信, 某某村镇银行; never
+#: 银行卡 ("在上海银行卡丢了" is a card lost in Shanghai).
+_BANK_AFTER_PLACE = re.compile(r"(?:农村商业银行|农商银行|农商行|村镇银行|农村信用社|农信社|信用社|农信|银行)(?!卡)")
+
+
+@dataclass(frozen=True)
+class PlaceBanks:
+    """Banks named after a place (兰州银行, 曹县农商行): other institutions, however many the list of
+    names lacks. China has some 4,000 local banks and rural credit institutions; the list names the ones
+    customers name most, this finds the rest by their place."""
+
+    places: frozenset[str]
+
+    @classmethod
+    def read(cls, path: str) -> PlaceBanks:
+        return cls(frozenset(word for word, _ in _entries(path)))
+
+    def found_in(self, text: str) -> bool:
+        longest = max(map(len, self.places), default=0)
+        for match in _BANK_AFTER_PLACE.finditer(text):
+            end = match.start()
+            if any(text[end - n : end] in self.places for n in range(2, min(longest, end) + 1)):
+                return True
+        return False
+
+
 @dataclass(frozen=True)
 class WordList:
-    """Finds a list's words in a message, except inside the longer words the list names for them."""
+    """Finds a list's words in a message, except inside the longer words the list names for them; and,
+    when given places, a bank named after one of them."""
 
     pattern: re.Pattern[str] | None
     not_inside: re.Pattern[str] | None = None
+    place_banks: PlaceBanks | None = None
 
     @classmethod
-    def read(cls, path: str) -> WordList:
+    def read(cls, path: str, places_path: str | None = None) -> WordList:
         entries = _entries(path)
         inside = [w for _, longer in entries for w in longer]
         return cls(
             reference_pattern(word for word, _ in entries) if entries else None,
             reference_pattern(inside) if inside else None,
+            PlaceBanks.read(places_path) if places_path else None,
         )
 
     def found_in(self, text: str) -> bool:
-        if not text or self.pattern is None:
+        if not text:
+            return False
+        if self.place_banks is not None and self.place_banks.found_in(text):
+            return True
+        if self.pattern is None:
             return False
         if self.not_inside is not None:
             text = self.not_inside.sub(lambda m: "\0" * len(m.group()), text)
@@ -116,6 +149,7 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
             "path": "bot/resources/bank_references.txt",
             "gate_dense": False,
             "gate_featurizers": [],  # the dense featurizers whose output is gated; [] = all before this one
+            "places_path": None,  # place names: a bank named after one (兰州银行) counts as listed
         }
 
     @classmethod
@@ -130,11 +164,11 @@ class BankReferenceFeaturizer(SentenceFeaturizer):
 
     @classmethod
     def files_read(cls, config: dict[str, Any]) -> list[str]:
-        return [config.get("path") or cls.get_default_config()["path"]]
+        return [config.get("path") or cls.get_default_config()["path"], *filter(None, [config.get("places_path")])]
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(config, name)
-        self._words = WordList.read(config["path"])
+        self._words = WordList.read(config["path"], config.get("places_path"))
         if self._words.pattern is None:
             raise ValueError("BankReferenceFeaturizer: no bank references given")
 

@@ -91,9 +91,10 @@ def load_rules(path: str) -> tuple[Rule, ...]:
 
 
 @lru_cache(maxsize=4)
-def load_words(path: str) -> WordList:
+def load_words(path: str, places_path: str | None = None) -> WordList:
     """A one-per-line list, read as the bank-reference features read theirs; a missing file gives none."""
-    return WordList.read(path) if Path(path).is_file() else WordList(None)
+    places = places_path if places_path and Path(places_path).is_file() else None
+    return WordList.read(path, places) if Path(path).is_file() else WordList(None)
 
 
 #: A secret of the card or account: a one-time code, a password, the CVV on the back (with the
@@ -221,18 +222,19 @@ class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
             "rules_path": str(RESOURCES / "intent_rules.yml"),
             "brands_path": str(RESOURCES / "own_brands.txt"),
             "others_path": str(RESOURCES / "other_institutions.txt"),
+            "places_path": str(RESOURCES / "places.txt"),  # a bank named after a place is someone else
         }
 
     @classmethod
     def files_read(cls, config: dict[str, Any]) -> list[str]:
         config = {**cls.get_default_config(), **config}
-        return [config["rules_path"], config["brands_path"], config["others_path"]]
+        return [config["rules_path"], config["brands_path"], config["others_path"], config["places_path"]]
 
     def __init__(self, config: dict[str, Any]) -> None:
         config = {**self.get_default_config(), **config}
         self._rules = load_rules(config["rules_path"])
         self._brands = load_words(config["brands_path"])
-        self._others = load_words(config["others_path"])
+        self._others = load_words(config["others_path"], config["places_path"])
 
     def _decide(self, message: Message) -> None:
         text = message.get(TEXT) or ""

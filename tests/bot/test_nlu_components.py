@@ -340,6 +340,30 @@ def test_a_word_list_names_the_longer_words_a_word_does_not_count_inside(tmp_pat
     assert not WordList(None).found_in("建行")
 
 
+@pytest.mark.parametrize(
+    "text,names_someone_else",
+    [
+        ("兰州银行的定期利率多少", True),  # a city's bank the list of names lacks
+        ("曹县农商行贷款好批吗", True),
+        ("廣東農信手機銀行怎麼綁卡", True),
+        ("我在江阴农村商业银行存的钱", True),
+        ("在兰州银行卡丢了", False),  # a card lost in Lanzhou
+        ("云澜银行兰州分行几点开门", False),  # our branch in a city
+        ("兰州有你们银行吗", False),
+        ("兰州的银行几点下班", False),
+        ("手机银行怎么转账", False),
+    ],
+)
+def test_a_bank_named_after_a_place_is_someone_else(text, names_someone_else):
+    """China has some 4,000 local banks and rural credit institutions; the list names the ones customers name
+    most, the place before 银行 / 农商行 / 农信 finds the rest."""
+    from bot.nlu.bank_reference import WordList
+    from bot.nlu.normaliser import normalise
+
+    others = WordList.read("bot/resources/other_institutions.txt", "bot/resources/places.txt")
+    assert others.found_in(normalise(text)) is names_someone_else
+
+
 def _train_text_ngrams(tmp_path, texts):
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
