@@ -90,16 +90,17 @@ class PlaceBanks:
     customers name most, this finds the rest by their place."""
 
     places: frozenset[str]
+    longest: int
 
     @classmethod
     def read(cls, path: str) -> PlaceBanks:
-        return cls(frozenset(word for word, _ in _entries(path)))
+        places = frozenset(word for word, _ in _entries(path))
+        return cls(places, max(map(len, places), default=0))
 
     def found_in(self, text: str) -> bool:
-        longest = max(map(len, self.places), default=0)
         for match in _BANK_AFTER_PLACE.finditer(text):
             end = match.start()
-            if any(text[end - n : end] in self.places for n in range(2, min(longest, end) + 1)):
+            if any(text[end - n : end] in self.places for n in range(2, min(self.longest, end) + 1)):
                 return True
         return False
 
