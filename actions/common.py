@@ -177,8 +177,9 @@ def unfamiliar_words(tracker: Tracker) -> bool:
     return bool((tracker.latest_message or {}).get(UNFAMILIAR_WORDS))
 
 
-#: The answer to a customer who did not follow the bot: an apology, and a person to explain.
-EXPLAIN_AGAIN = "utter_explain_again"
+def explain_again(dispatcher: CollectingDispatcher) -> None:
+    """The answer to a customer who did not follow the bot: an apology, and a person to explain."""
+    dispatcher.utter_message(response="utter_explain_again", hotline=bank_facts().get("hotline", ""))
 
 
 def did_not_follow(tracker: Tracker) -> bool:
@@ -192,7 +193,7 @@ def no_free_text_answer(tracker: Tracker, dispatcher: CollectingDispatcher, inva
     and a person offered), or words the NLU never saw ("asdfgh": ``invalid_response``). Says which;
     the form then asks again."""
     if did_not_follow(tracker):
-        dispatcher.utter_message(response=EXPLAIN_AGAIN, hotline=bank_facts().get("hotline", ""))
+        explain_again(dispatcher)
         return True
     if unfamiliar_words(tracker):
         dispatcher.utter_message(response=invalid_response)

@@ -10,11 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import (
-    EXPLAIN_AGAIN,
     KB_ERRORS,
     bank_facts,
     conversation_id,
     did_not_follow,
+    explain_again,
     kb_session,
     logger,
     not_understood,
@@ -74,7 +74,7 @@ class ActionHandleFallback(Action):
         if not text:
             dispatcher.utter_message(response="utter_empty_message")
         elif unclear_to_customer and not at_disclosure:  # at a disclosure, the re-ask offers a person too
-            dispatcher.utter_message(response=EXPLAIN_AGAIN, hotline=bank_facts().get("hotline", ""))
+            explain_again(dispatcher)
         elif consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HUMAN:
             dispatcher.utter_message(response="utter_offer_human", hotline=bank_facts().get("hotline", ""))
         elif at_disclosure:
