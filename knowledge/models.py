@@ -263,6 +263,8 @@ class Appointment(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
     business: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    #: when the customer cancelled it (UTC); a cancelled appointment keeps its row
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Complaint(Base):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
 
 from knowledge import models as m
 from knowledge.db import rows_changed
@@ -147,13 +148,26 @@ def add(
 def cancel_all(session: Session, conversation_id: str) -> int:
     """The customer opts out: every reminder of the conversation still waiting is cancelled
     (one being delivered right now too: its delivery then finds nothing to send)."""
-    done = rows_changed(
+    return _cancel_waiting(session, m.Reminder.conversation_id == conversation_id)
+
+
+def _cancel_waiting(session: Session, *conditions: ColumnElement[bool]) -> int:
+    """Cancel the reminders still waiting that meet ``conditions``; how many were."""
+    return rows_changed(
         session,
-        update(m.Reminder)
-        .where(m.Reminder.conversation_id == conversation_id, m.Reminder.status.in_(WAITING))
-        .values(status="cancelled"),
+        update(m.Reminder).where(*conditions, m.Reminder.status.in_(WAITING)).values(status="cancelled"),
     )
-    return done
+
+
+def cancel_for_event(session: Session, conversation_id: str, kind: str, event_local: dt.datetime) -> int:
+    """The event is off (an appointment the customer cancelled): its reminders still waiting are
+    cancelled, the conversation's other reminders kept."""
+    return _cancel_waiting(
+        session,
+        m.Reminder.conversation_id == conversation_id,
+        m.Reminder.kind == kind,
+        m.Reminder.event_at == to_utc(event_local),
+    )
 
 
 def due_ids(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[int]:

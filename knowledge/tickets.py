@@ -23,13 +23,17 @@ from knowledge.handoffs import utcnow
 from knowledge.queries import pseudonym
 
 STATUSES = {"open": "待处理", "in_progress": "处理中", "resolved": "已办结"}
-#: A ticket's code as customers type it (any case, with spaces or dashes between the parts).
-CODE = re.compile(r"(?<![A-Za-z0-9])TS[\s\-]?(\d{6})[\s\-]?([0-9A-Fa-f]{6})(?![0-9A-Za-z])", re.IGNORECASE)
+#: A booking code as customers type it (any case, with spaces or dashes between the parts): its
+#: prefix (``TS`` a complaint ticket, ``YY`` a branch appointment), the date, six characters.
+_CODE = r"(?<![A-Za-z0-9]){prefix}[\s\-]?(\d{{6}})[\s\-]?([0-9A-Fa-f]{{6}})(?![0-9A-Za-z])"
+CODE = re.compile(_CODE.format(prefix="TS"), re.IGNORECASE)
 
 
-def codes_in(text: str) -> list[str]:
-    """The ticket codes a message names, normalised ("ts 261203-a1b2c3" -> "TS261203A1B2C3")."""
-    return [f"TS{date}{tail.upper()}" for date, tail in CODE.findall(text or "")]
+def codes_in(text: str, prefix: str = "TS") -> list[str]:
+    """The codes a message names, normalised ("ts 261203-a1b2c3" -> "TS261203A1B2C3"); tickets'
+    unless another prefix is asked for (``YY``: appointments)."""
+    pattern = CODE if prefix == "TS" else re.compile(_CODE.format(prefix=prefix), re.IGNORECASE)
+    return [f"{prefix}{date}{tail.upper()}" for date, tail in pattern.findall(text or "")]
 
 
 def ticket(session: Session, code: str) -> m.Complaint | None:

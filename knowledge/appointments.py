@@ -1,0 +1,83 @@
+"""Branch appointments the customer booked through the assistant: found again and cancelled.
+
+An appointment belongs to the conversation that booked it (its pseudonym, never the channel's
+user id). The customer cancels one by its code (``YY`` + date + six characters) or, when they do
+not name it, one of their own still ahead; a cancelled appointment keeps its row with the time it
+was cancelled, and the reminder set for it (``knowledge.reminders``) is cancelled with it.
+Appointment times are Beijing time, as booked; ``cancelled_at`` is UTC like every stored time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from knowledge import models as m
+from knowledge import reminders
+from knowledge.db import rows_changed
+from knowledge.handoffs import utcnow
+from knowledge.queries import pseudonym
+from knowledge.tickets import codes_in
+
+PREFIX = "YY"
+#: At most this many of a conversation's appointments are offered for cancelling.
+LISTED = 5
+
+
+def appointment_codes_in(text: str) -> list[str]:
+    """The appointment codes a message names, normalised ("yy 261205-a1b2c3" -> "YY261205A1B2C3")."""
+    return codes_in(text, PREFIX)
+
+
+def upcoming_of(session: Session, conversation_id: str, now_local: dt.datetime) -> list[m.Appointment]:
+    """The conversation's appointments still ahead and not cancelled, soonest first."""
+    return list(
+        session.scalars(
+            select(m.Appointment)
+            .where(
+                m.Appointment.conversation_ref == pseudonym(conversation_id),
+                m.Appointment.cancelled_at.is_(None),
+                m.Appointment.starts_at > now_local,
+            )
+            .order_by(m.Appointment.starts_at, m.Appointment.id)
+            .limit(LISTED)
+        )
+    )
+
+
+class Cancelled(NamedTuple):
+    """What cancelling an appointment did: ``outcome`` is ``cancelled``, ``already`` (cancelled
+    before), ``past`` (its time has gone), ``not_yours`` (booked in another conversation: nothing is
+    said about it) or ``unknown`` (no such code)."""
+
+    outcome: str
+    appointment: m.Appointment | None = None
+    reminders_cancelled: int = 0
+
+
+def cancel(
+    session: Session, conversation_id: str, code: str, now_local: dt.datetime, now: dt.datetime | None = None
+) -> Cancelled:
+    """Cancel the conversation's appointment ``code`` and the reminder set for it."""
+    found = session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    if found is None:
+        return Cancelled("unknown")
+    if found.conversation_ref != pseudonym(conversation_id):
+        return Cancelled("not_yours")
+    if found.cancelled_at is not None:
+        return Cancelled("already", found)
+    if found.starts_at <= now_local:
+        return Cancelled("past", found)
+    changed = rows_changed(
+        session,
+        update(m.Appointment)
+        .where(m.Appointment.id == found.id, m.Appointment.cancelled_at.is_(None))
+        .values(cancelled_at=now or utcnow()),
+    )
+    if not changed:  # cancelled a moment ago, from another window of the same conversation
+        return Cancelled("already", found)
+    dropped = reminders.cancel_for_event(session, conversation_id, "appointment", found.starts_at)
+    return Cancelled("cancelled", found, dropped)
