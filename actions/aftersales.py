@@ -645,10 +645,14 @@ QUIET_EXITS = frozenset({"request_human", "goodbye", "ask_recommendation", "book
 QUIET_FORMS = frozenset({"comment_form"})
 
 
-def stop_form(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-    """Leave the active form, forgetting its half-filled answers."""
+def stop_form(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], quiet: bool = False
+) -> list[EventType]:
+    """Leave the active form, forgetting its half-filled answers; ``quiet`` when what the caller
+    says next is the answer."""
     form = (tracker.active_loop or {}).get("name")
-    if form not in QUIET_FORMS and (tracker.latest_message.get("intent") or {}).get("name") not in QUIET_EXITS:
+    said_next = quiet or (tracker.latest_message.get("intent") or {}).get("name") in QUIET_EXITS
+    if form not in QUIET_FORMS and not said_next:
         dispatcher.utter_message(response="utter_form_stopped")
     slots = (domain.get("forms", {}).get(form, {}) or {}).get("required_slots", []) if form else []
     return [

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions.aftersales import stop_form
 from actions.common import (
     KB_ERRORS,
     GuardedFormValidation,
@@ -36,6 +37,7 @@ from actions.common import (
 )
 from actions.datetime_zh import parse_day, parse_parts
 from banktext import redact, to_simplified
+from knowledge import appointments
 from knowledge import queries as q
 from knowledge.queries import BranchView
 from knowledge.text import normalise
@@ -599,3 +601,107 @@ class ActionBookAppointment(Action):
 
         offer = appointment_offer(dispatcher, when, branch.name)
         return [*(SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")), *offer]
+
+
+#: The appointment the customer was asked to confirm cancelling (its code).
+CANCEL_SLOT = "appointment_to_cancel"
+
+
+class _Booked(NamedTuple):
+    """An appointment as the customer hears it."""
+
+    code: str
+    when: str
+    branch: str
+    business: str
+
+
+def _booked(s: Session, w: Wording, row: Any) -> _Booked:
+    branch = q.get_branch(s, row.branch_code)
+    return _Booked(row.code, format_when(w, row.starts_at), branch.name if branch else row.branch_code, row.business)
+
+
+class ActionCancelAppointment(Action):
+    """Cancel a branch appointment booked here ("取消预约", "明天去不了了，帮我把预约取消了").
+
+    Named by its code (typed, or the button of the question), it is cancelled at once, with the
+    reminder set for it. Not named, the customer's own appointments still ahead are offered: one
+    to confirm (a yes cancels it, a no keeps it), several to choose from. Only the conversation
+    that booked an appointment can cancel it, and another's code gets no details."""
+
+    def name(self) -> str:
+        return "action_cancel_appointment"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        w = Wording(domain)
+        codes = appointments.appointment_codes_in(tracker.latest_message.get("text") or "")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        asked = tracker.get_slot(CANCEL_SLOT)
+        if asked and intent == "deny":
+            dispatcher.utter_message(response="utter_appointment_kept", code=asked)
+            return [SlotSet(CANCEL_SLOT, None)]
+        code = codes[0] if codes else asked if intent == "affirm" else None
+        if code:
+            await self._cancel(dispatcher, tracker, w, code)
+            return [SlotSet(CANCEL_SLOT, None)]
+        with kb_session() as s:
+            ahead = [_booked(s, w, row) for row in appointments.upcoming_of(s, conversation_id(tracker), now_local())]
+        if len(ahead) == 1:
+            dispatcher.utter_message(
+                response="utter_confirm_cancel_appointment",
+                **ahead[0]._asdict(),
+                buttons=[
+                    {"title": w("fmt_cancel_appointment_yes"), "payload": f"取消预约 {ahead[0].code}"},
+                    {"title": w("fmt_cancel_appointment_no"), "payload": "/deny"},
+                ],
+            )
+            return [SlotSet(CANCEL_SLOT, ahead[0].code)]
+        if ahead:
+            dispatcher.utter_message(
+                response="utter_which_appointment_to_cancel",
+                buttons=[
+                    {
+                        "title": w("fmt_cancel_appointment_option", when=b.when, branch=b.branch),
+                        "payload": f"取消预约 {b.code}",
+                    }
+                    for b in ahead
+                ],
+            )
+        else:
+            dispatcher.utter_message(response="utter_no_appointment_to_cancel", **bank_facts())
+        return [SlotSet(CANCEL_SLOT, None)]
+
+    @staticmethod
+    async def _cancel(dispatcher: CollectingDispatcher, tracker: Tracker, w: Wording, code: str) -> None:
+        def cancel(s: Session) -> tuple[str, _Booked | None, int]:
+            done = appointments.cancel(s, conversation_id(tracker), code, now_local())
+            return done.outcome, _booked(s, w, done.appointment) if done.appointment else None, done.reminders_cancelled
+
+        try:
+            outcome, booked, reminders = await write_with_retry(cancel)
+        except KB_ERRORS:
+            dispatcher.utter_message(response="utter_appointment_not_cancelled", code=code, **bank_facts())
+            return
+        if booked is None:  # no such code, or booked in another conversation: nothing about it is told
+            dispatcher.utter_message(response="utter_appointment_not_found", code=code, **bank_facts())
+            return
+        dispatcher.utter_message(
+            response=f"utter_appointment_{outcome}",
+            **booked._asdict(),
+            reminder_note=w("fmt_appointment_reminder_cancelled") if reminders else "",
+        )
+
+
+class ActionCancelAppointmentInForm(ActionCancelAppointment):
+    """ "取消预约" in the middle of booking one: the customer leaves the booking in progress. With a
+    stored appointment's code ("取消预约YY…"), that one is cancelled instead, and the form left quietly."""
+
+    def name(self) -> str:
+        return "action_cancel_appointment_in_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if not appointments.appointment_codes_in(tracker.latest_message.get("text") or ""):
+            return stop_form(dispatcher, tracker, domain)
+        left = stop_form(dispatcher, tracker, domain, quiet=True)
+        return [*left, *await super().run(dispatcher, tracker, domain)]

@@ -62,7 +62,12 @@ ANSWERS = {
     "set_reminder": "action_set_reminder",
     "cancel_reminder": "action_cancel_reminders",
     "list_reminders": "action_list_reminders",
+    "cancel_appointment": "action_cancel_appointment",
 }
+#: Actions that end the form they come in instead of answering: "取消预约" in the middle of booking
+#: one leaves that booking (the action cancels a stored appointment instead when the message names
+#: its code).
+LEAVING = {("appointment_form", "cancel_appointment"): "action_cancel_appointment_in_form"}
 #: One optional question: anything else the customer says ends it and is answered as usual.
 ONE_QUESTION_FORMS = ("comment_form",)
 #: What the rest of the intents get outside any form (data/rules/*.yml).
@@ -88,7 +93,10 @@ def rules() -> list[dict]:
             out.append({"rule": f"{title} inside {form}", "condition": [{"active_loop": form}], "steps": steps, **extra})
 
         for intent, action in ANSWERS.items():
-            rule(intent, [{"intent": intent}, {"action": action}, {"action": form}, {"active_loop": form}])
+            if (form, intent) in LEAVING:
+                rule(intent, [{"intent": intent}, {"action": LEAVING[form, intent]}, {"active_loop": None}])
+            else:
+                rule(intent, [{"intent": intent}, {"action": action}, {"action": form}, {"active_loop": form}])
         rule("a person", [{"intent": "request_human"}, {"action": "action_stop_form"}, {"active_loop": None}, {"action": "action_handoff_to_human"}])
         rule("goodbye", [{"intent": "goodbye"}, {"action": "action_stop_form"}, {"active_loop": None}, {"action": "utter_goodbye"}])
         # leaves the loop either way; when "no" answered the question, the action sets the slot

@@ -80,11 +80,21 @@ class Rule(NamedTuple):
     label: str
 
 
+_WORDS = re.compile(r"<<(\w+)>>")
+
+
 @lru_cache(maxsize=4)
 def load_rules(path: str) -> tuple[Rule, ...]:
+    """The rules in file order; a pattern's ``<<name>>`` is the file's shared ``words: name`` (a
+    non-capturing group), so that one list of day words serves every pattern that needs it."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    words = data.get("words") or {}
+
+    def expand(pattern: str) -> str:
+        return _WORDS.sub(lambda m: f"(?:{words[m.group(1)]})", pattern)
+
     return tuple(
-        Rule(rule["intent"], re.compile(pattern), rule.get("label", rule["intent"]))
+        Rule(rule["intent"], re.compile(expand(pattern)), rule.get("label", rule["intent"]))
         for rule in data.get("rules", [])
         for pattern in rule["patterns"]
     )

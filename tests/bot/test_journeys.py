@@ -60,7 +60,23 @@ from bot.channels.security import SIGNATURE_KEY
 
 JOURNEYS_DIR = Path(__file__).resolve().parent / "journeys"
 STAGES = ("reception", "consultation", "handling", "after-sales")
-TABLES = ("disclosure_ack", "appointment", "complaint", "unanswered_question", "handoff", "satisfaction", "reminder")
+#: What a turn's ``rows`` counts (the change since the journey began): a table's rows, or rows in a state.
+TABLES = {
+    **{
+        table: f"select count(*) from {table}"
+        for table in (
+            "disclosure_ack",
+            "appointment",
+            "complaint",
+            "unanswered_question",
+            "handoff",
+            "satisfaction",
+            "reminder",
+        )
+    },
+    "cancelled_appointment": "select count(*) from appointment where cancelled_at is not null",
+    "cancelled_reminder": "select count(*) from reminder where status = 'cancelled'",
+}
 #: "{date+40}" in what a journey's customer types: a date that stays ahead whenever the test runs.
 RELATIVE_DATE = re.compile(r"\{date\+(\d+)\}")
 TURN_KEYS = {
@@ -181,7 +197,7 @@ def _dated(text: str) -> str:
 
 def _count_rows(db_path: Path) -> dict[str, int]:
     with sqlite3.connect(db_path) as db:
-        return {table: db.execute(f"select count(*) from {table}").fetchone()[0] for table in TABLES}
+        return {name: db.execute(count).fetchone()[0] for name, count in TABLES.items()}
 
 
 def _text(messages: list[dict[str, Any]]) -> str:

@@ -1,0 +1,164 @@
+"""Cancelling a branch appointment booked here: asked and confirmed, by its code, only by the
+conversation that booked it, with the reminder set for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from rasa_sdk.events import ActiveLoop
+from sqlalchemy import select
+
+from actions import handling
+from actions.handling import CANCEL_SLOT, ActionCancelAppointment, ActionCancelAppointmentInForm
+from knowledge import models as m
+from knowledge import queries as q
+from knowledge import reminders
+from knowledge.db import session_scope
+from tests.actions.conftest import responses, slots_set
+
+NOW = dt.datetime(2026, 12, 3, 15, 0)  # Beijing
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(monkeypatch):
+    monkeypatch.setattr(handling, "now_local", lambda: NOW)
+
+
+@pytest.fixture
+def book(kb_url, seed):
+    """Book an appointment for a conversation, ``days`` from NOW, optionally with its reminder."""
+    branch = seed.branches[0]
+
+    def booked(sender: str, days: float, remind: bool = False) -> str:
+        when = NOW + dt.timedelta(days=days)
+        with session_scope(kb_url) as s:
+            code = q.book_appointment(s, sender, branch.code, when, "开户/办卡")
+            if remind:
+                reminders.add(s, sender, "appointment", branch.name, when, reminders.to_utc(NOW))
+        return code
+
+    return booked
+
+
+def _stored(kb, code: str) -> m.Appointment:
+    kb.expire_all()
+    return kb.scalar(select(m.Appointment).where(m.Appointment.code == code))
+
+
+def _reminder_states(kb, sender: str) -> list[str]:
+    kb.expire_all()
+    return [r.status for r in kb.scalars(select(m.Reminder).where(m.Reminder.conversation_id == sender))]
+
+
+async def _say(tracker_for, domain, dispatcher, text: str, intent: str, sender: str, **kwargs):
+    dispatcher.messages.clear()
+    tracker = tracker_for(text, intent, sender_id=sender, **kwargs)
+    action = ActionCancelAppointmentInForm() if kwargs.get("active_loop") else ActionCancelAppointment()
+    return await action.run(dispatcher, tracker, domain)
+
+
+async def test_one_appointment_is_asked_about_then_cancelled_with_its_reminder(
+    book, kb, dispatcher, tracker_for, domain
+):
+    sender = "web:cancel-one"
+    code = book(sender, 2, remind=True)
+    with session_scope() as s:  # another reminder of the same customer stays
+        reminders.add(s, sender, "maturity", "三年定期", NOW + dt.timedelta(days=20), reminders.to_utc(NOW))
+
+    events = await _say(tracker_for, domain, dispatcher, "帮我把预约取消了", "cancel_appointment", sender)
+    assert responses(dispatcher) == ["utter_confirm_cancel_appointment"]
+    asked = dispatcher.messages[0]
+    assert asked["code"] == code and asked["business"] == "开户/办卡"
+    assert [b["payload"] for b in asked["buttons"]] == [f"取消预约 {code}", "/deny"]
+    assert slots_set(events) == {CANCEL_SLOT: code}
+    assert _stored(kb, code).cancelled_at is None
+
+    events = await _say(tracker_for, domain, dispatcher, "好的", "affirm", sender, slots={CANCEL_SLOT: code})
+    assert responses(dispatcher) == ["utter_appointment_cancelled"]
+    assert dispatcher.messages[0]["reminder_note"]  # the customer hears the reminder is gone too
+    assert _stored(kb, code).cancelled_at is not None
+    assert sorted(_reminder_states(kb, sender)) == ["cancelled", "pending"]
+    assert slots_set(events) == {CANCEL_SLOT: None}
+
+    # nothing left to cancel
+    await _say(tracker_for, domain, dispatcher, "取消预约", "cancel_appointment", sender)
+    assert responses(dispatcher) == ["utter_no_appointment_to_cancel"]
+    assert dispatcher.messages[0]["hotline"]
+
+
+async def test_a_no_keeps_the_appointment(book, kb, dispatcher, tracker_for, domain):
+    sender = "web:cancel-no"
+    code = book(sender, 1)
+    await _say(tracker_for, domain, dispatcher, "保留预约", "deny", sender, slots={CANCEL_SLOT: code})
+    assert responses(dispatcher) == ["utter_appointment_kept"]
+    assert _stored(kb, code).cancelled_at is None
+
+
+async def test_a_code_cancels_at_once_and_twice_is_said(book, kb, dispatcher, tracker_for, domain):
+    sender = "web:cancel-code"
+    code = book(sender, 3)
+    typed = f"取消预约 {code[:2].lower()} {code[2:8]}-{code[8:].lower()}"
+    await _say(tracker_for, domain, dispatcher, typed, "cancel_appointment", sender)
+    assert responses(dispatcher) == ["utter_appointment_cancelled"]
+    assert dispatcher.messages[0]["reminder_note"] == ""
+    assert _stored(kb, code).cancelled_at is not None
+    await _say(tracker_for, domain, dispatcher, f"取消预约 {code}", "cancel_appointment", sender)
+    assert responses(dispatcher) == ["utter_appointment_already"]
+
+
+async def test_another_conversations_code_is_neither_cancelled_nor_described(book, kb, dispatcher, tracker_for, domain):
+    code = book("web:cancel-owner", 2)
+    await _say(tracker_for, domain, dispatcher, f"取消预约 {code}", "cancel_appointment", "web:someone-else")
+    assert responses(dispatcher) == ["utter_appointment_not_found"]
+    assert set(dispatcher.messages[0]) >= {"code", "hotline"} and "branch" not in dispatcher.messages[0]
+    assert _stored(kb, code).cancelled_at is None
+
+
+async def test_several_appointments_are_offered_to_choose_and_past_ones_are_not(
+    book, kb, dispatcher, tracker_for, domain
+):
+    sender = "web:cancel-several"
+    past = book(sender, -1)
+    first, second = book(sender, 1), book(sender, 5)
+    events = await _say(tracker_for, domain, dispatcher, "取消预约", "cancel_appointment", sender)
+    assert responses(dispatcher) == ["utter_which_appointment_to_cancel"]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [f"取消预约 {first}", f"取消预约 {second}"]
+    assert slots_set(events) == {CANCEL_SLOT: None}  # a yes alone cancels nothing
+    await _say(tracker_for, domain, dispatcher, f"取消预约 {past}", "cancel_appointment", sender)
+    assert responses(dispatcher) == ["utter_appointment_past"]
+    assert _stored(kb, past).cancelled_at is None
+
+
+async def test_inside_the_booking_form_it_leaves_the_booking_in_progress(book, kb, dispatcher, tracker_for, domain):
+    sender = "web:cancel-in-form"
+    code = book(sender, 2)
+    slots = {"requested_slot": "appointment_time", "appointment_branch": "BJ-GM"}
+    events = await _say(
+        tracker_for,
+        domain,
+        dispatcher,
+        "取消预约",
+        "cancel_appointment",
+        sender,
+        slots=slots,
+        active_loop="appointment_form",
+    )
+    assert responses(dispatcher) == ["utter_form_stopped"]
+    assert ActiveLoop(None) in events and slots_set(events)["appointment_branch"] is None
+    assert _stored(kb, code).cancelled_at is None  # the stored one is not what was meant
+
+    # naming a stored appointment's code leaves the form quietly and cancels that one
+    events = await _say(
+        tracker_for,
+        domain,
+        dispatcher,
+        f"取消预约{code}",
+        "cancel_appointment",
+        sender,
+        slots=slots,
+        active_loop="appointment_form",
+    )
+    assert responses(dispatcher) == ["utter_appointment_cancelled"]
+    assert ActiveLoop(None) in events
+    assert _stored(kb, code).cancelled_at is not None
