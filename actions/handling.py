@@ -567,42 +567,6 @@ def format_when(w: Wording, when: dt.datetime) -> str:
     )
 
 
-class ActionBookAppointment(Action):
-    """Store the booking and confirm it with its code."""
-
-    def name(self) -> str:
-        return "action_book_appointment"
-
-    @kb_guard
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        w = Wording(domain)
-        when = dt.datetime.fromisoformat(tracker.get_slot("appointment_time"))
-        business = tracker.get_slot("appointment_business")
-
-        def book(s: Session) -> tuple[BranchView, str]:
-            branch = q.get_branch(s, tracker.get_slot("appointment_branch"))
-            return branch, q.book_appointment(s, conversation_id(tracker), branch.code, when, business)
-
-        try:
-            branch, code = await write_with_retry(book)
-        except KB_ERRORS:
-            # nothing booked: say so; the answers are kept, so "预约" again books them
-            dispatcher.utter_message(response="utter_booking_not_saved", **bank_facts())
-            return []
-        dispatcher.utter_message(
-            response="utter_appointment_confirmed",
-            code=code,
-            branch=branch.name,
-            address=branch.address,
-            when=format_when(w, when),
-            business=business,
-        )
-        from actions.reminders import appointment_offer
-
-        offer = appointment_offer(dispatcher, when, branch.name)
-        return [*(SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")), *offer]
-
-
 #: The appointment the customer was asked to confirm cancelling (its code).
 CANCEL_SLOT = "appointment_to_cancel"
 
@@ -619,6 +583,56 @@ class _Booked(NamedTuple):
 def _booked(s: Session, w: Wording, row: Any) -> _Booked:
     branch = q.get_branch(s, row.branch_code)
     return _Booked(row.code, format_when(w, row.starts_at), branch.name if branch else row.branch_code, row.business)
+
+
+class ActionBookAppointment(Action):
+    """Store the booking and confirm it with its code. When the customer has other appointments
+    still ahead here (a change of time booked as a new one), they are named, each with a button
+    that cancels it, so that a change does not leave two bookings."""
+
+    def name(self) -> str:
+        return "action_book_appointment"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        w = Wording(domain)
+        when = dt.datetime.fromisoformat(tracker.get_slot("appointment_time"))
+        business = tracker.get_slot("appointment_business")
+
+        def book(s: Session) -> tuple[BranchView, str, list[_Booked]]:
+            branch = q.get_branch(s, tracker.get_slot("appointment_branch"))
+            code = q.book_appointment(s, conversation_id(tracker), branch.code, when, business)
+            ahead = appointments.upcoming_of(s, conversation_id(tracker), now_local())
+            return branch, code, [_booked(s, w, row) for row in ahead if row.code != code]
+
+        try:
+            branch, code, others = await write_with_retry(book)
+        except KB_ERRORS:
+            # nothing booked: say so; the answers are kept, so "预约" again books them
+            dispatcher.utter_message(response="utter_booking_not_saved", **bank_facts())
+            return []
+        dispatcher.utter_message(
+            response="utter_appointment_confirmed",
+            code=code,
+            branch=branch.name,
+            address=branch.address,
+            when=format_when(w, when),
+            business=business,
+        )
+        if others:
+            dispatcher.utter_message(
+                response="utter_other_appointments",
+                count=len(others),
+                rows="\n".join(w("fmt_appointment_row", **b._asdict()) for b in others),
+                buttons=[
+                    {"title": w("fmt_cancel_other_appointment", when=b.when), "payload": f"取消预约 {b.code}"}
+                    for b in others
+                ],
+            )
+        from actions.reminders import appointment_offer
+
+        offer = appointment_offer(dispatcher, when, branch.name)
+        return [*(SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")), *offer]
 
 
 class ActionCancelAppointment(Action):

@@ -10,7 +10,7 @@ from rasa_sdk.events import ActiveLoop
 from sqlalchemy import select
 
 from actions import handling
-from actions.handling import CANCEL_SLOT, ActionCancelAppointment, ActionCancelAppointmentInForm
+from actions.handling import CANCEL_SLOT, ActionBookAppointment, ActionCancelAppointment, ActionCancelAppointmentInForm
 from knowledge import models as m
 from knowledge import queries as q
 from knowledge import reminders
@@ -162,3 +162,35 @@ async def test_inside_the_booking_form_it_leaves_the_booking_in_progress(book, k
     assert responses(dispatcher) == ["utter_appointment_cancelled"]
     assert ActiveLoop(None) in events
     assert _stored(kb, code).cancelled_at is not None
+
+
+async def test_a_new_booking_names_the_others_still_ahead_with_a_button_to_cancel_each(
+    book, kb, dispatcher, tracker_for, domain, seed
+):
+    sender = "web:cancel-rebook"
+    old = book(sender, 2)
+    branch = seed.branches[0]
+    slots = {
+        "appointment_branch": branch.code,
+        "appointment_time": (NOW + dt.timedelta(days=3)).isoformat(timespec="minutes"),
+        "appointment_business": "大额取现",
+    }
+    dispatcher.messages.clear()
+    await ActionBookAppointment().run(dispatcher, tracker_for("", "inform", sender_id=sender, slots=slots), domain)
+    assert responses(dispatcher)[:2] == ["utter_appointment_confirmed", "utter_other_appointments"]
+    other = dispatcher.messages[1]
+    assert old in other["rows"] and other["count"] == 1
+    assert [b["payload"] for b in other["buttons"]] == [f"取消预约 {old}"]
+    assert _stored(kb, old).cancelled_at is None  # named, not cancelled
+
+
+async def test_a_first_booking_names_no_others(book, dispatcher, tracker_for, domain, seed):
+    slots = {
+        "appointment_branch": seed.branches[0].code,
+        "appointment_time": (NOW + dt.timedelta(days=3)).isoformat(timespec="minutes"),
+        "appointment_business": "大额取现",
+    }
+    dispatcher.messages.clear()
+    tracker = tracker_for("", "inform", sender_id="web:first-booking", slots=slots)
+    await ActionBookAppointment().run(dispatcher, tracker, domain)
+    assert "utter_other_appointments" not in responses(dispatcher)
