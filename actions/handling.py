@@ -585,6 +585,26 @@ def _booked(s: Session, w: Wording, row: Any) -> _Booked:
     return _Booked(row.code, format_when(w, row.starts_at), branch.name if branch else row.branch_code, row.business)
 
 
+def _ahead(tracker: Tracker, w: Wording) -> list[_Booked]:
+    """The conversation's appointments still ahead, soonest first."""
+    with kb_session() as s:
+        return [_booked(s, w, row) for row in appointments.upcoming_of(s, conversation_id(tracker), now_local())]
+
+
+def _list_with_cancel_buttons(
+    dispatcher: CollectingDispatcher, w: Wording, response: str, booked: list[_Booked]
+) -> None:
+    """Name each appointment (time, branch, business, code), with a button that cancels it."""
+    dispatcher.utter_message(
+        response=response,
+        count=len(booked),
+        rows="\n".join(w("fmt_appointment_row", **b._asdict()) for b in booked),
+        buttons=[
+            {"title": w("fmt_cancel_other_appointment", when=b.when), "payload": f"取消预约 {b.code}"} for b in booked
+        ],
+    )
+
+
 class ActionBookAppointment(Action):
     """Store the booking and confirm it with its code. When the customer has other appointments
     still ahead here (a change of time booked as a new one), they are named, each with a button
@@ -620,15 +640,7 @@ class ActionBookAppointment(Action):
             business=business,
         )
         if others:
-            dispatcher.utter_message(
-                response="utter_other_appointments",
-                count=len(others),
-                rows="\n".join(w("fmt_appointment_row", **b._asdict()) for b in others),
-                buttons=[
-                    {"title": w("fmt_cancel_other_appointment", when=b.when), "payload": f"取消预约 {b.code}"}
-                    for b in others
-                ],
-            )
+            _list_with_cancel_buttons(dispatcher, w, "utter_other_appointments", others)
         from actions.reminders import appointment_offer
 
         offer = appointment_offer(dispatcher, when, branch.name)
@@ -659,8 +671,7 @@ class ActionCancelAppointment(Action):
         if code:
             await self._cancel(dispatcher, tracker, w, code)
             return [SlotSet(CANCEL_SLOT, None)]
-        with kb_session() as s:
-            ahead = [_booked(s, w, row) for row in appointments.upcoming_of(s, conversation_id(tracker), now_local())]
+        ahead = _ahead(tracker, w)
         if len(ahead) == 1:
             dispatcher.utter_message(
                 response="utter_confirm_cancel_appointment",
@@ -672,16 +683,7 @@ class ActionCancelAppointment(Action):
             )
             return [SlotSet(CANCEL_SLOT, ahead[0].code)]
         if ahead:
-            dispatcher.utter_message(
-                response="utter_which_appointment_to_cancel",
-                buttons=[
-                    {
-                        "title": w("fmt_cancel_appointment_option", when=b.when, branch=b.branch),
-                        "payload": f"取消预约 {b.code}",
-                    }
-                    for b in ahead
-                ],
-            )
+            _list_with_cancel_buttons(dispatcher, w, "utter_which_appointment_to_cancel", ahead)
         else:
             dispatcher.utter_message(response="utter_no_appointment_to_cancel", **bank_facts())
         return [SlotSet(CANCEL_SLOT, None)]
@@ -719,3 +721,21 @@ class ActionCancelAppointmentInForm(ActionCancelAppointment):
             return stop_form(dispatcher, tracker, domain)
         left = stop_form(dispatcher, tracker, domain, quiet=True)
         return [*left, *await super().run(dispatcher, tracker, domain)]
+
+
+class ActionListAppointments(Action):
+    """The customer's own appointments still ahead ("我的预约", "我预约的是几点来着"), each with a button
+    that cancels it; none, and the bot says where else a booking may have been made."""
+
+    def name(self) -> str:
+        return "action_list_appointments"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        w = Wording(domain)
+        ahead = _ahead(tracker, w)
+        if ahead:
+            _list_with_cancel_buttons(dispatcher, w, "utter_your_appointments", ahead)
+        else:
+            dispatcher.utter_message(response="utter_no_appointments", **bank_facts())
+        return []

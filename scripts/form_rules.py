@@ -63,6 +63,7 @@ ANSWERS = {
     "cancel_reminder": "action_cancel_reminders",
     "list_reminders": "action_list_reminders",
     "cancel_appointment": "action_cancel_appointment",
+    "list_appointments": "action_list_appointments",
 }
 #: Actions that end the form they come in instead of answering: "取消预约" in the middle of booking
 #: one leaves that booking (the action cancels a stored appointment instead when the message names

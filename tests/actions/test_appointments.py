@@ -10,7 +10,13 @@ from rasa_sdk.events import ActiveLoop
 from sqlalchemy import select
 
 from actions import handling
-from actions.handling import CANCEL_SLOT, ActionBookAppointment, ActionCancelAppointment, ActionCancelAppointmentInForm
+from actions.handling import (
+    CANCEL_SLOT,
+    ActionBookAppointment,
+    ActionCancelAppointment,
+    ActionCancelAppointmentInForm,
+    ActionListAppointments,
+)
 from knowledge import models as m
 from knowledge import queries as q
 from knowledge import reminders
@@ -194,3 +200,30 @@ async def test_a_first_booking_names_no_others(book, dispatcher, tracker_for, do
     tracker = tracker_for("", "inform", sender_id="web:first-booking", slots=slots)
     await ActionBookAppointment().run(dispatcher, tracker, domain)
     assert "utter_other_appointments" not in responses(dispatcher)
+
+
+async def test_the_customers_own_appointments_are_listed_each_with_a_button_to_cancel_it(
+    book, dispatcher, tracker_for, domain
+):
+    sender = "web:list-mine"
+    book(sender, -1)  # past: not listed
+    first, second = book(sender, 1), book(sender, 4)
+    book("web:someone-else-listing", 2)
+    dispatcher.messages.clear()
+    await ActionListAppointments().run(
+        dispatcher, tracker_for("我的预约", "list_appointments", sender_id=sender), domain
+    )
+    assert responses(dispatcher) == ["utter_your_appointments"]
+    listed = dispatcher.messages[0]
+    assert (
+        first in listed["rows"]
+        and second in listed["rows"]
+        and listed["rows"].index(first) < listed["rows"].index(second)
+    )
+    assert [b["payload"] for b in listed["buttons"]] == [f"取消预约 {first}", f"取消预约 {second}"]
+
+    dispatcher.messages.clear()
+    await ActionListAppointments().run(
+        dispatcher, tracker_for("我的预约", "list_appointments", sender_id="web:none"), domain
+    )
+    assert responses(dispatcher) == ["utter_no_appointments"]

@@ -86,6 +86,7 @@ CASES = {
     "action_cancel_reminders": make_tracker("取消提醒", "cancel_reminder"),
     "action_list_reminders": make_tracker("我设了哪些提醒", "list_reminders"),
     "action_cancel_appointment": make_tracker("取消预约", "cancel_appointment"),
+    "action_list_appointments": make_tracker("我的预约", "list_appointments"),
     "action_cancel_appointment_in_form": make_tracker(
         "取消预约 YY261205ABC123", "cancel_appointment", active_loop="appointment_form"
     ),
