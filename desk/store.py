@@ -53,6 +53,30 @@ INTENT_NAMES = {
     "ask_capabilities": "功能菜单",
     "out_of_scope": "业务范围外",
 }
+#: What staff read for the other intents: conversation control, form answers, and the project's own
+#: intents decided by rules and buttons (not counted among "what customers ask").
+OTHER_INTENT_NAMES = {
+    "greet": "问候",
+    "goodbye": "再见",
+    "thank": "感谢",
+    "affirm": "确认",
+    "deny": "不用/否定",
+    "inform": "回答问题",
+    "rate_service": "评分",
+    "ask_ticket_status": "查投诉进度",
+    "set_reminder": "设提醒",
+    "cancel_reminder": "取消提醒",
+    "list_reminders": "查提醒",
+    "cancel_appointment": "取消预约",
+    "list_appointments": "查预约",
+}
+
+
+def intent_name(intent: str) -> str:
+    """An intent as staff read it."""
+    return INTENT_NAMES.get(intent) or OTHER_INTENT_NAMES.get(intent) or intent
+
+
 RISK_NAMES = {"R1": "R1 谨慎型", "R2": "R2 稳健型", "R3": "R3 平衡型", "R4": "R4 进取型", "R5": "R5 激进型"}
 SEGMENT_NAMES = {
     "student": "学生",
@@ -137,7 +161,7 @@ def handoff_view(session: Session, handoff: m.Handoff, settings: h.Desk | None, 
 def summary_view(handoff: m.Handoff) -> dict[str, Any]:
     s = handoff.summary or {}
     return {
-        "intents": [INTENT_NAMES.get(i, i) for i in s.get("intents", [])],
+        "intents": [intent_name(i) for i in s.get("intents", [])],
         "products": list(s.get("products", [])),
         "segment": SEGMENT_NAMES.get(s.get("segment") or "", s.get("segment")),
         "risk_level": RISK_NAMES.get(s.get("risk_level") or "", s.get("risk_level")),
@@ -248,7 +272,7 @@ def transcript(engine: Engine, conversation_id: str, after: int = 0, limit: int 
                 who = "customer"
                 if text.startswith("/"):  # a button's payload: say what the customer pressed
                     intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-                    text = f"（点击按钮：{INTENT_NAMES.get(intent, intent or '按钮')}）"
+                    text = f"（点击按钮：{intent_name(intent) if intent else '按钮'}）"
             else:
                 who = "agent" if metadata.get("agent") else "bot"
             at = dt.datetime.fromtimestamp(float(event.get("timestamp") or 0), dt.timezone.utc)

@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -341,3 +342,13 @@ def test_the_call_back_number_opens_for_complaint_handlers_only(app, databases, 
     monkeypatch.setenv(sealing.KEY_ENV, base64.urlsafe_b64encode(os.urandom(32)).decode())  # the wrong key
     assert "13712344321" not in logged_in(app, "carol").get("/tickets").get_data(as_text=True)
     assert "13712344321" not in caplog.text
+
+
+def test_staff_read_every_intent_of_the_domain_by_name():
+    import yaml
+
+    domain = Path(__file__).resolve().parents[2] / "domain.yml"
+    intents = yaml.safe_load(domain.read_text(encoding="utf-8"))["intents"]
+    unnamed = [i for i in intents if store.intent_name(i) == i]
+    assert unnamed == [], f"give these intents a name staff read (desk/store.py): {unnamed}"
+    assert store.intent_name("cancel_appointment") == "取消预约" and store.intent_name("ask_fees") == "费用"
