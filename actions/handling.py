@@ -421,6 +421,10 @@ BUSINESS_OF_FAQ = {
 # numbers work gets that topic's answer as the appointment form starts; a plain request to book does not.
 _QUEUE_WORDS = re.compile(r"取号|排号|拿号|抽号|叫号|过号|号过|预约码|约的?号(?!码)|排队|签到|报到|绿色通道|vip窗口")
 _QUESTION = re.compile(r"怎么|咋|如何|哪|吗|么|能不能|可不可以|可以|多久|几|什么|啥|要不要|是不是|还能")
+#: A change to a booking already made: "我想改一下预约时间", "预约能改到后天吗", "改约", "推迟一天".
+_CHANGE_WORDS = re.compile(
+    r"改约|改期|(?:改|换|调|调整|推迟|推后|延后|延期|提前|挪)(?:一下|个|下)?(?:预约|时间|日期|到|成|约|天|期|一天|两天)"
+)
 _MISHAP = re.compile(r"过号|号过|过期|没听到|找不到|取消|改期")
 
 
@@ -454,6 +458,9 @@ class ValidateAppointmentForm(GuardedFormValidation):
         if tracker.get_slot("requested_slot") is None and asks_how_queueing_works(customer_text(tracker)):
             # "线上取号怎么取" / "过号了怎么办": how queue numbers work first, then the offer to book one
             dispatcher.utter_message(response="utter_faq/branch_queue_appointment")
+        changed = _booking_changed(tracker, Wording(domain))
+        if changed:
+            dispatcher.utter_message(response="utter_changing_appointment", **changed._asdict())
         return await super().run(dispatcher, tracker, domain)
 
     async def extract_appointment_time(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
@@ -468,16 +475,22 @@ class ValidateAppointmentForm(GuardedFormValidation):
                 return {"appointment_branch": text}
         looked_up = [c for c in (tracker.get_slot("branch_context") or "").split(",") if c]
         starting = tracker.get_slot("requested_slot") is None  # the form is just starting: nothing asked yet
-        if starting and len(looked_up) == 1 and not tracker.get_slot("appointment_branch"):
-            return {"appointment_branch": looked_up[0]}  # "帮我约一下": the branch just looked up
+        if starting and not tracker.get_slot("appointment_branch"):
+            changed = _booking_changed(tracker, Wording(domain))
+            if changed:
+                return {"appointment_branch": changed.branch_code}  # "预约能改到后天吗": the same branch
+            if len(looked_up) == 1:
+                return {"appointment_branch": looked_up[0]}  # "帮我约一下": the branch just looked up
         return {}
 
     async def extract_appointment_business(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         choice = business_named(customer_text(tracker), domain)
         starting = tracker.get_slot("requested_slot") is None
         if choice is None and starting and not tracker.get_slot("appointment_business"):
-            # the how-to just answered says what the visit is for ("大额取现要预约吗" → 大额取现)
-            choice = BUSINESS_OF_FAQ.get(tracker.get_slot("last_faq") or "")
+            changed = _booking_changed(tracker, Wording(domain))
+            # a change keeps the business; else the how-to just answered says what the visit is for
+            # ("大额取现要预约吗" → 大额取现)
+            choice = changed.business if changed else BUSINESS_OF_FAQ.get(tracker.get_slot("last_faq") or "")
         return {"appointment_business": choice} if choice else {}
 
     def validate_appointment_branch(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
@@ -589,6 +602,31 @@ def _ahead(tracker: Tracker, w: Wording) -> list[_Booked]:
     """The conversation's appointments still ahead, soonest first."""
     with kb_session() as s:
         return [_booked(s, w, row) for row in appointments.upcoming_of(s, conversation_id(tracker), now_local())]
+
+
+class _Changed(NamedTuple):
+    """The booking a change of time starts from, as the customer hears it, with its branch's code."""
+
+    code: str
+    when: str
+    branch: str
+    business: str
+    branch_code: str
+
+
+def _booking_changed(tracker: Tracker, w: Wording) -> _Changed | None:
+    """The booking the customer asks to change as the booking form starts ("我想改一下预约时间",
+    "预约能改到后天吗"): their only one still ahead. The new booking keeps its branch and business
+    unless the message names others; the old one is named with a button to cancel it once the new
+    one is made (nothing is cancelled unasked)."""
+    if tracker.get_slot("requested_slot") is not None or not _CHANGE_WORDS.search(normalise(customer_text(tracker))):
+        return None
+    with kb_session() as s:
+        ahead = appointments.upcoming_of(s, conversation_id(tracker), now_local())
+        if len(ahead) != 1:
+            return None
+        booked = _booked(s, w, ahead[0])
+        return _Changed(*booked, ahead[0].branch_code)
 
 
 def _list_with_cancel_buttons(

@@ -16,6 +16,7 @@ from actions.handling import (
     ActionCancelAppointment,
     ActionCancelAppointmentInForm,
     ActionListAppointments,
+    ValidateAppointmentForm,
 )
 from knowledge import models as m
 from knowledge import queries as q
@@ -34,7 +35,7 @@ def frozen_now(monkeypatch):
 @pytest.fixture
 def book(kb_url, seed):
     """Book an appointment for a conversation, ``days`` from NOW, optionally with its reminder."""
-    branch = seed.branches[0]
+    branch = next(b for b in seed.branches if b.hours.get("mon"))  # open on Mondays: a change books one
 
     def booked(sender: str, days: float, remind: bool = False) -> str:
         when = NOW + dt.timedelta(days=days)
@@ -227,3 +228,42 @@ async def test_the_customers_own_appointments_are_listed_each_with_a_button_to_c
         dispatcher, tracker_for("我的预约", "list_appointments", sender_id="web:none"), domain
     )
     assert responses(dispatcher) == ["utter_no_appointments"]
+
+
+async def _start_booking(tracker_for, domain, dispatcher, text: str, sender: str) -> dict:
+    dispatcher.messages.clear()
+    tracker = tracker_for(text, "book_appointment", sender_id=sender, active_loop="appointment_form")
+    return slots_set(await ValidateAppointmentForm().run(dispatcher, tracker, domain))
+
+
+async def test_a_change_of_time_keeps_the_branch_and_business_of_the_only_booking(
+    book, kb, dispatcher, tracker_for, domain, seed
+):
+    sender = "web:change"
+    old = book(sender, 2)
+    stored = _stored(kb, old)
+    got = await _start_booking(tracker_for, domain, dispatcher, "我想把预约改到下周一上午10点", sender)
+    assert responses(dispatcher)[0] == "utter_changing_appointment" and dispatcher.messages[0]["code"] == old
+    assert got["appointment_branch"] == stored.branch_code and got["appointment_business"] == "开户/办卡"
+    assert got["appointment_time"] == "2026-12-07T10:00"
+    assert _stored(kb, old).cancelled_at is None  # nothing is cancelled unasked
+
+    # no time said: the branch and business are kept, the time is asked
+    got = await _start_booking(tracker_for, domain, dispatcher, "我想改一下预约时间", sender)
+    assert got["appointment_branch"] == stored.branch_code and not got.get("appointment_time")
+
+
+@pytest.mark.parametrize("text", ["我想预约下周一上午10点", "换卡要预约吗"])
+async def test_a_booking_that_is_not_a_change_starts_afresh(text, book, dispatcher, tracker_for, domain):
+    sender = f"web:not-a-change-{len(text)}"
+    book(sender, 2)
+    got = await _start_booking(tracker_for, domain, dispatcher, text, sender)
+    assert "utter_changing_appointment" not in responses(dispatcher)
+    assert not got.get("appointment_branch")
+
+
+async def test_a_change_with_two_bookings_ahead_does_not_guess(book, dispatcher, tracker_for, domain):
+    sender = "web:change-two"
+    book(sender, 1), book(sender, 3)
+    got = await _start_booking(tracker_for, domain, dispatcher, "预约能改到下周一吗", sender)
+    assert "utter_changing_appointment" not in responses(dispatcher) and not got.get("appointment_branch")
