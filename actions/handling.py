@@ -598,6 +598,12 @@ def _booked(s: Session, w: Wording, row: Any) -> _Booked:
     return _Booked(row.code, format_when(w, row.starts_at), branch.name if branch else row.branch_code, row.business)
 
 
+def cancel_payload(code: str) -> str:
+    """A button's payload that cancels the appointment ``code``: a command, so a press keeps the
+    customer's script (a Traditional customer's reply stays Traditional), with the code to read."""
+    return f'/cancel_appointment{{"appointment_code": "{code}"}}'
+
+
 def _ahead(tracker: Tracker, w: Wording) -> list[_Booked]:
     """The conversation's appointments still ahead, soonest first."""
     with kb_session() as s:
@@ -638,7 +644,7 @@ def _list_with_cancel_buttons(
         count=len(booked),
         rows="\n".join(w("fmt_appointment_row", **b._asdict()) for b in booked),
         buttons=[
-            {"title": w("fmt_cancel_other_appointment", when=b.when), "payload": f"取消预约 {b.code}"} for b in booked
+            {"title": w("fmt_cancel_other_appointment", when=b.when), "payload": cancel_payload(b.code)} for b in booked
         ],
     )
 
@@ -715,7 +721,7 @@ class ActionCancelAppointment(Action):
                 response="utter_confirm_cancel_appointment",
                 **ahead[0]._asdict(),
                 buttons=[
-                    {"title": w("fmt_cancel_appointment_yes"), "payload": f"取消预约 {ahead[0].code}"},
+                    {"title": w("fmt_cancel_appointment_yes"), "payload": cancel_payload(ahead[0].code)},
                     {"title": w("fmt_cancel_appointment_no"), "payload": "/deny"},
                 ],
             )

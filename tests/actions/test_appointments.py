@@ -17,6 +17,7 @@ from actions.handling import (
     ActionCancelAppointmentInForm,
     ActionListAppointments,
     ValidateAppointmentForm,
+    cancel_payload,
 )
 from knowledge import models as m
 from knowledge import queries as q
@@ -77,7 +78,7 @@ async def test_one_appointment_is_asked_about_then_cancelled_with_its_reminder(
     assert responses(dispatcher) == ["utter_confirm_cancel_appointment"]
     asked = dispatcher.messages[0]
     assert asked["code"] == code and asked["business"] == "开户/办卡"
-    assert [b["payload"] for b in asked["buttons"]] == [f"取消预约 {code}", "/deny"]
+    assert [b["payload"] for b in asked["buttons"]] == [cancel_payload(code), "/deny"]
     assert slots_set(events) == {CANCEL_SLOT: code}
     assert _stored(kb, code).cancelled_at is None
 
@@ -110,7 +111,7 @@ async def test_a_code_cancels_at_once_and_twice_is_said(book, kb, dispatcher, tr
     assert responses(dispatcher) == ["utter_appointment_cancelled"]
     assert dispatcher.messages[0]["reminder_note"] == ""
     assert _stored(kb, code).cancelled_at is not None
-    await _say(tracker_for, domain, dispatcher, f"取消预约 {code}", "cancel_appointment", sender)
+    await _say(tracker_for, domain, dispatcher, cancel_payload(code), "cancel_appointment", sender)  # the button
     assert responses(dispatcher) == ["utter_appointment_already"]
 
 
@@ -130,7 +131,7 @@ async def test_several_appointments_are_offered_to_choose_and_past_ones_are_not(
     first, second = book(sender, 1), book(sender, 5)
     events = await _say(tracker_for, domain, dispatcher, "取消预约", "cancel_appointment", sender)
     assert responses(dispatcher) == ["utter_which_appointment_to_cancel"]
-    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [f"取消预约 {first}", f"取消预约 {second}"]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [cancel_payload(first), cancel_payload(second)]
     assert slots_set(events) == {CANCEL_SLOT: None}  # a yes alone cancels nothing
     await _say(tracker_for, domain, dispatcher, f"取消预约 {past}", "cancel_appointment", sender)
     assert responses(dispatcher) == ["utter_appointment_past"]
@@ -187,7 +188,7 @@ async def test_a_new_booking_names_the_others_still_ahead_with_a_button_to_cance
     assert responses(dispatcher)[:2] == ["utter_appointment_confirmed", "utter_other_appointments"]
     other = dispatcher.messages[1]
     assert old in other["rows"] and other["count"] == 1
-    assert [b["payload"] for b in other["buttons"]] == [f"取消预约 {old}"]
+    assert [b["payload"] for b in other["buttons"]] == [cancel_payload(old)]
     assert _stored(kb, old).cancelled_at is None  # named, not cancelled
 
 
@@ -221,7 +222,7 @@ async def test_the_customers_own_appointments_are_listed_each_with_a_button_to_c
         and second in listed["rows"]
         and listed["rows"].index(first) < listed["rows"].index(second)
     )
-    assert [b["payload"] for b in listed["buttons"]] == [f"取消预约 {first}", f"取消预约 {second}"]
+    assert [b["payload"] for b in listed["buttons"]] == [cancel_payload(first), cancel_payload(second)]
 
     dispatcher.messages.clear()
     await ActionListAppointments().run(
