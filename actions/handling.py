@@ -585,17 +585,19 @@ CANCEL_SLOT = "appointment_to_cancel"
 
 
 class _Booked(NamedTuple):
-    """An appointment as the customer hears it."""
+    """An appointment as the customer hears it (and its branch's code)."""
 
     code: str
     when: str
     branch: str
     business: str
+    branch_code: str
 
 
 def _booked(s: Session, w: Wording, row: Any) -> _Booked:
     branch = q.get_branch(s, row.branch_code)
-    return _Booked(row.code, format_when(w, row.starts_at), branch.name if branch else row.branch_code, row.business)
+    name = branch.name if branch else row.branch_code
+    return _Booked(row.code, format_when(w, row.starts_at), name, row.business, row.branch_code)
 
 
 def cancel_payload(code: str) -> str:
@@ -610,17 +612,7 @@ def _ahead(tracker: Tracker, w: Wording) -> list[_Booked]:
         return [_booked(s, w, row) for row in appointments.upcoming_of(s, conversation_id(tracker), now_local())]
 
 
-class _Changed(NamedTuple):
-    """The booking a change of time starts from, as the customer hears it, with its branch's code."""
-
-    code: str
-    when: str
-    branch: str
-    business: str
-    branch_code: str
-
-
-def _booking_changed(tracker: Tracker, w: Wording) -> _Changed | None:
+def _booking_changed(tracker: Tracker, w: Wording) -> _Booked | None:
     """The booking the customer asks to change as the booking form starts ("我想改一下预约时间",
     "预约能改到后天吗"): their only one still ahead. The new booking keeps its branch and business
     unless the message names others; the old one is named with a button to cancel it once the new
@@ -629,10 +621,7 @@ def _booking_changed(tracker: Tracker, w: Wording) -> _Changed | None:
         return None
     with kb_session() as s:
         ahead = appointments.upcoming_of(s, conversation_id(tracker), now_local())
-        if len(ahead) != 1:
-            return None
-        booked = _booked(s, w, ahead[0])
-        return _Changed(*booked, ahead[0].branch_code)
+        return _booked(s, w, ahead[0]) if len(ahead) == 1 else None
 
 
 def _list_with_cancel_buttons(
@@ -691,6 +680,19 @@ class ActionBookAppointment(Action):
         return [*(SlotSet(slot, None) for slot in (*APPOINTMENT_SLOTS, "form_misses")), *offer]
 
 
+def _answers(tracker: Tracker, action: str) -> bool:
+    """Whether the latest message answers ``action``: the bot's last action before it."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") == action
+    return False
+
+
 class ActionCancelAppointment(Action):
     """Cancel a branch appointment booked here ("取消预约", "明天去不了了，帮我把预约取消了").
 
@@ -707,11 +709,12 @@ class ActionCancelAppointment(Action):
         w = Wording(domain)
         codes = appointments.appointment_codes_in(tracker.latest_message.get("text") or "")
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        asked = tracker.get_slot(CANCEL_SLOT)
+        # the booking named in the question just asked: a yes, or "取消这个预约" again, cancels it
+        asked = tracker.get_slot(CANCEL_SLOT) if _answers(tracker, self.name()) else None
         if asked and intent == "deny":
             dispatcher.utter_message(response="utter_appointment_kept", code=asked)
             return [SlotSet(CANCEL_SLOT, None)]
-        code = codes[0] if codes else asked if intent == "affirm" else None
+        code = codes[0] if codes else asked if intent in ("affirm", "cancel_appointment") else None
         if code:
             await self._cancel(dispatcher, tracker, w, code)
             return [SlotSet(CANCEL_SLOT, None)]

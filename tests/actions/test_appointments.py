@@ -59,6 +59,10 @@ def _reminder_states(kb, sender: str) -> list[str]:
     return [r.status for r in kb.scalars(select(m.Reminder).where(m.Reminder.conversation_id == sender))]
 
 
+#: The bot's question about a booking just before the customer's message.
+ASKED = [{"event": "action", "name": "action_cancel_appointment"}, {"event": "action", "name": "action_listen"}]
+
+
 async def _say(tracker_for, domain, dispatcher, text: str, intent: str, sender: str, **kwargs):
     dispatcher.messages.clear()
     tracker = tracker_for(text, intent, sender_id=sender, **kwargs)
@@ -82,7 +86,13 @@ async def test_one_appointment_is_asked_about_then_cancelled_with_its_reminder(
     assert slots_set(events) == {CANCEL_SLOT: code}
     assert _stored(kb, code).cancelled_at is None
 
-    events = await _say(tracker_for, domain, dispatcher, "好的", "affirm", sender, slots={CANCEL_SLOT: code})
+    # a yes long after the question cancels nothing
+    await _say(tracker_for, domain, dispatcher, "好的", "affirm", sender, slots={CANCEL_SLOT: code})
+    assert responses(dispatcher) == ["utter_confirm_cancel_appointment"] and _stored(kb, code).cancelled_at is None
+
+    events = await _say(
+        tracker_for, domain, dispatcher, "好的", "affirm", sender, slots={CANCEL_SLOT: code}, events=ASKED
+    )
     assert responses(dispatcher) == ["utter_appointment_cancelled"]
     assert dispatcher.messages[0]["reminder_note"]  # the customer hears the reminder is gone too
     assert _stored(kb, code).cancelled_at is not None
@@ -98,9 +108,18 @@ async def test_one_appointment_is_asked_about_then_cancelled_with_its_reminder(
 async def test_a_no_keeps_the_appointment(book, kb, dispatcher, tracker_for, domain):
     sender = "web:cancel-no"
     code = book(sender, 1)
-    await _say(tracker_for, domain, dispatcher, "保留预约", "deny", sender, slots={CANCEL_SLOT: code})
+    await _say(tracker_for, domain, dispatcher, "保留预约", "deny", sender, slots={CANCEL_SLOT: code}, events=ASKED)
     assert responses(dispatcher) == ["utter_appointment_kept"]
     assert _stored(kb, code).cancelled_at is None
+
+
+async def test_the_button_label_typed_after_the_question_cancels(book, kb, dispatcher, tracker_for, domain):
+    sender = "web:cancel-typed"
+    code = book(sender, 1)
+    slots = {CANCEL_SLOT: code}
+    await _say(tracker_for, domain, dispatcher, "取消这个预约", "cancel_appointment", sender, slots=slots, events=ASKED)
+    assert responses(dispatcher) == ["utter_appointment_cancelled"]
+    assert _stored(kb, code).cancelled_at is not None
 
 
 async def test_a_code_cancels_at_once_and_twice_is_said(book, kb, dispatcher, tracker_for, domain):
