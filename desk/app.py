@@ -25,10 +25,11 @@ from sqlalchemy import select
 from banktext import redact, unseal
 from desk import report, store
 from desk.bridge import Bridge, BridgeError
+from knowledge import appointments, tickets
 from knowledge import handoffs as h
 from knowledge import models as m
-from knowledge import tickets
 from knowledge.db import session_scope
+from knowledge.reminders import BANK_TZ, to_local
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ class Staff(UserMixin):
         self.display_name = row.display_name
         self.role = row.role
         self.own_departments = list(row.departments or [])
+
+
+#: Weekday names as staff read them, Monday first.
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = None) -> Flask:
@@ -118,7 +123,11 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         answer.headers["X-Content-Type-Options"] = "nosniff"
         answer.headers["X-Frame-Options"] = "DENY"
         answer.headers["Referrer-Policy"] = "same-origin"
-        if request.path.startswith(("/api/", "/tickets")) or request.path in ("/", "/login", "/report"):
+        if request.path.startswith(("/api/", "/tickets", "/appointments")) or request.path in (
+            "/",
+            "/login",
+            "/report",
+        ):
             answer.headers["Cache-Control"] = "no-store"
         return answer
 
@@ -444,6 +453,43 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             abort(404)
         logger.info("a ticket's status was changed")
         return redirect(url_for("ticket_page", updated=code))
+
+    # --- branch appointments (server-rendered, read-only: what a branch prepares for) -----
+    @app.get("/appointments")
+    @role("agent", "supervisor")
+    def appointment_page() -> Any:
+        today = dt.datetime.now(BANK_TZ).date()
+        try:
+            first = dt.date.fromisoformat(request.args.get("from") or today.isoformat())
+        except ValueError:
+            first = today
+        days = min(max(request.args.get("days", 7, type=int) or 7, 1), 31)
+        last = first + dt.timedelta(days=days - 1)
+        branch = (request.args.get("branch") or "")[:40] or None
+        with session_scope() as s:
+            branches = [(b.code, b.name) for b in s.scalars(select(m.Branch).order_by(m.Branch.city, m.Branch.name))]
+            rows = [
+                {
+                    "code": a.code,
+                    "when": f"{a.starts_at:%m-%d %H:%M}",
+                    "weekday": WEEKDAYS[a.starts_at.weekday()],
+                    "branch": name,
+                    "business": a.business,
+                    "booked": f"{to_local(a.created_at):%m-%d %H:%M}" if a.created_at else "",
+                    "cancelled": f"{to_local(a.cancelled_at):%m-%d %H:%M}" if a.cancelled_at else "",
+                }
+                for a, name in appointments.for_branches(s, first, last, branch)
+            ]
+        return render_template(
+            "appointments.html",
+            rows=rows,
+            branches=branches,
+            branch=branch or "",
+            first=first.isoformat(),
+            last=last.isoformat(),
+            days=days,
+            active=sum(1 for r in rows if not r["cancelled"]),
+        )
 
     # --- the supervisor's view --------------------------------------------------------
     @app.get("/api/overview")

@@ -1,4 +1,5 @@
-"""Branch appointments the customer booked through the assistant: found again and cancelled.
+"""Branch appointments the customer booked through the assistant: found again and cancelled, and
+listed for branch staff by day and branch (the desk's 网点预约 page).
 
 An appointment belongs to the conversation that booked it (its pseudonym, never the channel's
 user id). The customer cancels one by its code (``YY`` + date + six characters) or, when they do
@@ -25,6 +26,8 @@ from knowledge.tickets import codes_in
 PREFIX = "YY"
 #: At most this many of a conversation's appointments are offered for cancelling.
 LISTED = 5
+#: At most this many rows on the staff's page of a branch's appointments.
+STAFF_ROWS = 500
 
 
 def appointment_codes_in(text: str) -> list[str]:
@@ -81,3 +84,23 @@ def cancel(
         return Cancelled("already", found)
     dropped = reminders.cancel_for_event(session, conversation_id, "appointment", found.starts_at)
     return Cancelled("cancelled", found, dropped)
+
+
+def for_branches(
+    session: Session, first_day: dt.date, last_day: dt.date, branch_code: str | None = None
+) -> list[tuple[m.Appointment, str]]:
+    """The appointments between two days (both included), cancelled ones too, by time, with each
+    branch's name: what branch staff prepare for. Of one branch when ``branch_code`` is given."""
+    stmt = (
+        select(m.Appointment, m.Branch.name)
+        .join(m.Branch, m.Branch.code == m.Appointment.branch_code, isouter=True)
+        .where(
+            m.Appointment.starts_at >= dt.datetime.combine(first_day, dt.time()),
+            m.Appointment.starts_at < dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()),
+        )
+        .order_by(m.Appointment.starts_at, m.Appointment.id)
+        .limit(STAFF_ROWS)
+    )
+    if branch_code:
+        stmt = stmt.where(m.Appointment.branch_code == branch_code)
+    return [(row, name or row.branch_code) for row, name in session.execute(stmt)]

@@ -120,6 +120,7 @@ ROUTES = [
     ("GET", "/api/canned"),
     ("GET", "/api/overview"),
     ("GET", "/tickets"),
+    ("GET", "/appointments"),
     ("POST", "/tickets/TS990101ABCDEF"),
     ("POST", "/logout"),
 ]
@@ -352,3 +353,34 @@ def test_staff_read_every_intent_of_the_domain_by_name():
     unnamed = [i for i in intents if store.intent_name(i) == i]
     assert unnamed == [], f"give these intents a name staff read (desk/store.py): {unnamed}"
     assert store.intent_name("cancel_appointment") == "取消预约" and store.intent_name("ask_fees") == "费用"
+
+
+def test_branch_staff_see_the_days_appointments_and_the_cancelled_ones(app, databases):
+    from knowledge import appointments
+    from knowledge import queries as q
+
+    kb = databases[0]
+    day = dt.date.today() + dt.timedelta(days=3)
+    with session_scope(kb) as s:
+        branches = [b.code for b in s.scalars(select(m.Branch).order_by(m.Branch.code)).all()[:2]]
+        kept = q.book_appointment(s, "web:one", branches[0], dt.datetime.combine(day, dt.time(10)), "开户/办卡")
+        gone = q.book_appointment(s, "web:two", branches[0], dt.datetime.combine(day, dt.time(14)), "大额取现")
+        other = q.book_appointment(s, "web:three", branches[1], dt.datetime.combine(day, dt.time(9)), "理财咨询")
+        later = q.book_appointment(
+            s, "web:four", branches[0], dt.datetime.combine(day, dt.time(9)) + dt.timedelta(days=20), "开户/办卡"
+        )
+    with session_scope(kb) as s:
+        assert (
+            appointments.cancel(s, "web:two", gone, dt.datetime.combine(day, dt.time()) - dt.timedelta(days=1)).outcome
+            == "cancelled"
+        )
+    agent = logged_in(app, "alice")
+    page = agent.get(f"/appointments?from={day.isoformat()}&days=1").get_data(as_text=True)
+    assert kept in page and gone in page and other in page and later not in page
+    assert "已取消" in page and "有效预约 2 个，已取消 1 个" in page
+    assert page.index(other) < page.index(kept) < page.index(gone)  # by time
+    one_branch = agent.get(f"/appointments?from={day.isoformat()}&days=1&branch={branches[0]}").get_data(as_text=True)
+    assert kept in one_branch and other not in one_branch
+    # a malformed date or span falls back to today and a week
+    assert agent.get("/appointments?from=2026-13-45&days=9999").status_code == 200
+    assert "网点预约" in agent.get("/").get_data(as_text=True)
