@@ -20,10 +20,8 @@ from knowledge import models as m
 from knowledge import reminders
 from knowledge.db import rows_changed
 from knowledge.handoffs import utcnow
-from knowledge.queries import pseudonym
-from knowledge.tickets import codes_in
+from knowledge.queries import APPOINTMENT_CODE, booking_codes_in, pseudonym
 
-PREFIX = "YY"
 #: At most this many of a conversation's appointments are offered for cancelling.
 LISTED = 5
 #: At most this many rows on the staff's page of a branch's appointments.
@@ -32,7 +30,7 @@ STAFF_ROWS = 500
 
 def appointment_codes_in(text: str) -> list[str]:
     """The appointment codes a message names, normalised ("yy 261205-a1b2c3" -> "YY261205A1B2C3")."""
-    return codes_in(text, PREFIX)
+    return booking_codes_in(text, APPOINTMENT_CODE)
 
 
 def upcoming_of(session: Session, conversation_id: str, now_local: dt.datetime) -> list[m.Appointment]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import re
 import secrets
@@ -741,15 +742,33 @@ def unanswered_summary(session: Session, limit: int = 20) -> list[tuple[str, int
     return [(reason, count) for reason, count in session.execute(stmt)]
 
 
+#: The prefixes of the codes customers are given: a branch appointment's, a complaint ticket's.
+APPOINTMENT_CODE = "YY"
+TICKET_CODE = "TS"
+
+
 def _booking_code(prefix: str) -> str:
     return f"{prefix}{dt.date.today():%y%m%d}{secrets.token_hex(3).upper()}"
+
+
+@functools.lru_cache(maxsize=4)
+def _code_pattern(prefix: str) -> re.Pattern[str]:
+    """A code as customers type it: any case, with spaces or dashes between its parts."""
+    return re.compile(
+        rf"(?<![A-Za-z0-9]){prefix}[\s\-]?(\d{{6}})[\s\-]?([0-9A-Fa-f]{{6}})(?![0-9A-Za-z])", re.IGNORECASE
+    )
+
+
+def booking_codes_in(text: str, prefix: str) -> list[str]:
+    """The codes with ``prefix`` a message names, normalised ("ts 261203-a1b2c3" -> "TS261203A1B2C3")."""
+    return [f"{prefix}{date}{tail.upper()}" for date, tail in _code_pattern(prefix).findall(text or "")]
 
 
 def book_appointment(
     session: Session, conversation_id: str, branch_code: str, starts_at: dt.datetime, business: str
 ) -> str:
     """Store an appointment and return its booking code."""
-    code = _booking_code("YY")
+    code = _booking_code(APPOINTMENT_CODE)
     session.add(
         m.Appointment(
             code=code,
@@ -766,7 +785,7 @@ def lodge_complaint(
     session: Session, conversation_id: str, category: str, redacted_description: str, masked_contact: str | None
 ) -> str:
     """Store a complaint (already redacted by the caller) and return its reference."""
-    code = _booking_code("TS")
+    code = _booking_code(TICKET_CODE)
     session.add(
         m.Complaint(
             code=code,

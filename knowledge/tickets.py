@@ -12,7 +12,6 @@ found again by the ticket's conversation and masked contact, and opened in the c
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session
@@ -20,20 +19,14 @@ from sqlalchemy.orm import Session
 from knowledge import models as m
 from knowledge.db import rows_changed
 from knowledge.handoffs import utcnow
-from knowledge.queries import pseudonym
+from knowledge.queries import TICKET_CODE, booking_codes_in, pseudonym
 
 STATUSES = {"open": "待处理", "in_progress": "处理中", "resolved": "已办结"}
-#: A booking code as customers type it (any case, with spaces or dashes between the parts): its
-#: prefix (``TS`` a complaint ticket, ``YY`` a branch appointment), the date, six characters.
-_CODE = r"(?<![A-Za-z0-9]){prefix}[\s\-]?(\d{{6}})[\s\-]?([0-9A-Fa-f]{{6}})(?![0-9A-Za-z])"
-CODE = re.compile(_CODE.format(prefix="TS"), re.IGNORECASE)
 
 
-def codes_in(text: str, prefix: str = "TS") -> list[str]:
-    """The codes a message names, normalised ("ts 261203-a1b2c3" -> "TS261203A1B2C3"); tickets'
-    unless another prefix is asked for (``YY``: appointments)."""
-    pattern = CODE if prefix == "TS" else re.compile(_CODE.format(prefix=prefix), re.IGNORECASE)
-    return [f"{prefix}{date}{tail.upper()}" for date, tail in pattern.findall(text or "")]
+def codes_in(text: str) -> list[str]:
+    """The ticket codes a message names, normalised ("ts 261203-a1b2c3" -> "TS261203A1B2C3")."""
+    return booking_codes_in(text, TICKET_CODE)
 
 
 def ticket(session: Session, code: str) -> m.Complaint | None:
