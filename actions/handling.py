@@ -458,10 +458,35 @@ class ValidateAppointmentForm(GuardedFormValidation):
         if tracker.get_slot("requested_slot") is None and asks_how_queueing_works(customer_text(tracker)):
             # "线上取号怎么取" / "过号了怎么办": how queue numbers work first, then the offer to book one
             dispatcher.utter_message(response="utter_faq/branch_queue_appointment")
+        return await super().run(dispatcher, tracker, domain)
+
+    async def get_extraction_events(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """What the message says; and as the form starts, what the conversation already says for
+        what the message does not: the booking a change of time starts from ("预约能改到后天吗": its
+        branch and business), else the branch just looked up ("帮我约一下") and the business of the
+        how-to just answered ("大额取现要预约吗" → 大额取现)."""
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        if tracker.get_slot("requested_slot") is not None:  # the form is under way: the message alone
+            return events
         changed = _booking_changed(tracker, Wording(domain))
         if changed:
             dispatcher.utter_message(response="utter_changing_appointment", **changed._asdict())
-        return await super().run(dispatcher, tracker, domain)
+            known = {"appointment_branch": changed.branch_code, "appointment_business": changed.business}
+        else:
+            looked_up = [c for c in (tracker.get_slot("branch_context") or "").split(",") if c]
+            known = {
+                "appointment_branch": looked_up[0] if len(looked_up) == 1 else None,
+                "appointment_business": BUSINESS_OF_FAQ.get(tracker.get_slot("last_faq") or ""),
+            }
+        said = {event["name"] for event in events}
+        return [
+            *events,
+            *(
+                SlotSet(slot, value)
+                for slot, value in known.items()
+                if value and slot not in said and not tracker.get_slot(slot)
+            ),
+        ]
 
     async def extract_appointment_time(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         text = customer_text(tracker)
@@ -473,24 +498,10 @@ class ValidateAppointmentForm(GuardedFormValidation):
         with kb_session() as s:
             if text and branches_in_text(s, text):
                 return {"appointment_branch": text}
-        looked_up = [c for c in (tracker.get_slot("branch_context") or "").split(",") if c]
-        starting = tracker.get_slot("requested_slot") is None  # the form is just starting: nothing asked yet
-        if starting and not tracker.get_slot("appointment_branch"):
-            changed = _booking_changed(tracker, Wording(domain))
-            if changed:
-                return {"appointment_branch": changed.branch_code}  # "预约能改到后天吗": the same branch
-            if len(looked_up) == 1:
-                return {"appointment_branch": looked_up[0]}  # "帮我约一下": the branch just looked up
         return {}
 
     async def extract_appointment_business(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         choice = business_named(customer_text(tracker), domain)
-        starting = tracker.get_slot("requested_slot") is None
-        if choice is None and starting and not tracker.get_slot("appointment_business"):
-            changed = _booking_changed(tracker, Wording(domain))
-            # a change keeps the business; else the how-to just answered says what the visit is for
-            # ("大额取现要预约吗" → 大额取现)
-            choice = changed.business if changed else BUSINESS_OF_FAQ.get(tracker.get_slot("last_faq") or "")
         return {"appointment_business": choice} if choice else {}
 
     def validate_appointment_branch(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
@@ -617,7 +628,7 @@ def _booking_changed(tracker: Tracker, w: Wording) -> _Booked | None:
     "预约能改到后天吗"): their only one still ahead. The new booking keeps its branch and business
     unless the message names others; the old one is named with a button to cancel it once the new
     one is made (nothing is cancelled unasked)."""
-    if tracker.get_slot("requested_slot") is not None or not _CHANGE_WORDS.search(normalise(customer_text(tracker))):
+    if not _CHANGE_WORDS.search(normalise(customer_text(tracker))):
         return None
     with kb_session() as s:
         ahead = appointments.upcoming_of(s, conversation_id(tracker), now_local())

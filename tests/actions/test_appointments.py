@@ -287,3 +287,26 @@ async def test_a_change_with_two_bookings_ahead_does_not_guess(book, dispatcher,
     book(sender, 1), book(sender, 3)
     got = await _start_booking(tracker_for, domain, dispatcher, "预约能改到下周一吗", sender)
     assert "utter_changing_appointment" not in responses(dispatcher) and not got.get("appointment_branch")
+
+
+async def test_a_booking_starts_from_what_the_conversation_already_says(book, kb, dispatcher, tracker_for, domain):
+    """The branch just looked up and the business of the how-to just answered, unless the message
+    names them; a change of time starts from the booking instead."""
+
+    async def start(text: str, sender: str, **slots) -> dict:
+        dispatcher.messages.clear()
+        tracker = tracker_for(text, "book_appointment", sender_id=sender, slots=slots, active_loop="appointment_form")
+        return slots_set(await ValidateAppointmentForm().run(dispatcher, tracker, domain))
+
+    got = await start("帮我约一下", "web:looked-up", branch_context="BJ-CY-01", last_faq="large_cash_withdrawal")
+    assert got["appointment_branch"] == "BJ-CY-01" and got["appointment_business"] == "大额取现"
+    got = await start(
+        "帮我约一下开户", "web:looked-up", branch_context="BJ-CY-01,BJ-HD-01", last_faq="large_cash_withdrawal"
+    )
+    assert "appointment_branch" not in got and got["appointment_business"] == "开户/办卡"  # two looked up: asked
+
+    sender = "web:changed-after-lookup"
+    old = book(sender, 2)
+    got = await start("预约能改到下周一上午10点吗", sender, branch_context="BJ-CY-01", last_faq="large_cash_withdrawal")
+    stored = _stored(kb, old)
+    assert got["appointment_branch"] == stored.branch_code and got["appointment_business"] == stored.business
