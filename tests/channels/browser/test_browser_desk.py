@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -31,7 +31,22 @@ def wait(browser, condition, message: str, timeout: float = TIMEOUT):
         timeout,
         poll_frequency=0.2,
         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
-    ).until(lambda d: condition(d), message=message)
+    ).until(lambda d: _unless_navigating(condition, d), message=message)
+
+
+def _unless_navigating(condition, browser):
+    """The condition, or False while the page is being replaced.
+
+    Chromium answers a command that lands between two pages with "unhandled inspector error"
+    (the old page's context is gone, the new one not there yet): that is a moment to look
+    again, not a failure. Any other WebDriver error still fails the test.
+    """
+    try:
+        return condition(browser)
+    except WebDriverException as error:
+        if "inspector error" in (error.msg or "") or "Cannot find context" in (error.msg or ""):
+            return False
+        raise
 
 
 def css(browser, selector: str):
@@ -49,7 +64,8 @@ def log_in(browser, desk_url: str, name: str) -> None:
     browser.find_element(By.ID, "username").send_keys(name)
     browser.find_element(By.ID, "password").send_keys(os.environ["DESK_TEST_PASSWORD"])
     browser.find_element(By.ID, "login-button").click()
-    wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-user") == name, "login failed")
+    # the attribute as written in the page, read without running a script in a page being replaced
+    wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_dom_attribute("data-user") == name, "login failed")
 
 
 def transcript(browser) -> list[tuple[str, str]]:
