@@ -60,6 +60,15 @@ class Staff(UserMixin):
 
 #: Weekday names as staff read them, Monday first.
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+#: What the appointments page says after a member of staff recorded something, by result.
+APPOINTMENT_NOTICES = {
+    "arrived": "已登记到店。",
+    "no_show": "已登记未到店。",
+    "cancel": "已代客户取消，预约提醒不再发送。",
+    "cancelled": "这个预约已经取消过了，没有再做改动。",
+    "past": "预约时间已过，不能取消；客户没来请登记未到店。",
+    "too_early": "还没到预约的日子（未到店要过了预约时间）才能登记。",
+}
 
 
 def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = None) -> Flask:
@@ -454,7 +463,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         logger.info("a ticket's status was changed")
         return redirect(url_for("ticket_page", updated=code))
 
-    # --- branch appointments (server-rendered, read-only: what a branch prepares for) -----
+    # --- branch appointments (server-rendered: what a branch prepares for, who came) ----------
     @app.get("/appointments")
     @role("agent", "supervisor")
     def appointment_page() -> Any:
@@ -466,6 +475,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         days = min(max(request.args.get("days", 7, type=int) or 7, 1), 31)
         last = first + dt.timedelta(days=days - 1)
         branch = (request.args.get("branch") or "")[:40] or None
+        now_local = dt.datetime.now(BANK_TZ).replace(tzinfo=None)
         with session_scope() as s:
             branches = [(b.code, b.name) for b in s.scalars(select(m.Branch).order_by(m.Branch.city, m.Branch.name))]
             rows = [
@@ -477,6 +487,12 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                     "business": a.business,
                     "booked": f"{to_local(a.created_at):%m-%d %H:%M}" if a.created_at else "",
                     "cancelled": f"{to_local(a.cancelled_at):%m-%d %H:%M}" if a.cancelled_at else "",
+                    "attendance": a.attendance or "",
+                    "handled_by": a.handled_by or "",
+                    # what staff can record now (appointments.record decides again on submit)
+                    "can_cancel": not a.cancelled_at and a.starts_at > now_local,
+                    "can_attend": not a.cancelled_at and a.starts_at.date() <= now_local.date(),
+                    "can_no_show": not a.cancelled_at and a.starts_at <= now_local,
                 }
                 for a, name in appointments.for_branches(s, first, last, branch)
             ]
@@ -489,7 +505,28 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             last=last.isoformat(),
             days=days,
             active=sum(1 for r in rows if not r["cancelled"]),
+            arrived=sum(1 for r in rows if r["attendance"] == "arrived"),
+            no_show=sum(1 for r in rows if r["attendance"] == "no_show"),
+            notice=APPOINTMENT_NOTICES.get(request.args.get("result", ""), ""),
+            updated=request.args.get("updated", "")[:20],
         )
+
+    @app.post("/appointments/<code>")
+    @role("agent", "supervisor")
+    def record_appointment(code: str) -> Any:
+        action = request.form.get("action", "")
+        if action not in appointments.STAFF_ACTIONS:
+            return error("没有这个操作", 400)
+        now_local = dt.datetime.now(BANK_TZ).replace(tzinfo=None)
+        with session_scope() as s:
+            done = appointments.record(s, code[:20], action, current_user.name, now_local)
+        if done.outcome == "unknown":
+            abort(404)
+        logger.info("branch staff recorded %s for an appointment: %s", action, done.outcome)
+        result = action if done.outcome == "done" else done.outcome
+        # back to the same day and branch the member of staff was looking at
+        back = {k: request.form.get(k, "")[:40] for k in ("from", "days", "branch") if request.form.get(k)}
+        return redirect(url_for("appointment_page", updated=code[:20], result=result, **back))
 
     # --- the supervisor's view --------------------------------------------------------
     @app.get("/api/overview")

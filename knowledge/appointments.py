@@ -1,5 +1,6 @@
 """Branch appointments the customer booked through the assistant: found again and cancelled, and
-listed for branch staff by day and branch (the desk's 网点预约 page).
+listed for branch staff by day and branch (the desk's 网点预约 page), where staff record who came
+(arrived, no-show) and cancel a booking for a customer who asks them to.
 
 An appointment belongs to the conversation that booked it (its pseudonym, never the channel's
 user id). The customer cancels one by its code (``YY`` + date + six characters) or, when they do
@@ -72,16 +73,72 @@ def cancel(
         return Cancelled("already", found)
     if found.starts_at <= now_local:
         return Cancelled("past", found)
+    dropped = _cancel(session, found, now or utcnow())
+    if dropped is None:  # cancelled a moment ago, from another window of the same conversation
+        return Cancelled("already", found)
+    return Cancelled("cancelled", found, dropped)
+
+
+def _cancel(session: Session, found: m.Appointment, now: dt.datetime, staff: str | None = None) -> int | None:
+    """Mark the appointment cancelled (one conditional update) and cancel its reminders still
+    waiting; how many were, or None when it had been cancelled already."""
     changed = rows_changed(
         session,
         update(m.Appointment)
         .where(m.Appointment.id == found.id, m.Appointment.cancelled_at.is_(None))
-        .values(cancelled_at=now or utcnow()),
+        .values(cancelled_at=now, handled_by=staff[:64] if staff else None),
     )
-    if not changed:  # cancelled a moment ago, from another window of the same conversation
-        return Cancelled("already", found)
-    dropped = reminders.cancel_for_event(session, conversation_id, "appointment", found.starts_at)
-    return Cancelled("cancelled", found, dropped)
+    if not changed:
+        return None
+    return reminders.cancel_for_event(session, found.conversation_ref, "appointment", found.starts_at)
+
+
+#: What branch staff record about a booking: the customer came, did not come, or asked (at the
+#: counter or on the phone) for it to be cancelled.
+STAFF_ACTIONS = ("arrived", "no_show", "cancel")
+
+
+class Recorded(NamedTuple):
+    """What a member of staff's action did: ``outcome`` is ``done``, ``unknown`` (no such code),
+    ``cancelled`` (the booking was cancelled before: nothing more to record), ``past`` (a booking
+    whose time has gone is not cancelled: record a no-show), ``too_early`` (attendance is recorded
+    from the booking's day on, a no-show only once its time has passed)."""
+
+    outcome: str
+    appointment: m.Appointment | None = None
+    reminders_cancelled: int = 0
+
+
+def record(
+    session: Session, code: str, action: str, staff: str, now_local: dt.datetime, now: dt.datetime | None = None
+) -> Recorded:
+    """Branch staff record ``action`` (one of :data:`STAFF_ACTIONS`) for the booking ``code``.
+
+    Attendance can be corrected (arrived <-> no-show) by a later record. Cancelling for the
+    customer cancels the booking's reminder too, as the customer's own cancelling does."""
+    if action not in STAFF_ACTIONS:
+        raise ValueError(action)
+    found = session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    if found is None:
+        return Recorded("unknown")
+    if found.cancelled_at is not None:
+        return Recorded("cancelled", found)
+    now = now or utcnow()
+    if action == "cancel":
+        if found.starts_at <= now_local:
+            return Recorded("past", found)
+        dropped = _cancel(session, found, now, staff)
+        if dropped is None:  # the customer cancelled it a moment ago
+            return Recorded("cancelled", found)
+        return Recorded("done", found, dropped)
+    if now_local.date() < found.starts_at.date() or (action == "no_show" and now_local < found.starts_at):
+        return Recorded("too_early", found)
+    session.execute(
+        update(m.Appointment)
+        .where(m.Appointment.id == found.id)
+        .values(attendance=action, attendance_at=now, handled_by=staff[:64])
+    )
+    return Recorded("done", found)
 
 
 def for_branches(

@@ -263,8 +263,15 @@ class Appointment(Base):
     starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
     business: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
-    #: when the customer cancelled it (UTC); a cancelled appointment keeps its row
+    #: when it was cancelled (UTC), by the customer or by staff; a cancelled appointment keeps its row
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: what the branch recorded on the day: ``arrived`` or ``no_show`` (empty until then)
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    #: when the branch recorded it (UTC)
+    attendance_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: the member of staff (desk user name) who cancelled it or recorded the attendance; empty
+    #: when the customer cancelled it and nobody recorded anything
+    handled_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Complaint(Base):

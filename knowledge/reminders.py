@@ -24,6 +24,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from knowledge import models as m
 from knowledge.db import rows_changed
 from knowledge.handoffs import utcnow
+from knowledge.queries import pseudonym
 
 BANK_TZ = ZoneInfo("Asia/Shanghai")
 KINDS = ("appointment", "maturity")
@@ -159,15 +160,17 @@ def _cancel_waiting(session: Session, *conditions: ColumnElement[bool]) -> int:
     )
 
 
-def cancel_for_event(session: Session, conversation_id: str, kind: str, event_local: dt.datetime) -> int:
-    """The event is off (an appointment the customer cancelled): its reminders still waiting are
-    cancelled, the conversation's other reminders kept."""
-    return _cancel_waiting(
-        session,
-        m.Reminder.conversation_id == conversation_id,
-        m.Reminder.kind == kind,
-        m.Reminder.event_at == to_utc(event_local),
-    )
+def cancel_for_event(session: Session, conversation_ref: str, kind: str, event_local: dt.datetime) -> int:
+    """The event is off (an appointment cancelled by the customer or by branch staff): its
+    reminders still waiting are cancelled, the conversation's other reminders kept. The
+    conversation is named by its pseudonym (``queries.pseudonym``), as an appointment stores it."""
+    waiting = session.execute(
+        select(m.Reminder.id, m.Reminder.conversation_id).where(
+            m.Reminder.kind == kind, m.Reminder.event_at == to_utc(event_local), m.Reminder.status.in_(WAITING)
+        )
+    ).all()
+    ids = [rid for rid, conversation in waiting if pseudonym(conversation) == conversation_ref]
+    return _cancel_waiting(session, m.Reminder.id.in_(ids)) if ids else 0
 
 
 def due_ids(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[int]:

@@ -310,3 +310,50 @@ async def test_a_booking_starts_from_what_the_conversation_already_says(book, kb
     got = await start("预约能改到下周一上午10点吗", sender, branch_context="BJ-CY-01", last_faq="large_cash_withdrawal")
     stored = _stored(kb, old)
     assert got["appointment_branch"] == stored.branch_code and got["appointment_business"] == stored.business
+
+
+# --- what branch staff record on the desk's appointments page -------------------------------
+
+
+def test_staff_cancel_for_the_customer_and_the_customer_is_not_reminded(book, kb):
+    from knowledge import appointments
+
+    sender = "web:staff-cancel"
+    code = book(sender, 2, remind=True)
+    with session_scope() as s:  # the customer's other reminder stays
+        reminders.add(s, sender, "maturity", "三年定期", NOW + dt.timedelta(days=20), reminders.to_utc(NOW))
+    with session_scope() as s:
+        done = appointments.record(s, code, "cancel", "wangmin", NOW)
+    assert (done.outcome, done.reminders_cancelled) == ("done", 1)
+    row = _stored(kb, code)
+    assert row.cancelled_at is not None and row.handled_by == "wangmin" and row.attendance is None
+    assert sorted(_reminder_states(kb, sender)) == ["cancelled", "pending"]
+    with session_scope() as s:
+        assert appointments.upcoming_of(s, sender, NOW) == []  # gone from the customer's list
+        # the customer, cancelling it afterwards, hears it is cancelled already; staff again: the same
+        assert appointments.cancel(s, sender, code, NOW).outcome == "already"
+        assert appointments.record(s, code, "arrived", "lizhuguan", NOW + dt.timedelta(days=2)).outcome == "cancelled"
+    assert _stored(kb, code).handled_by == "wangmin"
+
+
+def test_staff_record_who_came_only_from_the_bookings_day_on(book, kb):
+    from knowledge import appointments
+
+    code = book("web:staff-attend", 1)  # tomorrow, 15:00
+    when = NOW + dt.timedelta(days=1)
+    with session_scope() as s:
+        assert appointments.record(s, code, "arrived", "wangmin", NOW).outcome == "too_early"
+        # on the day, before the time: the customer came early; a no-show only once the time has passed
+        assert appointments.record(s, code, "no_show", "wangmin", when - dt.timedelta(hours=1)).outcome == "too_early"
+        assert appointments.record(s, code, "arrived", "wangmin", when - dt.timedelta(minutes=10)).outcome == "done"
+    assert (_stored(kb, code).attendance, _stored(kb, code).handled_by) == ("arrived", "wangmin")
+    with session_scope() as s:  # a mistake is corrected by a later record
+        assert appointments.record(s, code, "no_show", "lizhuguan", when + dt.timedelta(hours=1)).outcome == "done"
+        # a booking whose time has gone is not cancelled: it was a no-show
+        assert appointments.record(s, code, "cancel", "lizhuguan", when + dt.timedelta(hours=1)).outcome == "past"
+    row = _stored(kb, code)
+    assert (row.attendance, row.handled_by, row.cancelled_at) == ("no_show", "lizhuguan", None)
+    with session_scope() as s:
+        assert appointments.record(s, "YY261299ZZZZZZ", "arrived", "wangmin", NOW).outcome == "unknown"
+        with pytest.raises(ValueError):
+            appointments.record(s, code, "delete", "wangmin", NOW)

@@ -121,6 +121,7 @@ ROUTES = [
     ("GET", "/api/overview"),
     ("GET", "/tickets"),
     ("GET", "/appointments"),
+    ("POST", "/appointments/YY990101ABCDEF"),
     ("POST", "/tickets/TS990101ABCDEF"),
     ("POST", "/logout"),
 ]
@@ -377,10 +378,47 @@ def test_branch_staff_see_the_days_appointments_and_the_cancelled_ones(app, data
     agent = logged_in(app, "alice")
     page = agent.get(f"/appointments?from={day.isoformat()}&days=1").get_data(as_text=True)
     assert kept in page and gone in page and other in page and later not in page
-    assert "已取消" in page and "有效预约 2 个，已取消 1 个" in page
+    assert "已取消" in page and "有效预约 2 个（已到店 0，未到店 0），已取消 1 个" in page
     assert page.index(other) < page.index(kept) < page.index(gone)  # by time
     one_branch = agent.get(f"/appointments?from={day.isoformat()}&days=1&branch={branches[0]}").get_data(as_text=True)
     assert kept in one_branch and other not in one_branch
     # a malformed date or span falls back to today and a week
     assert agent.get("/appointments?from=2026-13-45&days=9999").status_code == 200
     assert "网点预约" in agent.get("/").get_data(as_text=True)
+
+
+def test_branch_staff_record_who_came_and_cancel_for_a_customer(app, databases):
+    from knowledge import queries as q
+    from knowledge.reminders import BANK_TZ
+
+    kb = databases[0]
+    today = dt.datetime.now(BANK_TZ).date()
+    ahead = today + dt.timedelta(days=3)
+    with session_scope(kb) as s:
+        # a branch the other appointment test books nothing at: the counts below are this test's
+        branch = s.scalars(select(m.Branch).order_by(m.Branch.code.desc())).first().code
+        came = q.book_appointment(s, "web:came", branch, dt.datetime.combine(today, dt.time(0, 0)), "开户/办卡")
+        phoned = q.book_appointment(s, "web:phoned", branch, dt.datetime.combine(ahead, dt.time(10)), "大额取现")
+    agent = logged_in(app, "alice")
+    page = agent.get(f"/appointments?from={today.isoformat()}&days=7&branch={branch}").get_data(as_text=True)
+    # today's booking can be marked; one three days ahead can only be cancelled
+    row_of = lambda html, code: html[html.index(f'data-code="{code}"') :].split("</tr>")[0]  # noqa: E731
+    assert 'value="arrived"' in row_of(page, came) and 'value="cancel"' not in row_of(page, came)
+    assert 'value="cancel"' in row_of(page, phoned) and 'value="arrived"' not in row_of(page, phoned)
+
+    form = {"action": "arrived", "from": today.isoformat(), "days": "7", "branch": branch, "csrf_token": agent.csrf}
+    assert agent.post(f"/appointments/{came}", data={**form, "csrf_token": ""}).status_code == 400
+    answer = agent.post(f"/appointments/{came}", data=form)
+    assert answer.status_code == 302 and "result=arrived" in answer.headers["Location"]
+    assert f"from={today.isoformat()}" in answer.headers["Location"]  # back to the day being looked at
+    assert agent.post(f"/appointments/{phoned}", data={**form, "action": "delete"}).status_code == 400
+    answer = agent.post(f"/appointments/{phoned}", data={**form, "action": "cancel"})
+    assert answer.status_code == 302 and f"branch={branch}" in answer.headers["Location"]
+    assert agent.post("/appointments/YY990101ABCDEF", data=form).status_code == 404
+    page = agent.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "已代客户取消" in page and "有效预约 1 个（已到店 1，未到店 0），已取消 1 个" in page
+    assert "已到店（alice）" in row_of(page, came) and "alice 代客户" in row_of(page, phoned)
+    with session_scope(kb) as s:
+        rows = {a.code: a for a in s.scalars(select(m.Appointment).where(m.Appointment.code.in_([came, phoned])))}
+        assert rows[came].attendance == "arrived" and rows[came].handled_by == "alice"
+        assert rows[phoned].cancelled_at is not None and rows[phoned].handled_by == "alice"
