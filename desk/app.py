@@ -478,6 +478,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         now_local = dt.datetime.now(BANK_TZ).replace(tzinfo=None)
         with session_scope() as s:
             branches = [(b.code, b.name) for b in s.scalars(select(m.Branch).order_by(m.Branch.city, m.Branch.name))]
+            staff = dict(s.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
             rows = [
                 {
                     "code": a.code,
@@ -488,7 +489,8 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                     "booked": f"{to_local(a.created_at):%m-%d %H:%M}" if a.created_at else "",
                     "cancelled": f"{to_local(a.cancelled_at):%m-%d %H:%M}" if a.cancelled_at else "",
                     "attendance": a.attendance or "",
-                    "handled_by": a.handled_by or "",
+                    # staff by the name colleagues know them by (the stored login name if since removed)
+                    "handled_by": staff.get(a.handled_by, a.handled_by) if a.handled_by else "",
                     # what staff can record now (appointments.record decides again on submit)
                     "can_cancel": not a.cancelled_at and a.starts_at > now_local,
                     "can_attend": not a.cancelled_at and a.starts_at.date() <= now_local.date(),

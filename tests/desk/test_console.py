@@ -417,7 +417,7 @@ def test_branch_staff_record_who_came_and_cancel_for_a_customer(app, databases):
     assert agent.post("/appointments/YY990101ABCDEF", data=form).status_code == 404
     page = agent.get(answer.headers["Location"]).get_data(as_text=True)
     assert "已代客户取消" in page and "有效预约 1 个（已到店 1，未到店 0），已取消 1 个" in page
-    assert "已到店（alice）" in row_of(page, came) and "alice 代客户" in row_of(page, phoned)
+    assert "已到店（王敏）" in row_of(page, came) and "王敏 代客户" in row_of(page, phoned)
     with session_scope(kb) as s:
         rows = {a.code: a for a in s.scalars(select(m.Appointment).where(m.Appointment.code.in_([came, phoned])))}
         assert rows[came].attendance == "arrived" and rows[came].handled_by == "alice"
