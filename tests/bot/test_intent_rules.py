@@ -30,6 +30,7 @@ def rules():
         ("明白了，继续吧", "affirm"),
         ("转人工", "request_human"),
         ("人工客服", "request_human"),
+        ("转人公", "request_human"),  # voice input's 人工
         ("帮我转一下人工！", "request_human"),
         ("我要找真人客服", "request_human"),
         ("算了", "deny"),
@@ -83,6 +84,7 @@ def test_control_messages(rules, text, intent):
     "text",
     [
         "人工客服电话是多少",
+        "这部电视剧的主人公是谁",
         "风险大不大",
         "我想了解一下风险",
         "取消短信通知怎么弄",
