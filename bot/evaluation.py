@@ -61,6 +61,7 @@ OWN_SETS = (
         "messages naming another bank or platform, beside ours or alone",
     ),
     ("voice", "vox", "voice_questions.tsv", "WeChat voice-to-text and thumb typing (misheard words, fillers, xyk)"),
+    ("offered", "off", "offered_questions.tsv", "instruments we sell and ones we do not (shares, trusts, crypto)"),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
