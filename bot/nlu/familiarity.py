@@ -11,7 +11,8 @@ examples. A message that has words, none of them known, and no entity found by t
 tables and patterns, is marked not understood and the customer is asked to say it in words.
 Two readings are left alone, because their answer shows what was taken and the customer can
 correct it: a form answer (a name, a place the catalogue does not list) and out of scope (an
-unknown town's name). Either way the parse says the words were unfamiliar (``unfamiliar_words``),
+unknown town's name). So is a reading a written whole-message rule decided (转人公, voice
+input's 转人工): the rule, not the training data, knows its words. Either way the parse says the words were unfamiliar (``unfamiliar_words``),
 and a form does not take such a text as a free answer (the business of a booking, a complaint's
 story). Words with a digit (an amount, a card's last digits, a date) are not
 nonsense and are not checked.
@@ -31,7 +32,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from banktext.intents import FORM_ANSWER, NOT_UNDERSTOOD, UNFAMILIAR_WORDS
+from banktext.intents import DECIDED_BY_RULE, FORM_ANSWER, NOT_UNDERSTOOD, UNFAMILIAR_WORDS
 from bot.nlu.components import FingerprintsItsSources
 from bot.nlu.intent_rules import OUT_OF_SCOPE, decide
 from bot.nlu.stored import read_json, write_json
@@ -106,6 +107,7 @@ class UnfamiliarWords(FingerprintsItsSources, GraphComponent):
             # said in the parse whatever the reading: a form does not take such a text as a free answer
             message.set(UNFAMILIAR_WORDS, True, add_to_output=True)
             intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if intent and intent not in SHOWN_IN_THE_ANSWER:
+            # a reading a written whole-message rule decided ("转人公") is understood by that rule
+            if intent and intent not in SHOWN_IN_THE_ANSWER and not message.get(DECIDED_BY_RULE):
                 decide(message, NOT_UNDERSTOOD)
         return messages

@@ -431,3 +431,17 @@ def test_a_customer_who_did_not_follow_is_not_understood_and_says_so(rules, text
 )
 def test_a_question_that_says_it_does_not_understand_something_is_left_to_the_classifier(rules, text):
     assert rule_intent(text, rules._rules) is None
+
+
+def test_a_reading_a_written_rule_decided_is_not_undone_for_unfamiliar_words(tmp_path, read_words, rules):
+    """转人公 (voice input's 转人工): its words are in no training example, but the request-for-a-person
+    rule read the whole message; the familiarity check runs after the rules and leaves that reading."""
+    component = _unfamiliar_words(tmp_path, read_words, TRAINING)
+    message = read_words([_message("转人公", "faq")])[0]
+    rules.process([message])
+    component.process([message])
+    assert message.get("intent")["name"] == "request_human"
+    nonsense = read_words([_message("嗀哫嚭", "affirm")])[0]  # no rule: still not understood
+    rules.process([nonsense])
+    component.process([nonsense])
+    assert nonsense.get("intent")["name"] == "nlu_fallback"
