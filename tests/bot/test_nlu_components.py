@@ -321,6 +321,10 @@ def test_a_second_reference_list_marks_other_institutions_and_gates_only_the_fea
         ("平安夜网点营业吗", False),
         ("平安的信用卡年费多少", True),
         ("光大的阳光理财到期了咋赎回", True),
+        # a lender named as a company, whatever its name (session 17)
+        ("新开的那家汇通小额贷款有限公司靠谱吗", True),
+        ("找担保公司做抵押贷款要收多少服务费", True),
+        ("你们银行贷款审批要多久", False),
     ],
 )
 def test_other_institutions_are_not_found_inside_longer_words(text, names_someone_else):
