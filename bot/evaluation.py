@@ -63,7 +63,12 @@ OWN_SETS = (
     ("voice", "vox", "voice_questions.tsv", "WeChat voice-to-text and thumb typing (misheard words, fillers, xyk)"),
     ("offered", "off", "offered_questions.tsv", "instruments we sell and ones we do not (shares, trusts, crypto)"),
     ("elsewhere", "else", "elsewhere_questions.tsv", "how-tos of other banks, platforms and public services, and ours"),
-    ("lender", "lend", "lender_questions.tsv", "lending apps unknown by name (their hotline, legitimacy, calls) and our loans"),
+    (
+        "lender",
+        "lend",
+        "lender_questions.tsv",
+        "lending apps unknown by name (their hotline, legitimacy, calls) and our loans",
+    ),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
