@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -213,6 +214,28 @@ def screenshot():
         return path
 
     return save
+
+
+#: Chromium leaves a folder in /tmp per browser (org.chromium.Chromium.*, its single-instance socket) when it
+#: quits; the ones this run left are removed when it ends, not those of a browser still running elsewhere.
+_CHROMIUM_LEFTOVERS = "org.chromium.Chromium.*"
+_chromium_folders_before = set(Path(tempfile.gettempdir()).glob(_CHROMIUM_LEFTOVERS))
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether no Chromium answers on the folder's socket any more."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(folder / "SingletonSocket"))
+        except OSError:
+            return True
+    return False
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    for folder in set(Path(tempfile.gettempdir()).glob(_CHROMIUM_LEFTOVERS)) - _chromium_folders_before:
+        if _abandoned(folder):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
