@@ -404,6 +404,9 @@ def test_a_yes_said_plainly_is_marked_as_decided_by_rule(rules, text, by_rule):
         ("你在说什么", "ask_capabilities"),
         ("再说一遍", "affirm"),
         ("说人话", "request_human"),
+        ("太复杂了", "complain"),  # opened a complaint form
+        ("你说的太复杂了 看不懂", "complain"),
+        ("这也太绕了吧", "affirm"),
     ],
 )
 def test_a_customer_who_did_not_follow_is_not_understood_and_says_so(rules, text, classifier_read):
@@ -427,6 +430,8 @@ def test_a_customer_who_did_not_follow_is_not_understood_and_says_so(rules, text
         "我不懂怎么开通手机银行",
         "看不懂信用卡账单怎么办",
         "刚才说的那个是啥意思",  # the product just named: a product question (data/nlu/consultation.yml)
+        "开户手续太复杂了",  # a grievance about the bank's procedure, the classifier's (complain)
+        "太复杂了 能不能简化一下办理流程",
     ],
 )
 def test_a_question_that_says_it_does_not_understand_something_is_left_to_the_classifier(rules, text):
