@@ -69,6 +69,7 @@ OWN_SETS = (
         "lender_questions.tsv",
         "lending apps unknown by name (their hotline, legitimacy, calls) and our loans",
     ),
+    ("company", "co", "company_questions.tsv", "shops, schools, carriers unknown by name, and our card on one side"),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
