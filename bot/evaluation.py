@@ -54,21 +54,11 @@ OWN_SETS = (
     ("boundary", "bnd", "boundary_questions.tsv", "messages at the NLU issue's boundaries (towns, advice, grievances)"),
     ("public", "pub", "public_questions.tsv", "public Q&A-site titles about banks in general"),
     ("public2", "pub2", "public_questions_2.tsv", "public posts about banks in general, a second writer"),
-    (
-        "counterparty",
-        "cp",
-        "counterparty_questions.tsv",
-        "messages naming another bank or platform, beside ours or alone",
-    ),
+    ("counterparty", "cp", "counterparty_questions.tsv", "another bank or platform named, beside ours or alone"),
     ("voice", "vox", "voice_questions.tsv", "WeChat voice-to-text and thumb typing (misheard words, fillers, xyk)"),
     ("offered", "off", "offered_questions.tsv", "instruments we sell and ones we do not (shares, trusts, crypto)"),
     ("elsewhere", "else", "elsewhere_questions.tsv", "how-tos of other banks, platforms and public services, and ours"),
-    (
-        "lender",
-        "lend",
-        "lender_questions.tsv",
-        "lending apps unknown by name (their hotline, legitimacy, calls) and our loans",
-    ),
+    ("lender", "lend", "lender_questions.tsv", "lending apps unknown by name (hotline, legitimacy) and our loans"),
     ("company", "co", "company_questions.tsv", "shops, schools, carriers unknown by name, and our card on one side"),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is

@@ -12,10 +12,10 @@ tables and patterns, is marked not understood and the customer is asked to say i
 Two readings are left alone, because their answer shows what was taken and the customer can
 correct it: a form answer (a name, a place the catalogue does not list) and out of scope (an
 unknown town's name). So is a reading a written whole-message rule decided (转人公, voice
-input's 转人工): the rule, not the training data, knows its words. Either way the parse says the words were unfamiliar (``unfamiliar_words``),
-and a form does not take such a text as a free answer (the business of a booking, a complaint's
-story). Words with a digit (an amount, a card's last digits, a date) are not
-nonsense and are not checked.
+input's 转人工): the rule, not the training data, knows its words. Either way the parse says the
+words were unfamiliar (``unfamiliar_words``), and a form does not take such a text as a free
+answer (the business of a booking, a complaint's story). Words with a digit (an amount, a card's
+last digits, a date) are not nonsense and are not checked.
 """
 
 from __future__ import annotations
