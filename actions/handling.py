@@ -39,12 +39,12 @@ from actions.datetime_zh import parse_day, parse_parts
 from banktext import redact, to_simplified
 from knowledge import appointments
 from knowledge import queries as q
+from knowledge.appointments import BOOKING_DAYS_AHEAD
 from knowledge.queries import BranchView
 from knowledge.text import normalise
 
 #: The bank's local time: opening hours and "tomorrow" are read in it.
 BANK_TZ = ZoneInfo(os.environ.get("BANK_TIMEZONE", "Asia/Shanghai"))
-BOOKING_DAYS_AHEAD = 30
 
 
 def now_local() -> dt.datetime:
@@ -603,12 +603,15 @@ class _Booked(NamedTuple):
     branch: str
     business: str
     branch_code: str
+    #: said after it when branch staff moved it at the customer's request (its former time)
+    moved: str = ""
 
 
 def _booked(s: Session, w: Wording, row: Any) -> _Booked:
     branch = q.get_branch(s, row.branch_code)
     name = branch.name if branch else row.branch_code
-    return _Booked(row.code, format_when(w, row.starts_at), name, row.business, row.branch_code)
+    moved = w("fmt_appointment_moved", was=format_when(w, row.moved_from)) if row.moved_from else ""
+    return _Booked(row.code, format_when(w, row.starts_at), name, row.business, row.branch_code, moved)
 
 
 def cancel_payload(code: str) -> str:

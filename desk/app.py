@@ -68,6 +68,14 @@ APPOINTMENT_NOTICES = {
     "cancelled": "这个预约已经取消过了，没有再做改动。",
     "past": "预约时间已过，不能取消；客户没来请登记未到店。",
     "too_early": "还没到预约的日子（未到店要过了预约时间）才能登记。",
+    "move": "已改期，预约号不变；客户设了预约提醒的，提醒按新时间发送。",
+    "changed": "这个预约刚被改过，请看下面的最新状态后再操作。",
+    "attended": "客户已到店，不能改期。",
+    "same_time": "新时间和原来的一样，没有改动。",
+    "time_past": "改到的时间已经过去，请选一个以后的时间。",
+    "time_too_far": "最多只能改到 30 天以内。",
+    "branch_closed": "网点在改到的时间不营业，请按网点营业时间改。",
+    "bad_time": "请填写要改到的日期和时间。",
 }
 
 
@@ -495,6 +503,8 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                     "can_cancel": not a.cancelled_at and a.starts_at > now_local,
                     "can_attend": not a.cancelled_at and a.starts_at.date() <= now_local.date(),
                     "can_no_show": not a.cancelled_at and a.starts_at <= now_local,
+                    "moved_from": f"{a.moved_from:%m-%d %H:%M}" if a.moved_from else "",
+                    "new_time": f"{a.starts_at:%Y-%m-%dT%H:%M}",
                 }
                 for a, name in appointments.for_branches(s, first, last, branch)
             ]
@@ -517,17 +527,24 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     @role("agent", "supervisor")
     def record_appointment(code: str) -> Any:
         action = request.form.get("action", "")
-        if action not in appointments.STAFF_ACTIONS:
+        if action not in (*appointments.STAFF_ACTIONS, "move"):
             return error("没有这个操作", 400)
         now_local = dt.datetime.now(BANK_TZ).replace(tzinfo=None)
+        back = {k: request.form.get(k, "")[:40] for k in ("from", "days", "branch") if request.form.get(k)}
         with session_scope() as s:
-            done = appointments.record(s, code[:20], action, current_user.name, now_local)
+            if action == "move":  # the customer asked at the counter or on the phone for another time
+                try:
+                    new_start = dt.datetime.fromisoformat(request.form.get("new_time", "")[:16])
+                except ValueError:
+                    return redirect(url_for("appointment_page", updated=code[:20], result="bad_time", **back))
+                done = appointments.move(s, code[:20], new_start, current_user.name, now_local)
+            else:
+                done = appointments.record(s, code[:20], action, current_user.name, now_local)
         if done.outcome == "unknown":
             abort(404)
         logger.info("branch staff recorded %s for an appointment: %s", action, done.outcome)
         result = action if done.outcome == "done" else done.outcome
         # back to the same day and branch the member of staff was looking at
-        back = {k: request.form.get(k, "")[:40] for k in ("from", "days", "branch") if request.form.get(k)}
         return redirect(url_for("appointment_page", updated=code[:20], result=result, **back))
 
     # --- the supervisor's view --------------------------------------------------------

@@ -1,6 +1,6 @@
 """Branch appointments the customer booked through the assistant: found again and cancelled, and
 listed for branch staff by day and branch (the desk's 网点预约 page), where staff record who came
-(arrived, no-show) and cancel a booking for a customer who asks them to.
+(arrived, no-show), and cancel or move a booking for a customer who asks them to.
 
 An appointment belongs to the conversation that booked it (its pseudonym, never the channel's
 user id). The customer cancels one by its code (``YY`` + date + six characters) or, when they do
@@ -21,12 +21,14 @@ from knowledge import models as m
 from knowledge import reminders
 from knowledge.db import rows_changed
 from knowledge.handoffs import utcnow
-from knowledge.queries import APPOINTMENT_CODE, booking_codes_in, pseudonym
+from knowledge.queries import APPOINTMENT_CODE, booking_codes_in, get_branch, pseudonym
 
 #: At most this many of a conversation's appointments are offered for cancelling.
 LISTED = 5
 #: At most this many rows on the staff's page of a branch's appointments.
 STAFF_ROWS = 500
+#: How many days ahead a booking can be made (the booking form) or moved to (branch staff).
+BOOKING_DAYS_AHEAD = 30
 
 
 def appointment_codes_in(text: str) -> list[str]:
@@ -139,6 +141,64 @@ def record(
         .values(attendance=action, attendance_at=now, handled_by=staff[:64])
     )
     return Recorded("done", found)
+
+
+class Moved(NamedTuple):
+    """What moving a booking did: ``outcome`` is ``done``, ``unknown`` (no such code), ``cancelled``
+    (cancelled before), ``changed`` (moved by someone else a moment ago), ``past`` (its time has
+    gone: nothing to move), ``attended`` (the customer came already), ``same_time``, or why the new time cannot be booked: ``time_past``,
+    ``time_too_far`` (beyond :data:`BOOKING_DAYS_AHEAD`), ``branch_closed`` (outside the branch's
+    opening hours)."""
+
+    outcome: str
+    appointment: m.Appointment | None = None
+    reminders_cancelled: int = 0
+
+
+def move(
+    session: Session,
+    code: str,
+    new_start: dt.datetime,
+    staff: str,
+    now_local: dt.datetime,
+    now: dt.datetime | None = None,
+) -> Moved:
+    """Branch staff move the booking ``code`` to ``new_start`` (Beijing) for a customer who asked at
+    the counter or on the phone. The new time is held to what the booking form allows: ahead, at
+    most :data:`BOOKING_DAYS_AHEAD` days away, while the branch is open. The booking keeps its
+    code, branch and business; its former time is kept (``moved_from``); a reminder waiting for it
+    reminds of the new time instead (``reminders.move_for_event``)."""
+    found = session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    if found is None:
+        return Moved("unknown")
+    if found.cancelled_at is not None:
+        return Moved("cancelled", found)
+    if found.attendance == "arrived":
+        return Moved("attended", found)
+    if found.starts_at <= now_local:
+        return Moved("past", found)
+    new_start = new_start.replace(second=0, microsecond=0, tzinfo=None)
+    if new_start == found.starts_at:
+        return Moved("same_time", found)
+    if new_start <= now_local:
+        return Moved("time_past", found)
+    if new_start.date() > now_local.date() + dt.timedelta(days=BOOKING_DAYS_AHEAD):
+        return Moved("time_too_far", found)
+    branch = get_branch(session, found.branch_code)
+    if branch is not None and not branch.is_open_at(new_start):
+        return Moved("branch_closed", found)
+    old = found.starts_at
+    changed = rows_changed(
+        session,
+        update(m.Appointment)
+        .where(m.Appointment.id == found.id, m.Appointment.cancelled_at.is_(None), m.Appointment.starts_at == old)
+        .values(starts_at=new_start, moved_from=old, handled_by=staff[:64]),
+    )
+    if not changed:  # cancelled or moved a moment ago, by the customer or a colleague
+        session.refresh(found)
+        return Moved("cancelled" if found.cancelled_at is not None else "changed", found)
+    dropped = reminders.move_for_event(session, found.conversation_ref, "appointment", old, new_start, now or utcnow())
+    return Moved("done", found, dropped)
 
 
 def for_branches(

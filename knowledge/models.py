@@ -269,9 +269,12 @@ class Appointment(Base):
     attendance: Mapped[str | None] = mapped_column(String(16))
     #: when the branch recorded it (UTC)
     attendance_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    #: the member of staff (desk user name) who cancelled it or recorded the attendance; empty
-    #: when the customer cancelled it and nobody recorded anything
+    #: the member of staff (desk user name) who cancelled it, moved it or recorded the attendance;
+    #: empty when the customer cancelled it and nobody recorded anything
     handled_by: Mapped[str | None] = mapped_column(String(64))
+    #: the time it was booked for before branch staff moved it at the customer's request (Beijing);
+    #: empty when it was never moved
+    moved_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Complaint(Base):

@@ -160,17 +160,49 @@ def _cancel_waiting(session: Session, *conditions: ColumnElement[bool]) -> int:
     )
 
 
-def cancel_for_event(session: Session, conversation_ref: str, kind: str, event_local: dt.datetime) -> int:
-    """The event is off (an appointment cancelled by the customer or by branch staff): its
-    reminders still waiting are cancelled, the conversation's other reminders kept. The
-    conversation is named by its pseudonym (``queries.pseudonym``), as an appointment stores it."""
+def _waiting_for_event(session: Session, conversation_ref: str, kind: str, event_local: dt.datetime) -> list[int]:
+    """The reminders still waiting for one event of the conversation named by its pseudonym
+    (``queries.pseudonym``), as an appointment stores it."""
     waiting = session.execute(
         select(m.Reminder.id, m.Reminder.conversation_id).where(
             m.Reminder.kind == kind, m.Reminder.event_at == to_utc(event_local), m.Reminder.status.in_(WAITING)
         )
     ).all()
-    ids = [rid for rid, conversation in waiting if pseudonym(conversation) == conversation_ref]
+    return [rid for rid, conversation in waiting if pseudonym(conversation) == conversation_ref]
+
+
+def cancel_for_event(session: Session, conversation_ref: str, kind: str, event_local: dt.datetime) -> int:
+    """The event is off (an appointment cancelled by the customer or by branch staff): its
+    reminders still waiting are cancelled, the conversation's other reminders kept."""
+    ids = _waiting_for_event(session, conversation_ref, kind, event_local)
     return _cancel_waiting(session, m.Reminder.id.in_(ids)) if ids else 0
+
+
+def move_for_event(
+    session: Session,
+    conversation_ref: str,
+    kind: str,
+    event_local: dt.datetime,
+    new_local: dt.datetime,
+    now: dt.datetime | None = None,
+) -> int:
+    """The event was moved (branch staff changed an appointment's time): its reminders still
+    waiting now remind of the new time, at the moment :func:`remind_time` gives for it; one with no
+    moment left to remind is cancelled. Returns how many were cancelled."""
+    ids = _waiting_for_event(session, conversation_ref, kind, event_local)
+    if not ids:
+        return 0
+    try:
+        remind_at = remind_time(kind, new_local, now)
+    except ReminderRefused:
+        return _cancel_waiting(session, m.Reminder.id.in_(ids))
+    rows_changed(
+        session,
+        update(m.Reminder)
+        .where(m.Reminder.id.in_(ids), m.Reminder.status.in_(WAITING))
+        .values(event_at=to_utc(new_local), remind_at=remind_at),
+    )
+    return 0
 
 
 def due_ids(session: Session, now: dt.datetime | None = None, limit: int = 100) -> list[int]:

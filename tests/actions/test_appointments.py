@@ -336,6 +336,56 @@ def test_staff_cancel_for_the_customer_and_the_customer_is_not_reminded(book, kb
     assert _stored(kb, code).handled_by == "wangmin"
 
 
+async def test_staff_move_a_booking_for_the_customer_and_its_reminder_follows(
+    book, kb, dispatcher, tracker_for, domain
+):
+    from knowledge import appointments
+
+    sender = "web:staff-move"
+    code = book(sender, 2, remind=True)  # Saturday 12-05, 15:00
+    old, new = NOW + dt.timedelta(days=2), dt.datetime(2026, 12, 7, 10, 30)  # to Monday morning
+    utc_now = reminders.to_utc(NOW)
+    with session_scope() as s:
+        done = appointments.move(s, code, new, "wangmin", NOW, utc_now)
+    assert (done.outcome, done.reminders_cancelled) == ("done", 0)
+    row = _stored(kb, code)
+    assert (row.starts_at, row.moved_from, row.handled_by, row.cancelled_at) == (new, old, "wangmin", None)
+    reminder = kb.scalar(select(m.Reminder).where(m.Reminder.conversation_id == sender))
+    assert reminder.status == "pending" and reminders.to_local(reminder.event_at) == new
+    assert reminder.remind_at == reminders.remind_time("appointment", new, utc_now)  # the day before, 09:00
+
+    # the customer asking after their bookings hears the new time, and that the branch moved it
+    dispatcher.messages.clear()
+    await ActionListAppointments().run(
+        dispatcher, tracker_for("我的预约", "list_appointments", sender_id=sender), domain
+    )
+    rows = dispatcher.messages[0]["rows"]
+    assert code in rows and "12月7日" in rows and "网点已按您的要求改期，原定12月5日" in rows
+
+    with session_scope() as s:  # times the booking form would refuse are refused here too
+        assert appointments.move(s, code, NOW - dt.timedelta(hours=1), "wangmin", NOW).outcome == "time_past"
+        far = dt.datetime.combine(NOW.date() + dt.timedelta(days=40), dt.time(10))
+        assert appointments.move(s, code, far, "wangmin", NOW).outcome == "time_too_far"
+        assert appointments.move(s, code, dt.datetime(2026, 12, 8, 3, 0), "wangmin", NOW).outcome == "branch_closed"
+        assert appointments.move(s, code, new, "wangmin", NOW).outcome == "same_time"
+        assert appointments.move(s, "YY261299ZZZZZZ", new, "wangmin", NOW).outcome == "unknown"
+    assert _stored(kb, code).starts_at == new
+
+    # moved to within the hour: no moment is left to remind, so the reminder is cancelled
+    with session_scope() as s:
+        done = appointments.move(s, code, NOW + dt.timedelta(minutes=30), "lizhuguan", NOW, utc_now)
+    assert (done.outcome, done.reminders_cancelled) == ("done", 1)
+    assert _reminder_states(kb, sender) == ["cancelled"]
+    assert _stored(kb, code).moved_from == new  # the time it was moved from last
+    other = book("web:staff-move-2", 3)
+    with session_scope() as s:  # its time has come: nothing to move; cancelled: nothing either
+        assert appointments.move(s, code, new, "wangmin", NOW + dt.timedelta(hours=1)).outcome == "past"
+        assert appointments.record(s, code, "arrived", "wangmin", NOW + dt.timedelta(minutes=20)).outcome == "done"
+        assert appointments.move(s, code, new, "wangmin", NOW + dt.timedelta(minutes=20)).outcome == "attended"
+        assert appointments.cancel(s, "web:staff-move-2", other, NOW).outcome == "cancelled"
+        assert appointments.move(s, other, new, "wangmin", NOW).outcome == "cancelled"
+
+
 def test_staff_record_who_came_only_from_the_bookings_day_on(book, kb):
     from knowledge import appointments
 

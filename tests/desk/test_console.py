@@ -422,3 +422,45 @@ def test_branch_staff_record_who_came_and_cancel_for_a_customer(app, databases):
         rows = {a.code: a for a in s.scalars(select(m.Appointment).where(m.Appointment.code.in_([came, phoned])))}
         assert rows[came].attendance == "arrived" and rows[came].handled_by == "alice"
         assert rows[phoned].cancelled_at is not None and rows[phoned].handled_by == "alice"
+
+
+def test_branch_staff_move_a_booking_for_a_customer_who_asked(app, databases):
+    from knowledge import queries as q
+    from knowledge.reminders import BANK_TZ
+
+    kb = databases[0]
+    today = dt.datetime.now(BANK_TZ).date()
+    with session_scope(kb) as s:
+        # a branch the other appointment tests book nothing at: the row below is this test's alone
+        branch_row = s.scalars(select(m.Branch).order_by(m.Branch.code.desc())).all()[1]
+        branch = q.get_branch(s, branch_row.code)
+        open_days = [today + dt.timedelta(days=n) for n in range(2, 12)]
+        first, second = [d for d in open_days if branch.is_open_at(dt.datetime.combine(d, dt.time(11)))][:2]
+        code = q.book_appointment(
+            s, "web:asked-to-move", branch.code, dt.datetime.combine(first, dt.time(11)), "大额取现"
+        )
+    agent = logged_in(app, "alice")
+    look = {"from": first.isoformat(), "days": "14", "branch": branch.code}
+    page = agent.get("/appointments", query_string=look).get_data(as_text=True)
+    row_of = lambda html: html[html.index(f'data-code="{code}"') :].split("</tr>")[0]  # noqa: E731
+    assert 'value="move"' in row_of(page) and f'value="{first.isoformat()}T11:00"' in row_of(page)
+
+    form = {**look, "action": "move", "csrf_token": agent.csrf}
+    assert agent.post(f"/appointments/{code}", data={**form, "new_time": "", "csrf_token": ""}).status_code == 400
+    for new_time, result in (
+        ("", "bad_time"),
+        ("明天上午", "bad_time"),
+        (f"{second.isoformat()}T03:00", "branch_closed"),
+    ):
+        answer = agent.post(f"/appointments/{code}", data={**form, "new_time": new_time})
+        assert answer.status_code == 302 and f"result={result}" in answer.headers["Location"], new_time
+    answer = agent.post(f"/appointments/{code}", data={**form, "new_time": f"{second.isoformat()}T14:30"})
+    assert answer.status_code == 302 and "result=move" in answer.headers["Location"]
+    assert f"branch={branch.code}" in answer.headers["Location"]  # back to what was being looked at
+    page = agent.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "已改期，预约号不变" in page
+    assert f"王敏 改期，原定 {first:%m-%d} 11:00" in row_of(page) and f"{second:%m-%d} 14:30" in row_of(page)
+    with session_scope(kb) as s:
+        row = s.scalar(select(m.Appointment).where(m.Appointment.code == code))
+        assert row.starts_at == dt.datetime.combine(second, dt.time(14, 30)) and row.handled_by == "alice"
+        assert row.moved_from == dt.datetime.combine(first, dt.time(11))
