@@ -73,7 +73,7 @@ APPOINTMENT_NOTICES = {
     "attended": "客户已到店，不能改期。",
     "same_time": "新时间和原来的一样，没有改动。",
     "time_past": "改到的时间已经过去，请选一个以后的时间。",
-    "time_too_far": "最多只能改到 30 天以内。",
+    "time_too_far": f"最多只能改到 {appointments.BOOKING_DAYS_AHEAD} 天以内。",
     "branch_closed": "网点在改到的时间不营业，请按网点营业时间改。",
     "bad_time": "请填写要改到的日期和时间。",
 }

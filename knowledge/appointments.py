@@ -146,9 +146,9 @@ def record(
 class Moved(NamedTuple):
     """What moving a booking did: ``outcome`` is ``done``, ``unknown`` (no such code), ``cancelled``
     (cancelled before), ``changed`` (moved by someone else a moment ago), ``past`` (its time has
-    gone: nothing to move), ``attended`` (the customer came already), ``same_time``, or why the new time cannot be booked: ``time_past``,
-    ``time_too_far`` (beyond :data:`BOOKING_DAYS_AHEAD`), ``branch_closed`` (outside the branch's
-    opening hours)."""
+    gone: nothing to move), ``attended`` (the customer came already), ``same_time``, or why the
+    new time cannot be booked: ``time_past``, ``time_too_far`` (beyond :data:`BOOKING_DAYS_AHEAD`),
+    ``branch_closed`` (outside the branch's opening hours)."""
 
     outcome: str
     appointment: m.Appointment | None = None
