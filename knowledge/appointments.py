@@ -62,11 +62,15 @@ class Cancelled(NamedTuple):
     reminders_cancelled: int = 0
 
 
+def _by_code(session: Session, code: str) -> m.Appointment | None:
+    return session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+
+
 def cancel(
     session: Session, conversation_id: str, code: str, now_local: dt.datetime, now: dt.datetime | None = None
 ) -> Cancelled:
     """Cancel the conversation's appointment ``code`` and the reminder set for it."""
-    found = session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    found = _by_code(session, code)
     if found is None:
         return Cancelled("unknown")
     if found.conversation_ref != pseudonym(conversation_id):
@@ -104,7 +108,10 @@ class Recorded(NamedTuple):
     """What a member of staff's action did: ``outcome`` is ``done``, ``unknown`` (no such code),
     ``cancelled`` (the booking was cancelled before: nothing more to record), ``past`` (a booking
     whose time has gone is not cancelled: record a no-show), ``too_early`` (attendance is recorded
-    from the booking's day on, a no-show only once its time has passed)."""
+    from the booking's day on, a no-show only once its time has passed); for :func:`move` also
+    ``changed`` (moved by someone else a moment ago), ``attended`` (the customer came already),
+    ``same_time``, or why the new time cannot be booked: ``time_past``, ``time_too_far`` (beyond
+    :data:`BOOKING_DAYS_AHEAD`), ``branch_closed`` (outside the branch's opening hours)."""
 
     outcome: str
     appointment: m.Appointment | None = None
@@ -120,7 +127,7 @@ def record(
     customer cancels the booking's reminder too, as the customer's own cancelling does."""
     if action not in STAFF_ACTIONS:
         raise ValueError(action)
-    found = session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    found = _by_code(session, code)
     if found is None:
         return Recorded("unknown")
     if found.cancelled_at is not None:
@@ -143,18 +150,6 @@ def record(
     return Recorded("done", found)
 
 
-class Moved(NamedTuple):
-    """What moving a booking did: ``outcome`` is ``done``, ``unknown`` (no such code), ``cancelled``
-    (cancelled before), ``changed`` (moved by someone else a moment ago), ``past`` (its time has
-    gone: nothing to move), ``attended`` (the customer came already), ``same_time``, or why the
-    new time cannot be booked: ``time_past``, ``time_too_far`` (beyond :data:`BOOKING_DAYS_AHEAD`),
-    ``branch_closed`` (outside the branch's opening hours)."""
-
-    outcome: str
-    appointment: m.Appointment | None = None
-    reminders_cancelled: int = 0
-
-
 def move(
     session: Session,
     code: str,
@@ -162,31 +157,31 @@ def move(
     staff: str,
     now_local: dt.datetime,
     now: dt.datetime | None = None,
-) -> Moved:
+) -> Recorded:
     """Branch staff move the booking ``code`` to ``new_start`` (Beijing) for a customer who asked at
     the counter or on the phone. The new time is held to what the booking form allows: ahead, at
     most :data:`BOOKING_DAYS_AHEAD` days away, while the branch is open. The booking keeps its
     code, branch and business; its former time is kept (``moved_from``); a reminder waiting for it
     reminds of the new time instead (``reminders.move_for_event``)."""
-    found = session.scalar(select(m.Appointment).where(m.Appointment.code == code))
+    found = _by_code(session, code)
     if found is None:
-        return Moved("unknown")
+        return Recorded("unknown")
     if found.cancelled_at is not None:
-        return Moved("cancelled", found)
+        return Recorded("cancelled", found)
     if found.attendance == "arrived":
-        return Moved("attended", found)
+        return Recorded("attended", found)
     if found.starts_at <= now_local:
-        return Moved("past", found)
+        return Recorded("past", found)
     new_start = new_start.replace(second=0, microsecond=0, tzinfo=None)
     if new_start == found.starts_at:
-        return Moved("same_time", found)
+        return Recorded("same_time", found)
     if new_start <= now_local:
-        return Moved("time_past", found)
+        return Recorded("time_past", found)
     if new_start.date() > now_local.date() + dt.timedelta(days=BOOKING_DAYS_AHEAD):
-        return Moved("time_too_far", found)
+        return Recorded("time_too_far", found)
     branch = get_branch(session, found.branch_code)
     if branch is not None and not branch.is_open_at(new_start):
-        return Moved("branch_closed", found)
+        return Recorded("branch_closed", found)
     old = found.starts_at
     changed = rows_changed(
         session,
@@ -196,9 +191,9 @@ def move(
     )
     if not changed:  # cancelled or moved a moment ago, by the customer or a colleague
         session.refresh(found)
-        return Moved("cancelled" if found.cancelled_at is not None else "changed", found)
+        return Recorded("cancelled" if found.cancelled_at is not None else "changed", found)
     dropped = reminders.move_for_event(session, found.conversation_ref, "appointment", old, new_start, now or utcnow())
-    return Moved("done", found, dropped)
+    return Recorded("done", found, dropped)
 
 
 def for_branches(
