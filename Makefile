@@ -21,7 +21,7 @@ SEED := $(shell find knowledge/seed -name '*.yml' 2>/dev/null)
 GENERATED := data/nlu/lookup_products.yml data/nlu/synonyms.yml data/nlu/faq.yml data/nlu/bank_references.yml data/nlu/product_mentions.yml bot/resources/jieba/userdict.txt bot/resources/bank_references.txt bot/resources/bank_facts.json bot/resources/own_brands.txt bot/resources/README.md
 TRAINING_INPUTS = config.yml domain.yml banktext/script.py $(shell find data bot/nlu bot/resources -name '*.yml' -o -name '*.py' -o -name '*.txt' 2>/dev/null) $(GENERATED)
 
-.PHONY: help run test eval eval-spacy setup kb nlu-export train validate e5-vectors lint types bench bench-kb clean stories browser-test purge report run-cluster
+.PHONY: help run test eval eval-spacy setup kb nlu-export train validate e5-vectors lint types bench bench-kb clean stories browser-test purge report reviewed run-cluster
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ purge: setup ## delete conversations older than CONVERSATION_RETENTION_DAYS (def
 
 report: $(VENV_ACTIONS)/.installed ## the quality view as one HTML file with its charts (var/report/index.html; REPORT_ARGS="--days 7")
 	@$(PY_ACTIONS) -m desk report $(REPORT_ARGS)
+
+reviewed: $(VENV_ACTIONS)/.installed ## the questions supervisors labelled on the desk's 问题标注 page as training data (data/nlu/reviewed.yml); `make train` then learns them
+	@$(PY_ACTIONS) -m desk review export
 
 # servers on free ports with scratch databases; the baseline is trained once into var/bench/ (BENCH_ARGS=--quick)
 bench: $(VENV_RASA)/.installed $(VENV_ACTIONS)/.installed $(MODEL) ## load benchmark against Rasa's default pipeline: latency, throughput, capacity, memory (results/bench.md)

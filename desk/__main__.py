@@ -9,6 +9,8 @@ python -m desk tickets [--status open|in_progress|resolved]
 python -m desk tickets set CODE in_progress|resolved [--reply "给客户的处理说明"]
 python -m desk report [--out var/report/index.html] [--days 30]   # the quality view as one HTML file
 python -m desk reminders [--once]   # deliver the reminders whose time has come (serve does it every minute)
+python -m desk review [list]        # the questions the assistant missed: waiting for a label, labelled
+python -m desk review export [--out data/nlu/reviewed.yml]   # the labelled ones as training data
 """
 
 from __future__ import annotations
@@ -132,6 +134,25 @@ def _reminders(args: argparse.Namespace) -> int:
         time.sleep(max(1.0, poll_seconds()))
 
 
+def _review(args: argparse.Namespace) -> int:
+    from desk import review
+
+    create_schema()
+    with session_scope() as s:
+        if args.action == "export":
+            out = Path(args.out) if args.out else review.DEFAULT_EXPORT
+            total = review.export(s, out)
+            print(f"{total} labelled questions written to {out}; `make train` learns them")
+            return 0
+        _, waiting = review.queue(s)
+        examples = review.training_examples(s)
+        print(f"waiting for a label: {waiting}")
+        print(f"labelled, to export: {sum(len(texts) for texts in examples.values())}")
+        for value, texts in examples.items():
+            print(f"    {value:<40} {len(texts)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m desk", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     remind = sub.add_parser("reminders", help="deliver the customers' reminders whose time has come")
     remind.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     remind.set_defaults(run=_reminders)
+    reviewed = sub.add_parser("review", help="questions the assistant missed, labelled by supervisors")
+    reviewed.add_argument("action", nargs="?", choices=["list", "export"], default="list")
+    reviewed.add_argument("--out", help="where export writes the training file (default: data/nlu/reviewed.yml)")
+    reviewed.set_defaults(run=_review)
     args = parser.parse_args(argv)
     if getattr(args, "action", None) == "add" and not args.name:
         parser.error("user add needs a NAME")

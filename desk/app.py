@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
 from banktext import redact, unseal
-from desk import report, store
+from desk import report, review, store
 from desk.bridge import Bridge, BridgeError
 from knowledge import appointments, tickets
 from knowledge import handoffs as h
@@ -61,6 +61,13 @@ class Staff(UserMixin):
 #: Weekday names as staff read them, Monday first.
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 #: What the appointments page says after a member of staff recorded something, by result.
+REVIEW_NOTICES = {
+    "label": "已标注，下次导出训练数据时带上。",
+    "skip": "已标为不是可学习的问题，不进训练数据。",
+    "unlabel": "已撤销标注，问题回到待标注列表。",
+    "no_label": "请选择客户想问的是什么。",
+    "changed": "这个问题刚被同事处理过，请看下面的最新列表。",
+}
 APPOINTMENT_NOTICES = {
     "arrived": "已登记到店。",
     "no_show": "已登记未到店。",
@@ -140,7 +147,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         answer.headers["X-Content-Type-Options"] = "nosniff"
         answer.headers["X-Frame-Options"] = "DENY"
         answer.headers["Referrer-Policy"] = "same-origin"
-        if request.path.startswith(("/api/", "/tickets", "/appointments")) or request.path in (
+        if request.path.startswith(("/api/", "/tickets", "/appointments", "/review")) or request.path in (
             "/",
             "/login",
             "/report",
@@ -546,6 +553,52 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         result = action if done.outcome == "done" else done.outcome
         # back to the same day and branch the member of staff was looking at
         return redirect(url_for("appointment_page", updated=code[:20], result=result, **back))
+
+    # --- questions the assistant missed, labelled as training data (supervisors) ---------------
+    @app.get("/review")
+    @role("supervisor")
+    def review_page() -> Any:
+        with session_scope() as s:
+            choices = review.labels(s)
+            waiting, waiting_rows = review.queue(s)
+            labelled = review.recent(s)
+            exportable = sum(len(texts) for texts in review.training_examples(s).values())
+            staff = dict(s.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
+            return render_template(
+                "review.html",
+                waiting=waiting,
+                waiting_rows=waiting_rows,
+                labelled=labelled,
+                exportable=exportable,
+                labels=choices,
+                reasons=report.UNANSWERED_REASONS,
+                intent_name=store.intent_name,
+                staff=staff,
+                local=lambda moment: f"{to_local(moment):%m-%d %H:%M}",
+                notice=REVIEW_NOTICES.get(request.args.get("result", ""), ""),
+            )
+
+    @app.post("/review")
+    @role("supervisor")
+    def label_questions() -> Any:
+        try:
+            ids = [int(i) for i in request.form.get("ids", "").split(",") if i.strip()][: review.QUEUE_ROWS * 50]
+        except ValueError:
+            return error("没有这些问题", 400)
+        action = request.form.get("action", "")
+        with session_scope() as s:
+            if action == "unlabel":
+                done = review.unlabel(s, ids)
+            elif action in ("label", "skip"):
+                value = review.SKIP if action == "skip" else request.form.get("label", "")
+                try:
+                    done = review.label(s, ids, value, current_user.name)
+                except ValueError:
+                    return redirect(url_for("review_page", result="no_label"))
+            else:
+                return error("没有这个操作", 400)
+        logger.info("a supervisor %s %d unanswered questions", action, done)
+        return redirect(url_for("review_page", result=action if done else "changed"))
 
     # --- the supervisor's view --------------------------------------------------------
     @app.get("/api/overview")

@@ -238,7 +238,8 @@ class DisclosureAcknowledgement(Base):
 
 
 class UnansweredQuestion(Base):
-    """A question the assistant could not answer, redacted, for the quality view."""
+    """A question the assistant could not answer, redacted, for the quality view and for staff to
+    label as training data (``desk.review``)."""
 
     __tablename__ = "unanswered_question"
 
@@ -249,6 +250,12 @@ class UnansweredQuestion(Base):
     intent: Mapped[str | None] = mapped_column(String(60))
     confidence: Mapped[float | None]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    #: what a supervisor said the customer meant (an intent of the NLU contract, ``faq/<topic>``,
+    #: or ``skip``: nothing to learn from), for the next training (``desk.review``); empty until then
+    label: Mapped[str | None] = mapped_column(String(80))
+    #: the supervisor (desk user name) who gave the label, and when (UTC)
+    labelled_by: Mapped[str | None] = mapped_column(String(64))
+    labelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Appointment(Base):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import uuid
 
 import pytest
+
+from tests.bot.conftest import ACTIONS_PY, ROOT
 
 BAD_INPUT = {
     "empty": "",
@@ -62,3 +66,52 @@ async def test_disclosure_before_details_and_audit(agent, action_server):
     with sqlite3.connect(action_server[1]) as db:
         rows = db.execute("select product_code, disclosure_version from disclosure_ack").fetchall()
     assert rows[-1][:1] == ("WM-MIX",) and rows[-1][1]
+
+
+#: On the desk's 问题标注 page (desk.review, run where the desk runs: the action server's environment) a
+#: supervisor marks what the assistant missed as nothing to learn from, labels a customer's question
+#: stored the same way (knowledge.queries.log_unanswered, as the fallback action stores it), and exports.
+LABEL_AND_EXPORT = """
+import sys
+from desk import review
+from desk.__main__ import main
+from knowledge import queries
+from knowledge.db import session_scope
+def waiting(text):
+    with session_scope() as s:
+        return next(q.ids for q in review.queue(s)[0] if q.text == text)
+with session_scope() as s:
+    review.label(s, waiting(sys.argv[1]), review.SKIP, "carol")
+    queries.log_unanswered(s, "web:county", sys.argv[2], "fallback", "out_of_scope", 0.15)
+with session_scope() as s:
+    review.label(s, waiting(sys.argv[2]), "ask_branch", "carol")
+sys.exit(main(["review", "export", "--out", sys.argv[3]]))
+"""
+
+
+async def test_a_message_the_assistant_missed_waits_for_staff_and_labelled_questions_are_training_data(
+    agent, action_server, tmp_path
+):
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    missed = "囧囧囧"  # no word of it in the training data: not understood
+    said = await _turn(agent, missed, f"missed-{uuid.uuid4().hex[:8]}")
+    assert said and "没" in said[0]["text"]  # asked to rephrase
+    with sqlite3.connect(action_server[1]) as db:
+        stored = db.execute("select reason, intent from unanswered_question where text = ?", (missed,)).fetchall()
+    assert stored == [("fallback", "nlu_fallback")]
+
+    question = "俺们县上那个网点 礼拜天开门不"
+    out = tmp_path / "reviewed.yml"
+    env = {**os.environ, "KNOWLEDGE_DB_URL": f"sqlite:///{action_server[1]}", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [str(ACTIONS_PY), "-c", LABEL_AND_EXPORT, missed, question, str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    reviewed = load_data(str(out))  # Rasa's own reader, as `rasa train` reads data/nlu/
+    assert [(e.get("text"), e.get("intent")) for e in reviewed.intent_examples] == [(question, "ask_branch")]
+    assert "ask_branch" in agent.domain.intents

@@ -123,6 +123,8 @@ ROUTES = [
     ("GET", "/appointments"),
     ("POST", "/appointments/YY990101ABCDEF"),
     ("POST", "/tickets/TS990101ABCDEF"),
+    ("GET", "/review"),
+    ("POST", "/review"),
     ("POST", "/logout"),
 ]
 
@@ -156,6 +158,7 @@ def test_passwords_are_stored_as_salted_hashes(databases):
 def test_roles(app):
     agent, supervisor = logged_in(app, "alice"), logged_in(app, "carol")
     assert agent.get("/api/overview").status_code == 403
+    assert agent.post("/review", data={"csrf_token": agent.csrf, "ids": "1", "action": "skip"}).status_code == 403
     overview = supervisor.get("/api/overview")
     assert overview.status_code == 200 and {a["name"] for a in overview.json["agents"]} >= {"alice", "bob"}
     assert isinstance(overview.json["comments"], list)
