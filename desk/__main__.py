@@ -144,9 +144,8 @@ def _review(args: argparse.Namespace) -> int:
             total = review.export(s, out)
             print(f"{total} labelled questions written to {out}; `make train` learns them")
             return 0
-        _, waiting = review.queue(s)
         examples = review.training_examples(s)
-        print(f"waiting for a label: {waiting}")
+        print(f"waiting for a label: {review.waiting(s)}")
         print(f"labelled, to export: {sum(len(texts) for texts in examples.values())}")
         for value, texts in examples.items():
             print(f"    {value:<40} {len(texts)}")

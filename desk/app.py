@@ -560,7 +560,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     def review_page() -> Any:
         with session_scope() as s:
             choices = review.labels(s)
-            waiting, waiting_rows = review.queue(s)
+            waiting, waiting_rows = review.queue(s), review.waiting(s)
             labelled = review.recent(s)
             exportable = sum(len(texts) for texts in review.training_examples(s).values())
             staff = dict(s.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
@@ -605,7 +605,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     @role("supervisor")
     def supervisor_overview() -> Any:
         with session_scope() as s:
-            return jsonify(**store.overview(s, h.desk(s)))
+            return jsonify(**store.overview(s, h.desk(s)), to_review=review.waiting(s))
 
     # The quality view: the same page as `make report`, its scripts served from here (the CSP
     # stays script-src 'self'; the chart data sit in a JSON block the browser never executes).

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from desk import store
@@ -106,8 +106,8 @@ def _grouped(rows: Iterable[m.UnansweredQuestion]) -> list[Question]:
     return list(groups.values())
 
 
-def queue(session: Session, limit: int = QUEUE_ROWS) -> tuple[list[Question], int]:
-    """The questions still to label, most asked first (then newest), and how many rows wait in all."""
+def queue(session: Session, limit: int = QUEUE_ROWS) -> list[Question]:
+    """The questions still to label, most asked first (then newest)."""
     rows = list(
         session.scalars(
             select(m.UnansweredQuestion)
@@ -116,7 +116,17 @@ def queue(session: Session, limit: int = QUEUE_ROWS) -> tuple[list[Question], in
         )
     )
     questions = sorted(_grouped(rows), key=lambda q: (-q.count, -q.last.timestamp()))
-    return questions[:limit], len(rows)
+    return questions[:limit]
+
+
+def waiting(session: Session) -> int:
+    """How many stored questions wait for a label (the supervisor's page shows it on the link)."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(m.UnansweredQuestion).where(m.UnansweredQuestion.label.is_(None), TYPED)
+        )
+        or 0
+    )
 
 
 def recent(session: Session, limit: int = RECENT_ROWS) -> list[Question]:

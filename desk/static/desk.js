@@ -417,6 +417,8 @@
       [c.agent || '智能助手'],
       [c.comment],
     ]));
+    // questions the assistant missed, waiting for a supervisor to say what the customer meant
+    $('review-link').textContent = data.to_review ? `问题标注（${data.to_review} 条待标注）` : '问题标注';
     $('overview-updated').textContent = `更新于 ${clock(new Date())}`;
   }
 

@@ -79,7 +79,7 @@ from knowledge import queries
 from knowledge.db import session_scope
 def waiting(text):
     with session_scope() as s:
-        return next(q.ids for q in review.queue(s)[0] if q.text == text)
+        return next(q.ids for q in review.queue(s) if q.text == text)
 with session_scope() as s:
     review.label(s, waiting(sys.argv[1]), review.SKIP, "carol")
     queries.log_unanswered(s, "web:county", sys.argv[2], "fallback", "out_of_scope", 0.15)

@@ -50,6 +50,7 @@ def test_supervisors_label_what_customers_meant_and_it_becomes_training_data(app
     boss = logged_in(app, "carol")
     page = boss.get("/review").get_data(as_text=True)
     assert 'id="review-table"' in page and "待标注 5 条" in page
+    assert boss.get("/api/overview").json["to_review"] == 5  # on the link to this page
     branch_row = row_of(page, "小县城 礼拜天开门不")
     assert '<td class="num">3</td>' in branch_row  # the same question asked three times is one row
     assert CARD not in page and "6222***********0123" in page  # stored masked, shown masked
@@ -91,6 +92,7 @@ def test_supervisors_label_what_customers_meant_and_it_becomes_training_data(app
     assert "被吞了咋整" in row_of(boss.get("/review").get_data(as_text=True), "被吞了咋整")
     boss.post("/review", data={**form, "ids": str(lost), "action": "label", "label": "report_lost_card"})
     assert "没有待标注的问题" in boss.get("/review").get_data(as_text=True)
+    assert boss.get("/api/overview").json["to_review"] == 0
 
     # the command writes what Rasa trains on: one wording per question, masked, no markup, no skip
     out = tmp_path / "nlu" / "reviewed.yml"
