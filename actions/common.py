@@ -25,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from banktext.intents import DECIDED_BY_RULE, DID_NOT_FOLLOW, NOT_UNDERSTOOD, UNFAMILIAR_WORDS
+from banktext.intents import DECIDED_BY_RULE, DID_NOT_FOLLOW, NOT_UNDERSTOOD, NOT_WHAT_I_ASKED, UNFAMILIAR_WORDS
 from knowledge import queries as q
 from knowledge.db import DatabaseMissing, session_scope
 from knowledge.text import normalise
@@ -185,6 +185,11 @@ def explain_again(dispatcher: CollectingDispatcher) -> None:
 def did_not_follow(tracker: Tracker) -> bool:
     """Whether the customer's latest message says they did not follow the bot ("什么意思", "没看懂")."""
     return (tracker.latest_message or {}).get(DECIDED_BY_RULE) == DID_NOT_FOLLOW
+
+
+def not_what_i_asked(tracker: Tracker) -> bool:
+    """Whether the customer's latest message says the bot misread their question ("我不是问这个", "答非所问")."""
+    return (tracker.latest_message or {}).get(DECIDED_BY_RULE) == NOT_WHAT_I_ASKED
 
 
 def no_free_text_answer(tracker: Tracker, dispatcher: CollectingDispatcher, invalid_response: str) -> bool:

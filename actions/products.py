@@ -26,9 +26,10 @@ from actions.common import (
     latest_entities,
     latest_number,
     money,
+    not_what_i_asked,
     number,
 )
-from actions.quality import log_unanswered
+from actions.quality import answer_not_what_i_asked, log_unanswered
 from actions.resolve import Resolution, best_named, button, category_buttons, resolve
 from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
 from knowledge import handoffs as h
@@ -828,7 +829,8 @@ def _subject_in(text: str, domain: dict[str, Any], response: str) -> bool:
 
 class ActionAnswerNo(Action):
     """A "no" with nothing pending: a correction when it carries a new amount, term or product
-    ("不对，是存三年"), else a plain "what else can I do for you"."""
+    ("不对，是存三年"); the customer saying the bot misread their question ("我不是问这个"): an apology
+    and a request to ask again; else a plain "what else can I do for you"."""
 
     def name(self) -> str:
         return "action_answer_no"
@@ -837,5 +839,7 @@ class ActionAnswerNo(Action):
         corrects = any(latest_entities(tracker, e) for e in ("amount", "term", "product", "product_type"))
         if corrects and tracker.get_slot("last_aspect") in ANSWERS:
             return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        if not_what_i_asked(tracker):
+            return answer_not_what_i_asked(dispatcher, tracker)
         dispatcher.utter_message(response="utter_anything_else")
         return []

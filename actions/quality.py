@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -21,15 +21,17 @@ from actions.common import (
 )
 from actions.risk import DISCLOSURE_ASKED_AGAIN, disclosure_just_shown
 from banktext import redact
+from banktext.intents import CONVERSATION_CONTROL
 from knowledge import queries as q
 
 #: After this many misunderstood messages in a row, offer a human agent.
 FALLBACKS_BEFORE_HUMAN = 2
 
 
-def log_unanswered(s: Session, tracker: Tracker, reason: str) -> None:
-    """Record the latest message as unanswered; its personal numbers are masked first."""
-    message = tracker.latest_message or {}
+def log_unanswered(s: Session, tracker: Tracker, reason: str, message: dict[str, Any] | None = None) -> None:
+    """Record the latest message (or ``message``, a parse of an earlier one) as unanswered; its personal
+    numbers are masked first."""
+    message = message if message is not None else (tracker.latest_message or {})
     intent = (message.get("intent") or {}).get("name")
     confidence = (message.get("intent") or {}).get("confidence")
     q.log_unanswered(
@@ -40,6 +42,37 @@ def log_unanswered(s: Session, tracker: Tracker, reason: str) -> None:
         intent=intent,
         confidence=float(confidence) if confidence is not None else None,
     )
+
+
+def question_before(tracker: Tracker) -> dict[str, Any] | None:
+    """The parse of the customer's message before the latest one, when it was a question the NLU read
+    (typed, not a button, not a greeting or a yes, not one already kept as not understood)."""
+    users = (e for e in reversed(tracker.events) if e.get("event") == "user")
+    next(users, None)  # the latest message itself
+    before = next(users, None)
+    if before is None:
+        return None
+    text = (before.get("text") or "").strip()
+    parse = before.get("parse_data") or {}
+    intent = (parse.get("intent") or {}).get("name")
+    if not text or text.startswith("/") or intent in CONVERSATION_CONTROL or not_understood(before):
+        return None
+    return {"text": text, "intent": parse.get("intent") or {}}
+
+
+def answer_not_what_i_asked(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The customer says the bot misread their question ("我不是问这个", "答非所问"): an apology and a
+    request to ask again in other words, with a person offered; the question it misread is kept for
+    staff to label (``misread``: the desk's 问题标注 page), so that the next training reads it right."""
+    missed = question_before(tracker)
+    if missed is not None:
+        try:
+            with kb_session() as s:
+                log_unanswered(s, tracker, reason="misread", message=missed)
+        except KB_ERRORS as exc:  # the customer still gets the answer; only the log entry is lost
+            logger.error("could not log a misread question: %s", type(exc).__name__)
+    dispatcher.utter_message(response="utter_not_what_you_asked", hotline=bank_facts().get("hotline", ""))
+    return [SlotSet("last_aspect", None)]
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:

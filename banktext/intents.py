@@ -24,3 +24,8 @@ UNFAMILIAR_WORDS = "unfamiliar_words"
 #: not with "please rephrase" (actions/quality.py). The classifier read these as a no, a complaint
 #: or a product question.
 DID_NOT_FOLLOW = "did_not_follow"
+#: Value of ``DECIDED_BY_RULE`` when the customer says the bot misread their question ("我不是问这个",
+#: "不是这个意思", "答非所问", "你没懂我的意思"): a no, answered with an apology and a request to ask again
+#: in other words, the question before it kept for staff to label (actions/products.py, desk/review.py).
+#: The classifier read these as a no ("好的，还有什么可以帮您") or as out of scope.
+NOT_WHAT_I_ASKED = "not_what_i_asked"

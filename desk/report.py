@@ -45,7 +45,7 @@ from knowledge.db import session_scope
 HERE = Path(__file__).resolve().parent
 DEFAULT_DAYS = 30
 #: Why a question was kept as unanswered (``actions/quality.py``, ``actions/products.py``).
-UNANSWERED_REASONS = {"fallback": "没听懂", "product_not_found": "没有这款产品"}
+UNANSWERED_REASONS = {"fallback": "没听懂", "product_not_found": "没有这款产品", "misread": "答非所问（客户指出）"}
 #: The bot's answer to a message it did not understand (``actions/quality.py``): after an intent
 #: read as ``nlu_fallback``, and after a recognised intent that no rule answers at that point
 #: (RulePolicy's core fallback), which the intent alone does not show.

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 import yaml
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import handling
@@ -20,11 +21,11 @@ from actions.handling import (
     ActionShowContact,
     ValidateAppointmentForm,
 )
-from actions.products import ActionAnswerDocuments, ActionAnswerFees, ActionCompareProducts
+from actions.products import ActionAnswerDocuments, ActionAnswerFees, ActionAnswerNo, ActionCompareProducts
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
 from banktext import mask_phone, redact
-from banktext.intents import DECIDED_BY_RULE, DID_NOT_FOLLOW, UNFAMILIAR_WORDS
+from banktext.intents import DECIDED_BY_RULE, DID_NOT_FOLLOW, NOT_WHAT_I_ASKED, UNFAMILIAR_WORDS
 from knowledge import models as m
 from tests.actions.conftest import ROOT, ent, responses, slots_set, without_misses
 
@@ -384,6 +385,45 @@ async def test_a_customer_who_did_not_follow_gets_an_apology_and_a_person_not_a_
     assert responses(dispatcher) == ["utter_explain_again"]
     assert domain["responses"]["utter_explain_again"][0]["buttons"][0]["payload"] == "/request_human"
     assert not kb.scalars(select(m.UnansweredQuestion).where(m.UnansweredQuestion.text == "什么意思")).all()
+
+
+async def test_a_customer_who_says_the_bot_misread_them_is_asked_again_and_the_question_waits_for_staff(
+    dispatcher, tracker_for, domain, kb
+):
+    """ "不对，我不是问这个" after an answer: an apology, a request to ask again, a person offered; the
+    question the bot misread is kept (masked) for staff to label, with what the bot read it as."""
+    asked = {
+        "event": "user",
+        "text": "卡号6222021234567890123的年费能免吗",
+        "parse_data": {"intent": {"name": "ask_product_info", "confidence": 0.81}},
+    }
+    said = {"event": "bot", "text": "云澜借记卡是……"}
+    tracker = tracker_for(
+        "不对，我不是问这个",
+        "deny",
+        events=[asked, said],
+        confidence=1.0,
+        slots={"last_aspect": "info"},
+        parse={DECIDED_BY_RULE: NOT_WHAT_I_ASKED},
+    )
+    events = await ActionAnswerNo().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_not_what_you_asked"]
+    assert domain["responses"]["utter_not_what_you_asked"][0]["buttons"][0]["payload"] == "/request_human"
+    assert slots_set(events) == {"last_aspect": None}  # "那年费呢" next is no follow-up of the misread answer
+    row = kb.scalars(select(m.UnansweredQuestion).where(m.UnansweredQuestion.reason == "misread")).one()
+    assert (row.text, row.intent, row.confidence) == ("卡号6222***********0123的年费能免吗", "ask_product_info", 0.81)
+
+    # a plain no is still a plain no; a misread button or greeting leaves nothing to label
+    plain = CollectingDispatcher()
+    await ActionAnswerNo().run(plain, tracker_for("不用了", "deny", events=[asked, said]), domain)
+    assert responses(plain) == ["utter_anything_else"]
+    pressed = {"event": "user", "text": "/ask_fees", "parse_data": {"intent": {"name": "ask_fees"}}}
+    for before in (pressed, {"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet"}}}):
+        again = CollectingDispatcher()
+        tracker = tracker_for("不是这个意思", "deny", events=[before], parse={DECIDED_BY_RULE: NOT_WHAT_I_ASKED})
+        await ActionAnswerNo().run(again, tracker, domain)
+        assert responses(again) == ["utter_not_what_you_asked"]
+    assert kb.scalars(select(m.UnansweredQuestion).where(m.UnansweredQuestion.reason == "misread")).all() == [row]
 
 
 async def test_a_customer_who_did_not_follow_a_disclosure_is_asked_again_with_a_person_offered(

@@ -438,6 +438,47 @@ def test_a_question_that_says_it_does_not_understand_something_is_left_to_the_cl
     assert rule_intent(text, rules._rules) is None
 
 
+@pytest.mark.parametrize(
+    "text,classifier_read",
+    [
+        ("不对，我不是问这个", "deny"),  # the classifier's no answered "好的，还有什么可以帮您"
+        ("我问的不是这个", "deny"),
+        ("不是这个意思", "deny"),
+        ("这不是我想要的答案", "deny"),
+        ("不是我问的", "deny"),
+        ("你没懂我的意思", "out_of_scope"),  # was told "超出服务范围"
+        ("你理解错了吧", "deny"),
+        ("答非所问", "out_of_scope"),
+        ("你这回答牛头不对马嘴", "out_of_scope"),
+        ("不對，我問的不是這個", "deny"),  # Traditional
+    ],
+)
+def test_a_customer_who_says_the_bot_misread_them_is_a_no_that_says_so(rules, text, classifier_read):
+    """The parse says why (the no's action apologises, asks again and keeps the misread question for staff)."""
+    message = _message(text, classifier_read)
+    rules.process([message])
+    assert message.get("intent")["name"] == "deny"
+    assert message.as_dict(only_output_properties=True).get("intent_rule") == "not_what_i_asked"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "不是的",  # a plain no
+        "不是",
+        "不对",
+        "不对，是存三年",  # a correction that names what it means: the follow-up answers it
+        "我不要这个",
+        "客服机器人答非所问 太差劲了",  # a grievance: the classifier's (complain)
+        "不是这个卡的年费 是信用卡的年费多少",  # a question of its own
+    ],
+)
+def test_a_no_or_a_question_that_is_no_misreading_is_left_alone(rules, text):
+    message = _message(text, "deny")
+    rules.process([message])
+    assert message.as_dict(only_output_properties=True).get("intent_rule") != "not_what_i_asked"
+
+
 def test_a_reading_a_written_rule_decided_is_not_undone_for_unfamiliar_words(tmp_path, read_words, rules):
     """转人公 (voice input's 转人工): its words are in no training example, but the request-for-a-person
     rule read the whole message; the familiarity check runs after the rules and leaves that reading."""
