@@ -568,6 +568,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                 "review.html",
                 waiting=waiting,
                 waiting_rows=waiting_rows,
+                shown_max=review.QUEUE_ROWS,
                 labelled=labelled,
                 exportable=exportable,
                 labels=choices,

@@ -34,8 +34,10 @@ from knowledge.handoffs import utcnow
 SKIP = "skip"
 #: The contract's conversation control, which a message the assistant missed can also be.
 CONTROL_LABELS = ("greet", "goodbye", "thank", "affirm", "deny")
-#: At most this many distinct questions on the page (the oldest wait for the next page load).
+#: At most this many distinct questions on the page, most asked first, gathered from the latest
+#: ``QUEUE_SCAN`` stored questions still waiting (older ones come up as these are labelled).
 QUEUE_ROWS = 100
+QUEUE_SCAN = 5000
 #: The latest labels shown for taking back.
 RECENT_ROWS = 30
 DEFAULT_EXPORT = store.ROOT / "data" / "nlu" / "reviewed.yml"
@@ -113,6 +115,7 @@ def queue(session: Session, limit: int = QUEUE_ROWS) -> list[Question]:
             select(m.UnansweredQuestion)
             .where(m.UnansweredQuestion.label.is_(None), TYPED)
             .order_by(m.UnansweredQuestion.created_at.desc(), m.UnansweredQuestion.id.desc())
+            .limit(QUEUE_SCAN)
         )
     )
     questions = sorted(_grouped(rows), key=lambda q: (-q.count, -q.last.timestamp()))
