@@ -263,7 +263,10 @@ class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
             chosen = REPORT_FRAUD
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):
             chosen = next((r[INTENT_NAME_KEY] for r in ranking if r[INTENT_NAME_KEY] != OUT_OF_SCOPE), None)
-        if chosen is not None and chosen != intent:
+        confidence = float((message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0)
+        if chosen is not None and (chosen != intent or confidence < 1.0):
+            # held as sure also where the classifier agreed unsurely: the fallback must not undo a
+            # reading a rule decided ("不对，我不是问这个" read as a no at 0.15 is still that no)
             decide(message, chosen)
 
     def _about_our_products(self, message: Message) -> bool:
