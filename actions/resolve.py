@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -111,6 +114,20 @@ def best_named(products: list[ProductView], text: str) -> ProductView | None:
 DEMONSTRATIVES = ("这个", "这款", "这只", "这张", "这种", "该产品", "它", "那个", "那款", "那只", "那张", "刚才")
 #: Words for "a loan" that name no kind of loan, and the kind each customer segment means by them.
 LOAN_WORDS = ("贷款", "借钱", "借款", "周转资金", "融资")
+#: A product's own name, as customers write it right before its kind: 鎏金宝理财, 稳稳盈基金, 金满满存款.
+#: Product names end in these characters far more than ordinary words do.
+_NAME_BEFORE_KIND = re.compile(
+    r"([\u4e00-\u9fff]{1,5}?(?:宝|盈|鑫|通|富|益|赢|享|满满|福|薪|利)\d{0,3}号?)"
+    r"(?=理财|基金|存款|存单|贷款|保险|产品|信用卡)"
+)
+#: The customer's own words before a name: the name starts after the last of them.
+_BEFORE_NAME = re.compile(
+    r".*(?:和|跟|与|及|或|同|比|是|的|了|买|想|问|请|可以|申请|办|那个|这个|那款|这款|有没有|有无|有|一款|一个|你们|贵行|本行|我|不|没)"
+)
+#: Kinds of product, not names: 普通存款, 权益理财, 高收益理财, 红利基金, 固收理财.
+KINDS_NOT_NAMES = frozenset(
+    {"普通", "权益", "收益", "高收益", "红利", "福利", "便利", "复利", "流通", "财富", "固收", "增益"}
+)
 LOAN_FOR_SEGMENT = {"business_owner": "business_loan", "student": "student_loan"}
 LOAN_CATEGORIES = ("consumer_loan", "mortgage", "business_loan", "student_loan")
 
@@ -143,11 +160,39 @@ def _loan_meant(s: Session, tracker: Tracker) -> Resolution | None:
     return Resolution(kinds=LOAN_CATEGORIES)  # which kind of loan: the customer chooses
 
 
+OTHER_INSTITUTIONS_FILE = Path(__file__).resolve().parents[1] / "bot" / "resources" / "other_institutions.txt"
+
+
+@lru_cache(maxsize=1)
+def other_institutions() -> frozenset[str]:
+    """Other banks, platforms and lenders customers name (the NLU's list): 支付宝 is no product name."""
+    lines = (
+        OTHER_INSTITUTIONS_FILE.read_text(encoding="utf-8").splitlines() if OTHER_INSTITUTIONS_FILE.is_file() else []
+    )
+    return frozenset(w for line in lines if (w := normalise(line.split("|")[0])) and not line.startswith("#"))
+
+
+def unknown_product_name(s: Session, text: str) -> str | None:
+    """A product name the customer wrote before its kind that no product of ours carries ("那个稳稳盈
+    基金风险大吗" -> "稳稳盈"): answered with "no product of that name", never with another product's
+    facts as if they were its."""
+    for found in _NAME_BEFORE_KIND.finditer(normalise(text)):
+        name = _BEFORE_NAME.sub("", found.group(1))
+        if not 2 <= len(name) <= 6 or name.endswith(tuple(KINDS_NOT_NAMES)):
+            continue
+        if any(w in name for w in other_institutions()):
+            continue
+        if not q.part_of_a_product_name(s, name):
+            return name
+    return None
+
+
 def resolve(s: Session, tracker: Tracker) -> Resolution:
     """The product (or category) a question is about.
 
     In order: a product named in the message (entity, or a catalogue name found in
-    the text); the product under discussion when the message points back at it
+    the text), or a name written before a kind of product that none of ours carries
+    (``not_found``); the product under discussion when the message points back at it
     ("这个基金"); a product category named in the message; a loan of the kind the
     customer's segment means ("我是开公司的，有什么贷款"); the product, then the
     category, discussed earlier in the conversation.
@@ -163,6 +208,9 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
         mentioned = [m for m in q.find_products(s, text) if m.how != "fuzzy" and m.score >= MENTION_SCORE]
         if mentioned:
             return _pick(mentioned, text)
+        unknown = unknown_product_name(s, text)
+        if unknown:
+            return Resolution(not_found=unknown)
     named_types = [str(v) for v in latest_entities(tracker, "product_type")]
     pointed = _under_discussion(s, tracker, named_types[0] if named_types else None)
     if pointed:

@@ -306,6 +306,12 @@ def _strip_bank(key: str, bank_keys: Sequence[str]) -> str:
     return key
 
 
+def part_of_a_product_name(session: Session, words: str) -> bool:
+    """Whether ``words`` are part of a catalogue product's name or alias ("天天利", "睿远")."""
+    key = normalise(words)
+    return bool(key) and any(key in name_key for name_key, _, _ in _catalogue(session).names)
+
+
 def find_products(session: Session, text: str, limit: int = 5) -> list[ProductMatch]:
     """Products named in ``text``, best first.
 

@@ -123,6 +123,55 @@ async def test_unknown_product_is_said_and_logged_redacted(dispatcher, tracker_f
     assert logged and "6222021234567890123" not in logged[-1].text and "0123" in logged[-1].text
 
 
+@pytest.mark.parametrize(
+    "action,text,intent,kind,name",
+    [
+        (ActionAnswerRisk, "那个稳稳盈基金风险大吗", "ask_risk", "fund", "稳稳盈"),
+        (ActionAnswerInterestRate, "鎏金宝理财收益咋样", "ask_interest_rate", "wealth_management", "鎏金宝"),
+        (ActionAnswerProductInfo, "你们有没有天天盈理财", "ask_product_info", "wealth_management", "天天盈"),
+        (
+            ActionAnswerInterestRate,
+            "你们的鑫利3号理财到期收益多少",
+            "ask_interest_rate",
+            "wealth_management",
+            "鑫利3号",
+        ),
+    ],
+)
+async def test_a_product_name_none_of_ours_carries_is_said_not_answered_with_another_products_facts(
+    action, text, intent, kind, name, dispatcher, tracker_for, domain, kb
+):
+    """The NLU finds no product in a name the catalogue lacks, only its kind ("基金"): the bot says it has
+    no product of that name, and does not give the risk or rate of the kind's main product as if it were it."""
+    tracker = tracker_for(text, intent, [ent("product_type", kind, "基金" if kind == "fund" else "理财")])
+    await run(action(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_product_not_found"]
+    assert dispatcher.messages[0]["query"] == name and dispatcher.messages[0]["buttons"]
+    logged = kb.scalars(select(m.UnansweredQuestion).where(m.UnansweredQuestion.text == text)).all()
+    assert [row.reason for row in logged] == ["product_not_found"]
+
+
+@pytest.mark.parametrize(
+    "text,intent,kind",
+    [
+        ("天天利理财收益多少", "ask_interest_rate", "wealth_management"),  # ours, by part of its name
+        ("权益理财风险大吗", "ask_risk", "wealth_management"),  # kinds, not names
+        ("高收益理财有吗", "ask_product_info", "wealth_management"),
+        ("大额存单和普通存款哪个好", "ask_product_info", "time_deposit"),
+        ("用支付宝还信用卡要手续费吗", "ask_fees", "credit_card"),  # a platform, not a product name
+        ("电话一直打不通 贷款利率多少", "ask_interest_rate", "personal_loan"),
+    ],
+)
+async def test_our_products_kinds_and_platforms_are_no_unknown_product_name(
+    text, intent, kind, dispatcher, tracker_for, domain
+):
+    from actions.products import ACTIONS_BY_ASPECT
+
+    action = next(a for a in ACTIONS_BY_ASPECT.values() if a.intent == intent)
+    await run(action(), dispatcher, tracker_for(text, intent, [ent("product_type", kind)]), domain)
+    assert "utter_product_not_found" not in responses(dispatcher)
+
+
 async def test_ambiguous_name_offers_candidates(dispatcher, tracker_for, domain):
     await run(
         ActionAnswerProductInfo(), dispatcher, tracker_for("云澜卡", "ask_product_info", [ent("product", "卡")]), domain
