@@ -60,7 +60,18 @@ class Staff(UserMixin):
 
 #: Weekday names as staff read them, Monday first.
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
 #: What the appointments page says after a member of staff recorded something, by result.
+def page_refresh_seconds() -> int:
+    """How often the appointments and tickets pages reload themselves while nobody fills in a form
+    (``DESK_PAGE_REFRESH_SECONDS``, 60 by default; 0 turns it off)."""
+    try:
+        return max(0, int(os.environ.get("DESK_PAGE_REFRESH_SECONDS", "60")))
+    except ValueError:
+        return 60
+
+
 REVIEW_NOTICES = {
     "label": "已标注，下次导出训练数据时带上。",
     "skip": "已标为不是可学习的问题，不进训练数据。",
@@ -458,6 +469,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             ]
         return render_template(
             "tickets.html",
+            refresh_seconds=page_refresh_seconds(),
             rows=rows,
             statuses=tickets.STATUSES,
             status=status,
@@ -517,6 +529,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             ]
         return render_template(
             "appointments.html",
+            refresh_seconds=page_refresh_seconds(),
             rows=rows,
             branches=branches,
             branch=branch or "",

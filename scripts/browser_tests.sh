@@ -81,7 +81,7 @@ pids+=($!)
   >"$scratch/rasa.log" 2>&1 &
 pids+=($!)
 
-DESK_RASA_URL="http://127.0.0.1:$rasa_port" .venv/actions/bin/python -m desk serve --port "$desk_port" \
+DESK_RASA_URL="http://127.0.0.1:$rasa_port" DESK_PAGE_REFRESH_SECONDS=2 .venv/actions/bin/python -m desk serve --port "$desk_port" \
   >"$scratch/desk.log" 2>&1 &
 pids+=($!)
 

@@ -195,3 +195,27 @@ def test_the_console_refuses_strangers(staff_driver, desk_url):
     staff_driver.find_element(By.ID, "password").send_keys("wrong password")
     staff_driver.find_element(By.ID, "login-button").click()
     wait(staff_driver, lambda d: "不正确" in text_of(d, "#login-error"), "no error for a wrong password")
+
+
+def test_the_appointments_page_reloads_itself_unless_someone_is_filling_in_a_form(staff_driver, desk_url):
+    """A page left open at the counter shows new bookings (the desk reloads it every
+    DESK_PAGE_REFRESH_SECONDS, 2 here), without the last action's notice; a form being filled in is kept."""
+    from selenium.webdriver.support.ui import Select
+
+    log_in(staff_driver, desk_url, "wangmin")
+    staff_driver.get(desk_url + "/appointments?days=7&result=move&updated=YY000000TEST01")
+    assert "YY000000TEST01" in text_of(staff_driver, "#appointment-notice")
+    staff_driver.execute_script("window.loadedBefore = true")
+    wait(
+        staff_driver,
+        lambda d: d.execute_script("return window.loadedBefore") is None and "result=" not in d.current_url,
+        "the page did not reload itself",
+        timeout=15,
+    )
+    assert "days=7" in staff_driver.current_url and not staff_driver.find_elements(By.ID, "appointment-notice")
+
+    Select(staff_driver.find_element(By.ID, "days")).select_by_value("14")  # a member of staff at work
+    staff_driver.execute_script("window.loadedBefore = true")
+    time.sleep(5)
+    assert staff_driver.execute_script("return window.loadedBefore") is True, "the page reloaded under a form"
+    assert Select(staff_driver.find_element(By.ID, "days")).first_selected_option.get_attribute("value") == "14"
