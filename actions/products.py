@@ -46,6 +46,9 @@ def is_deposit(p: ProductView) -> bool:
 
 
 LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
+#: Kinds of investment product: several risk levels, none principal-guaranteed. A risk question about
+#: the kind is answered for the kind (not deposits, insured; not insurance, whose policies differ).
+INVESTMENTS = {"wealth_management", "fund", "precious_metal"}
 
 
 # --- answers, one per aspect: (session, product, tracker, dispatcher, wording) -> events
@@ -309,6 +312,28 @@ def answer_risk(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispa
     return []
 
 
+def answer_category_risk(
+    category_name: str, products: list[ProductView], d: CollectingDispatcher, w: Wording, intent: str
+) -> list:
+    """ "理财产品保本吗", "基金风险大吗": a kind of investment product has products (all rated) of several
+    risk levels, and none of them is principal-guaranteed. The whole range is said, never the lowest-risk
+    product's profile as if it were the kind's; each product is offered for its own answer."""
+    rated = sorted(products, key=lambda p: p.risk_rank)
+    lowest, highest = rated[0].risk_level, rated[-1].risk_level
+    d.utter_message(
+        response="utter_category_risk",
+        category_name=category_name,
+        count=len(rated),
+        risk_range=lowest if lowest == highest else w("fmt_risk_range", low=lowest, high=highest),
+        product_list=w.bullets(
+            f"{p.name}：{w('fmt_risk_value', risk_level=p.risk_level, label=w(f'fmt_risk_label_{p.risk_level}'))}"
+            for p in rated
+        ),
+        buttons=[button(intent, p.name) for p in rated],
+    )
+    return []
+
+
 def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
     if not p.maturity:
         d.utter_message(response="utter_product_no_maturity", name=p.name, summary=p.summary)
@@ -543,7 +568,11 @@ class ProductAnswerAction(Action, ABC):
             return [SlotSet("product_type", category.code), SlotSet("product_code", None)]
         # a question about a whole category is answered for the product the customer's words point
         # at ("个体户能贷款吗"), else its main product; the others are offered
-        flagship = best_named(products, tracker.latest_message.get("text") or "") or products[0]
+        named = best_named(products, tracker.latest_message.get("text") or "")
+        rated = [p for p in products if p.risk_level and not is_deposit(p)]
+        if aspect == "risk" and named is None and category.code in INVESTMENTS and rated:
+            return answer_category_risk(category.name, rated, d, w, self.intent)
+        flagship = named or products[0]
         products = [flagship, *(p for p in products if p.code != flagship.code)]
         gate = disclosure_gate(s, flagship, aspect, tracker, d)
         if gate is not None:

@@ -186,6 +186,35 @@ async def test_category_question_answers_the_main_product_and_offers_the_rest(di
     assert len(dispatcher.messages[1]["buttons"]) >= 1
 
 
+@pytest.mark.parametrize(
+    "text,kind,risk_range,count",
+    [
+        ("理财产品保本吗", "wealth_management", "从 R1 到 R4", 6),
+        ("基金风险大不大", "fund", "从 R1 到 R5", 6),
+        ("这类产品会不会亏本", "precious_metal", "从 R3 到 R5", 4),
+    ],
+)
+async def test_a_risk_question_about_a_kind_of_investment_is_answered_for_the_kind_not_its_safest_product(
+    text, kind, risk_range, count, dispatcher, tracker_for, domain
+):
+    """ "理财产品保本吗" was answered with the cash-management product's "R1, very low risk" as if it were all
+    wealth products: now the kind's whole range, each product's level, and that none is principal-guaranteed."""
+    await run(ActionAnswerRisk(), dispatcher, tracker_for(text, "ask_risk", [ent("product_type", kind)]), domain)
+    assert responses(dispatcher) == ["utter_category_risk"]
+    said = dispatcher.messages[0]
+    assert said["risk_range"] == risk_range and said["count"] == count and len(said["buttons"]) == count
+    levels = [line.rsplit("：", 1)[1][:2] for line in said["product_list"].splitlines()]
+    assert levels == sorted(levels)  # lowest risk first
+    template = domain["responses"]["utter_category_risk"][0]["text"]
+    assert "不保本" in template and "不承诺收益" in template and "保本理财" not in template
+
+
+@pytest.mark.parametrize("text,kind", [("定期存款保本吗", "time_deposit"), ("保险有风险吗", "insurance")])
+async def test_deposits_and_insurance_keep_their_own_risk_answers(text, kind, dispatcher, tracker_for, domain):
+    await run(ActionAnswerRisk(), dispatcher, tracker_for(text, "ask_risk", [ent("product_type", kind)]), domain)
+    assert "utter_category_risk" not in responses(dispatcher)
+
+
 async def test_nothing_named_asks_which_product(dispatcher, tracker_for, domain):
     await run(ActionAnswerInterestRate(), dispatcher, tracker_for("利率多少", "ask_interest_rate"), domain)
     assert responses(dispatcher) == ["utter_ask_which_product"]
