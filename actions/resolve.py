@@ -172,6 +172,16 @@ def other_institutions() -> frozenset[str]:
     return frozenset(w for line in lines if (w := normalise(line.split("|")[0])) and not line.startswith("#"))
 
 
+#: 存 as a verb ("我想存10万存三年"), not 存单, 存折 or 存款证明.
+_SAVE = re.compile(r"存(?!单|折|款证明|根|管|量|在)")
+
+
+def _saving_for_a_term(text: str, tracker: Tracker) -> bool:
+    """ "我想存10万，存三年，利息多少": money put away for a term, no kind of product named, is a time
+    deposit (the kind the customer means; a certificate of deposit is a time deposit too, and is offered)."""
+    return bool(_SAVE.search(normalise(text))) and bool(latest_entities(tracker, "term"))
+
+
 def unknown_product_name(s: Session, text: str) -> str | None:
     """A product name the customer wrote before its kind that no product of ours carries ("那个稳稳盈
     基金风险大吗" -> "稳稳盈"): answered with "no product of that name", never with another product's
@@ -223,6 +233,10 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     if loan is not None:
         return loan
     code = tracker.get_slot("product_code")
+    if not code and _saving_for_a_term(text, tracker):
+        category = q.find_category(s, "time_deposit")
+        if category:
+            return Resolution(category=category)
     if code:
         product = q.get_product(s, code)
         if product:

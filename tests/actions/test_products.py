@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import calculators as calc
@@ -207,6 +208,29 @@ async def test_a_risk_question_about_a_kind_of_investment_is_answered_for_the_ki
     assert levels == sorted(levels)  # lowest risk first
     template = domain["responses"]["utter_category_risk"][0]["text"]
     assert "不保本" in template and "不承诺收益" in template and "保本理财" not in template
+
+
+async def test_saving_an_amount_for_a_term_is_a_time_deposit(dispatcher, tracker_for, domain):
+    """ "我想存10万，存三年，利息多少" names no kind: it was answered with "which kind of product?"."""
+    amount, term = ent("amount", 100000, "10万"), ent("term", 36, "三年")
+    await run(
+        ActionAnswerInterestRate(),
+        dispatcher,
+        tracker_for("我想存10万，存三年，利息多少", "ask_interest_rate", [amount, term]),
+        domain,
+    )
+    assert responses(dispatcher)[0] != "utter_ask_which_product"
+    assert "整存整取" in str(dispatcher.messages[0])
+    # without a term, or about a product under discussion, 存 decides nothing
+    for text, entities, slots in (
+        ("存10万利息多少", [amount], {}),
+        ("存三年呢", [term], {"product_code": "CD-STD"}),
+    ):
+        other = CollectingDispatcher()
+        await run(
+            ActionAnswerInterestRate(), other, tracker_for(text, "ask_interest_rate", entities, slots=slots), domain
+        )
+        assert "整存整取" not in str(other.messages), text
 
 
 @pytest.mark.parametrize("text,kind", [("定期存款保本吗", "time_deposit"), ("保险有风险吗", "insurance")])
