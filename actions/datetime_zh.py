@@ -53,6 +53,8 @@ def _int(text: str) -> int | None:
 _NUM = r"[0-9零〇一二两三四五六七八九十]{1,3}"
 _DATE_ISO = re.compile(r"(?:(\d{4})[-/年.])?(\d{1,2})[-/月.](\d{1,2})[日号號]?")
 _DATE_CN = re.compile(rf"(?:({_NUM})月)({_NUM})[日号號]")
+#: A day of this month or the next ones: 下个月5号, 下月15日, 本月20号, 下下个月1号.
+_MONTH_DAY = re.compile(rf"(下下个?|下个?|这个?|本)月({_NUM})[日号號]")
 _WEEK = re.compile(r"(下下|下个?|这个?|本)?(?:周|星期|礼拜|禮拜)([一二三四五六日天1-7])")
 _TIME = re.compile(rf"({_NUM})(?:[:：](\d{{2}})|[点點时時](?:(半)|({_NUM})分?)?)")
 _PERIOD = re.compile(r"(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上)")
@@ -105,6 +107,16 @@ def parse_parts(text: str, now: dt.datetime) -> tuple[dt.date | None, dt.time | 
             if m.re is _DATE_CN and day < now.date():
                 day = day.replace(year=year + 1)
             rest = text[: m.start()] + text[m.end() :]
+    if day is None:
+        md = _MONTH_DAY.search(text)
+        if md:
+            ahead = 2 if md.group(1).startswith("下下") else 1 if md.group(1).startswith("下") else 0
+            year, month = divmod(now.month - 1 + ahead, 12)
+            try:
+                day = dt.date(now.year + year, month + 1, _int(md.group(2)) or 0)
+            except ValueError:  # 下个月31号 in a month of 30 days: no such day
+                return None, None
+            rest = text[: md.start()] + text[md.end() :]
     if day is None:
         w = _WEEK.search(text)
         if w:

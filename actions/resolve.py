@@ -143,10 +143,16 @@ def _under_discussion(s: Session, tracker: Tracker, category: str | None) -> Pro
 
 
 def _loan_meant(s: Session, tracker: Tracker) -> Resolution | None:
-    """ "有什么贷款": the kind of loan the customer's segment means; None when no loan word is said."""
+    """ "有什么贷款": the loan the customer's words name ("我想贷款买车": the car loan, whose alias is
+    购车贷款; 买 is said for 购), else the kind of loan the customer's segment means; None when no loan
+    word is said."""
     text = tracker.latest_message.get("text") or ""
     if not any(word in text for word in LOAN_WORDS):
         return None
+    loans = [p for kind in LOAN_CATEGORIES for p in q.list_products(s, category=kind)]
+    named = best_named(loans, text.replace("买", "购"))
+    if named is not None:
+        return Resolution(product=named)
     segments = [str(v) for v in latest_entities(tracker, "segment")] + [str(tracker.get_slot("segment") or "")]
     for segment in segments:
         if segment in LOAN_FOR_SEGMENT:

@@ -200,6 +200,11 @@ NOW = dt.datetime(2026, 11, 28, 13, 0)  # a Saturday
         ("聽日下晝三點", dt.datetime(2026, 11, 29, 15, 0)),  # Cantonese: 明天下午三点
         ("聽朝十點", dt.datetime(2026, 11, 29, 10, 0)),
         ("明晚七点", dt.datetime(2026, 11, 29, 19, 0)),
+        ("下个月5号上午10点", dt.datetime(2026, 12, 5, 10, 0)),
+        ("下下个月1号下午2点", dt.datetime(2027, 1, 1, 14, 0)),  # across the year
+        ("本月30号上午9点", dt.datetime(2026, 11, 30, 9, 0)),
+        ("下个月31号上午9点", dt.datetime(2026, 12, 31, 9, 0)),
+        ("本月31号上午9点", None),  # November has no 31st
         ("随便什么时候", None),
         ("明天", None),
     ],

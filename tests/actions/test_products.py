@@ -210,6 +210,16 @@ async def test_a_risk_question_about_a_kind_of_investment_is_answered_for_the_ki
     assert "不保本" in template and "不承诺收益" in template and "保本理财" not in template
 
 
+@pytest.mark.parametrize(
+    "text,name",
+    [("我想贷款买车", "云澜个人汽车消费贷款"), ("想贷款装修房子", "云澜家装消费贷款")],
+)
+async def test_a_loan_named_by_its_purpose_is_that_loan(text, name, dispatcher, tracker_for, domain):
+    """ "我想贷款买车" named no product: it was answered with the loan-repayment how-to."""
+    await run(ActionApplyProduct(), dispatcher, tracker_for(text, "apply_product"), domain)
+    assert name in str(dispatcher.messages[0]) and "utter_faq" not in str(responses(dispatcher))
+
+
 async def test_saving_an_amount_for_a_term_is_a_time_deposit(dispatcher, tracker_for, domain):
     """ "我想存10万，存三年，利息多少" names no kind: it was answered with "which kind of product?"."""
     amount, term = ent("amount", 100000, "10万"), ent("term", 36, "三年")

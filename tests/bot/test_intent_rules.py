@@ -74,6 +74,13 @@ def rules():
         ("好的，到时候提醒我吧", "set_reminder"),
         ("我的三年定期2027年3月1日到期，到时候提醒我", "set_reminder"),
         ("我的大額存單明年三月一號到期，到時候提醒我", "set_reminder"),
+        ("提醒我下个月5号理财到期", "set_reminder"),  # the request first
+        ("麻烦到时候提醒我一下 定期3月1号到期", "set_reminder"),
+        ("我投诉的事情处理得怎么样了", "ask_ticket_status"),
+        ("投诉的事有结果了吗", "ask_ticket_status"),
+        ("能免吗", "ask_fees"),  # after a fee was named: that fee
+        ("那可以减免吗", "ask_fees"),
+        ("怎么才能免", "ask_fees"),
     ],
 )
 def test_control_messages(rules, text, intent):
@@ -89,6 +96,9 @@ def test_control_messages(rules, text, intent):
         "我想了解一下风险",
         "取消短信通知怎么弄",
         "不用预约可以直接去吗",
+        "年费能免吗",  # a fee named: the classifier's
+        "免费吗",
+        "提醒我带身份证",  # no maturity
         "转账到人工账户",
         "我不想还信用卡了怎么办",
         "算了算利息是多少",
