@@ -839,8 +839,10 @@ def faq_instead(found: Resolution, tracker: Tracker, domain: dict[str, Any]) -> 
     """The FAQ answer for a consultation question about an account or card service that names no
     product ("销户要带什么", "打印流水要多少钱", "二类户是干嘛的"): the contract labels it by what it
     asks (documents, fees, what it is), and the how-to the response selector picks answers it when
-    the selector is sure and that answer speaks of the question's subject. None: ask which product."""
-    if found.product or found.category or found.candidates or found.not_found:
+    the selector is sure and that answer speaks of the question's subject. None: ask which product.
+    A question that says "loan" ("贷款被拒了为什么", "我想贷款") is about a loan of ours, never the
+    repayment how-to that shares its word: the customer is asked which kind of loan."""
+    if found.product or found.category or found.candidates or found.not_found or found.kinds:
         return None
     response, confidence = selected_faq(tracker)
     if not response.startswith("utter_faq/") or confidence < FAQ_INSTEAD_CONFIDENCE:

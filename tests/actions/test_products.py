@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ from actions.products import (
 )
 from banktext.intents import DECIDED_BY_RULE
 from knowledge import models as m
-from tests.actions.conftest import ent, responses, slots_set
+from tests.actions.conftest import ROOT, ent, responses, slots_set
 
 
 async def run(action, dispatcher, tracker, domain):
@@ -218,6 +219,22 @@ async def test_a_loan_named_by_its_purpose_is_that_loan(text, name, dispatcher, 
     """ "我想贷款买车" named no product: it was answered with the loan-repayment how-to."""
     await run(ActionApplyProduct(), dispatcher, tracker_for(text, "apply_product"), domain)
     assert name in str(dispatcher.messages[0]) and "utter_faq" not in str(responses(dispatcher))
+
+
+@pytest.mark.parametrize("text,intent", [("贷款被拒了为什么", "ask_eligibility"), ("我想贷款", "apply_product")])
+async def test_a_loan_question_naming_no_loan_asks_which_not_the_repayment_how_to(
+    text, intent, dispatcher, tracker_for, domain
+):
+    from actions.products import ACTIONS_BY_ASPECT
+
+    action = next(a for a in ACTIONS_BY_ASPECT.values() if a.intent == intent)
+    how_to = "utter_faq/loan_repayment_management"  # the selector's pick, sure of it, and it says 贷款
+    faq = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    domain = {**domain, "responses": {**domain["responses"], how_to: faq[how_to]}}
+    selected = {"response_selector": {"faq": {"response": {"utter_action": how_to, "confidence": 0.9}}}}
+    await run(action(), dispatcher, tracker_for(text, intent, parse=selected), domain)
+    assert responses(dispatcher) == ["utter_ask_which_product"]
+    assert dispatcher.messages[0]["buttons"], "the kinds of loan are offered"
 
 
 async def test_saving_an_amount_for_a_term_is_a_time_deposit(dispatcher, tracker_for, domain):
