@@ -209,9 +209,10 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     In order: a product named in the message (entity, or a catalogue name found in
     the text), or a name written before a kind of product that none of ours carries
     (``not_found``); the product under discussion when the message points back at it
-    ("这个基金"); a product category named in the message; a loan of the kind the
-    customer's segment means ("我是开公司的，有什么贷款"); the product, then the
-    category, discussed earlier in the conversation.
+    ("这个基金"); a product category named in the message; the loan the words name or
+    the kind the customer's segment means ("我是开公司的，有什么贷款"); a time deposit
+    when money is saved for a term and nothing else is under discussion ("存10万存三年");
+    the product, then the category, discussed earlier in the conversation.
     """
     names = [str(n) for n in latest_entities(tracker, "product")]
     if names:

@@ -62,7 +62,6 @@ class Staff(UserMixin):
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
-#: What the appointments page says after a member of staff recorded something, by result.
 def page_refresh_seconds() -> int:
     """How often the appointments and tickets pages reload themselves while nobody fills in a form
     (``DESK_PAGE_REFRESH_SECONDS``, 60 by default; 0 turns it off)."""
@@ -72,6 +71,7 @@ def page_refresh_seconds() -> int:
         return 60
 
 
+#: What the 问题标注 page says after a supervisor labelled, skipped or took back a question.
 REVIEW_NOTICES = {
     "label": "已标注，下次导出训练数据时带上。",
     "skip": "已标为不是可学习的问题，不进训练数据。",
@@ -79,6 +79,7 @@ REVIEW_NOTICES = {
     "no_label": "请选择客户想问的是什么。",
     "changed": "这个问题刚被同事处理过，请看下面的最新列表。",
 }
+#: What the appointments page says after a member of staff recorded something, by result.
 APPOINTMENT_NOTICES = {
     "arrived": "已登记到店。",
     "no_show": "已登记未到店。",
@@ -596,7 +597,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     @role("supervisor")
     def label_questions() -> Any:
         try:
-            ids = [int(i) for i in request.form.get("ids", "").split(",") if i.strip()][: review.QUEUE_ROWS * 50]
+            ids = [int(i) for i in request.form.get("ids", "").split(",") if i.strip()][: review.QUEUE_SCAN]
         except ValueError:
             return error("没有这些问题", 400)
         action = request.form.get("action", "")

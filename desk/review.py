@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
 
 from desk import store
 from desk.report import normalise
@@ -149,28 +150,23 @@ def label(session: Session, ids: Iterable[int], value: str, staff: str, now: dt.
     One conditional update: of two supervisors labelling the same question at once, the first wins."""
     if value not in labels(session):
         raise ValueError(value)
-    wanted = [int(i) for i in ids]
-    if not wanted:
-        return 0
-    return rows_changed(
-        session,
-        update(m.UnansweredQuestion)
-        .where(m.UnansweredQuestion.id.in_(wanted), m.UnansweredQuestion.label.is_(None))
-        .values(label=value, labelled_by=staff[:64], labelled_at=now or utcnow()),
-    )
+    waiting = m.UnansweredQuestion.label.is_(None)
+    return _update(session, ids, waiting, label=value, labelled_by=staff[:64], labelled_at=now or utcnow())
 
 
 def unlabel(session: Session, ids: Iterable[int]) -> int:
     """Take labels back: the questions wait in the queue again; how many did."""
+    labelled = m.UnansweredQuestion.label.is_not(None)
+    return _update(session, ids, labelled, label=None, labelled_by=None, labelled_at=None)
+
+
+def _update(session: Session, ids: Iterable[int], only: ColumnElement[bool], **values: object) -> int:
+    """Set ``values`` on the questions ``ids`` that meet ``only`` (one conditional update); how many did."""
     wanted = [int(i) for i in ids]
     if not wanted:
         return 0
-    return rows_changed(
-        session,
-        update(m.UnansweredQuestion)
-        .where(m.UnansweredQuestion.id.in_(wanted), m.UnansweredQuestion.label.is_not(None))
-        .values(label=None, labelled_by=None, labelled_at=None),
-    )
+    changed = update(m.UnansweredQuestion).where(m.UnansweredQuestion.id.in_(wanted), only).values(**values)
+    return rows_changed(session, changed)
 
 
 def training_examples(session: Session) -> dict[str, list[str]]:
