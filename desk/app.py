@@ -572,9 +572,12 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     @app.get("/review")
     @role("supervisor")
     def review_page() -> Any:
+        reason = request.args.get("reason") or None
+        reason = reason if reason in report.UNANSWERED_REASONS else None
         with session_scope() as s:
             choices = review.labels(s)
-            waiting, waiting_rows = review.queue(s), review.waiting(s)
+            waiting, waiting_rows = review.queue(s, reason=reason), review.waiting(s, reason)
+            by_reason = review.waiting_by_reason(s)
             labelled = review.recent(s)
             exportable = sum(len(texts) for texts in review.training_examples(s).values())
             staff = dict(s.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
@@ -582,6 +585,8 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                 "review.html",
                 waiting=waiting,
                 waiting_rows=waiting_rows,
+                reason=reason,
+                by_reason=by_reason,
                 shown_max=review.QUEUE_ROWS,
                 labelled=labelled,
                 exportable=exportable,
@@ -596,6 +601,8 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
     @app.post("/review")
     @role("supervisor")
     def label_questions() -> Any:
+        # back to the reason the supervisor was looking at
+        back = {"reason": request.form["reason"]} if request.form.get("reason") in report.UNANSWERED_REASONS else {}
         try:
             ids = [int(i) for i in request.form.get("ids", "").split(",") if i.strip()][: review.QUEUE_SCAN]
         except ValueError:
@@ -609,11 +616,11 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
                 try:
                     done = review.label(s, ids, value, current_user.name)
                 except ValueError:
-                    return redirect(url_for("review_page", result="no_label"))
+                    return redirect(url_for("review_page", result="no_label", **back))
             else:
                 return error("没有这个操作", 400)
         logger.info("a supervisor %s %d unanswered questions", action, done)
-        return redirect(url_for("review_page", result=action if done else "changed"))
+        return redirect(url_for("review_page", result=action if done else "changed", **back))
 
     # --- the supervisor's view --------------------------------------------------------
     @app.get("/api/overview")

@@ -109,12 +109,18 @@ def _grouped(rows: Iterable[m.UnansweredQuestion]) -> list[Question]:
     return list(groups.values())
 
 
-def queue(session: Session, limit: int = QUEUE_ROWS) -> list[Question]:
-    """The questions still to label, most asked first (then newest)."""
+def _waiting(reason: str | None) -> list[ColumnElement[bool]]:
+    """The conditions of a question still to label: typed, no label yet, kept for ``reason`` (any: None)."""
+    conditions = [m.UnansweredQuestion.label.is_(None), TYPED]
+    return conditions + ([m.UnansweredQuestion.reason == reason] if reason else [])
+
+
+def queue(session: Session, limit: int = QUEUE_ROWS, reason: str | None = None) -> list[Question]:
+    """The questions still to label (kept for ``reason``, or any), most asked first (then newest)."""
     rows = list(
         session.scalars(
             select(m.UnansweredQuestion)
-            .where(m.UnansweredQuestion.label.is_(None), TYPED)
+            .where(*_waiting(reason))
             .order_by(m.UnansweredQuestion.created_at.desc(), m.UnansweredQuestion.id.desc())
             .limit(QUEUE_SCAN)
         )
@@ -123,14 +129,16 @@ def queue(session: Session, limit: int = QUEUE_ROWS) -> list[Question]:
     return questions[:limit]
 
 
-def waiting(session: Session) -> int:
-    """How many stored questions wait for a label (the supervisor's page shows it on the link)."""
-    return int(
-        session.scalar(
-            select(func.count()).select_from(m.UnansweredQuestion).where(m.UnansweredQuestion.label.is_(None), TYPED)
-        )
-        or 0
-    )
+def waiting(session: Session, reason: str | None = None) -> int:
+    """How many stored questions wait for a label (kept for ``reason``, or any); the supervisor's page
+    shows it on the link."""
+    return int(session.scalar(select(func.count()).select_from(m.UnansweredQuestion).where(*_waiting(reason))) or 0)
+
+
+def waiting_by_reason(session: Session) -> dict[str, int]:
+    """How many wait for a label, by why they were kept (没听懂, 没有这款产品, 答非所问)."""
+    query = select(m.UnansweredQuestion.reason, func.count()).where(*_waiting(None))
+    return {reason: int(n) for reason, n in session.execute(query.group_by(m.UnansweredQuestion.reason)).all()}
 
 
 def recent(session: Session, limit: int = RECENT_ROWS) -> list[Question]:

@@ -57,6 +57,13 @@ def test_supervisors_label_what_customers_meant_and_it_becomes_training_data(app
     lost_row = row_of(page, "被吞了咋整")
     assert "没有这款产品" in lost_row and "挂失（18%）" in lost_row  # why it was missed, what the bot guessed
     assert "金满满" not in page
+    assert "没听懂（4）" in page and "没有这款产品（1）" in page  # waiting, by why they were kept
+    only = boss.get("/review?reason=product_not_found").get_data(as_text=True)
+    assert "被吞了咋整" in only and "小县城" not in only and "待标注 1 条" in only
+    answer = boss.post(
+        "/review", data={"csrf_token": boss.csrf, "ids": "0", "action": "skip", "reason": "product_not_found"}
+    )
+    assert "reason=product_not_found" in answer.headers["Location"]  # back to what was being looked at
     assert 'value="faq/' in page and 'value="ask_branch"' in page and 'value="faq"' not in page
 
     form = {"csrf_token": boss.csrf, "ids": ids_in(branch_row)}
