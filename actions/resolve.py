@@ -88,26 +88,40 @@ def _distinct(name: str) -> str:
     return key
 
 
+def _name_overlap(p: ProductView, said: str) -> int:
+    """The longest run of the product's distinctive name words (any alias) found in ``said``."""
+    best = 0
+    for name in (p.name, *p.aliases):
+        key = _distinct(name)
+        for size in range(min(len(key), 8), 1, -1):
+            if any(key[i : i + size] in said for i in range(len(key) - size + 1)):
+                best = max(best, size)
+                break
+    return best
+
+
 def best_named(products: list[ProductView], text: str) -> ProductView | None:
     """The one product whose distinctive name words appear in ``text`` most ("个体户", "生源地", "银发")."""
     said = normalise(text)
     if not said:
         return None
-
-    def overlap(p: ProductView) -> int:
-        best = 0
-        for name in (p.name, *p.aliases):
-            key = _distinct(name)
-            for size in range(min(len(key), 8), 1, -1):
-                if any(key[i : i + size] in said for i in range(len(key) - size + 1)):
-                    best = max(best, size)
-                    break
-        return best
-
-    scored = [(overlap(p), p) for p in products]
+    scored = [(_name_overlap(p, said), p) for p in products]
     top = max((n for n, _ in scored), default=0)
     winners = [p for n, p in scored if n == top]
     return winners[0] if top >= 2 and len(winners) == 1 else None
+
+
+#: At most this many products are offered when the customer's words fit several ("养老", "黄金").
+SEVERAL = 6
+
+
+def several_named(products: list[ProductView], text: str) -> list[ProductView]:
+    """The products whose distinctive name words the text uses ("你们有养老金融产品吗": the pension account,
+    the pension wealth product, the pension FOF, the annuity ...), best first; empty unless at least two."""
+    said = normalise(text)
+    scored = sorted(((_name_overlap(p, said), i, p) for i, p in enumerate(products)), key=lambda x: (-x[0], x[1]))
+    named = [p for n, _, p in scored if n >= 2][:SEVERAL]
+    return named if len(named) >= 2 else []
 
 
 #: "这个基金", "这款", "它": the product under discussion (parsing vocabulary).
@@ -212,7 +226,8 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     ("这个基金"); a product category named in the message; the loan the words name or
     the kind the customer's segment means ("我是开公司的，有什么贷款"); a time deposit
     when money is saved for a term and nothing else is under discussion ("存10万存三年");
-    the product, then the category, discussed earlier in the conversation.
+    the product, then the category, discussed earlier in the conversation; else the
+    products whose names the words fit, for the customer to choose ("养老", "黄金").
     """
     names = [str(n) for n in latest_entities(tracker, "product")]
     if names:
@@ -256,4 +271,5 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
         category = q.find_category(s, str(previous))
         if category:
             return Resolution(category=category)
-    return Resolution()
+    several = several_named(q.list_products(s), text) if text and not text.startswith("/") else []
+    return Resolution(candidates=several) if several else Resolution()

@@ -237,6 +237,18 @@ async def test_a_loan_question_naming_no_loan_asks_which_not_the_repayment_how_t
     assert dispatcher.messages[0]["buttons"], "the kinds of loan are offered"
 
 
+async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
+    """ "你们有养老金融产品吗" names no kind and no product, but pension products of four kinds: they are
+    offered (it was "which kind of product?" with the kinds, none of them the pension products)."""
+    await run(ActionAnswerProductInfo(), dispatcher, tracker_for("你们有养老金融产品吗", "ask_product_info"), domain)
+    assert responses(dispatcher) == ["utter_choose_product"]
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert len(titles) >= 4 and all("养老" in t or "银发" in t for t in titles), titles
+    other = CollectingDispatcher()
+    await run(ActionAnswerFees(), other, tracker_for("手续费多少", "ask_fees"), domain)
+    assert responses(other) == ["utter_ask_which_product"]  # words that fit no product: the kinds
+
+
 async def test_saving_an_amount_for_a_term_is_a_time_deposit(dispatcher, tracker_for, domain):
     """ "我想存10万，存三年，利息多少" names no kind: it was answered with "which kind of product?"."""
     amount, term = ent("amount", 100000, "10万"), ent("term", 36, "三年")
