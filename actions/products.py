@@ -281,10 +281,25 @@ def answer_progress(s: Session, p: ProductView, tracker: Tracker, d: CollectingD
     return []
 
 
+#: Raising a credit card's limit ("信用卡额度怎么提高", "临时额度", "额度不够用"): the contract's 提额.
+_RAISE_LIMIT = re.compile(
+    r"提额|调额|临时额度|额度.{0,6}(提高|提升|调高|增加|提一下|提一提|不够|太低|低了)|(提高|提升|调高|增加).{0,4}额度"
+)
+
+
 def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
     limits = _limits(w, p) + "".join(
         w("fmt_limit_note", text=f) for f in p.features if any(word in f for word in LIMIT_WORDS)
     )
+    if p.category == "credit_card" and _RAISE_LIMIT.search(normalise(customer_text(tracker))):
+        bank = q.bank_values(q.get_bank(s))
+        d.utter_message(
+            response="utter_credit_limit_increase",
+            card_limits=w("fmt_card_limits", name=p.name, limits=limits) if limits else "",
+            app_name=bank.get("app_name", ""),
+            card_hotline=bank.get("card_hotline", ""),
+        )
+        return []
     d.utter_message(
         response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=limits
     )

@@ -106,14 +106,37 @@ async def test_a_product_button_after_a_progress_question_keeps_asking_progress(
 
 
 @pytest.mark.parametrize(
-    "text,product",
-    [("首套房贷申请条件是什么", "首套房贷"), ("金卡提额申请交了 多久有结果", "金卡")],
+    "text,product,response",
+    [
+        ("首套房贷申请条件是什么", "首套房贷", "utter_product_eligibility"),
+        ("金卡提额申请交了 多久有结果", "金卡", "utter_credit_limit_increase"),  # a limit, not an application
+    ],
 )
-async def test_conditions_and_limits_are_not_taken_for_progress(text, product, dispatcher, tracker_for, domain):
+async def test_conditions_and_limits_are_not_taken_for_progress(
+    text, product, response, dispatcher, tracker_for, domain
+):
     await run(
         ActionAnswerEligibility(), dispatcher, tracker_for(text, "ask_eligibility", [ent("product", product)]), domain
     )
-    assert responses(dispatcher)[0] == "utter_product_eligibility"
+    assert responses(dispatcher)[0] == response
+
+
+@pytest.mark.parametrize("text", ["信用卡额度怎么提高", "額度太低了能調高嗎", "想申请个临时额度"])
+async def test_raising_a_credit_card_limit_is_answered_with_how(text, dispatcher, tracker_for, domain):
+    """ "信用卡额度怎么提高" (the contract's own example of 提额) was answered with the student card's conditions."""
+    tracker = tracker_for(text, "ask_eligibility", [ent("product_type", "credit_card", "信用卡")])
+    await run(ActionAnswerEligibility(), dispatcher, tracker, domain)
+    assert responses(dispatcher)[0] == "utter_credit_limit_increase"
+    said = dispatcher.messages[0]
+    assert said["app_name"] and said["card_hotline"] and "的额度" in said["card_limits"]
+    plain = CollectingDispatcher()  # the conditions of a card are still its conditions
+    await run(
+        ActionAnswerEligibility(),
+        plain,
+        tracker_for("信用卡申请条件", "ask_eligibility", [ent("product_type", "credit_card")]),
+        domain,
+    )
+    assert responses(plain)[0] == "utter_product_eligibility"
 
 
 async def test_unknown_product_is_said_and_logged_redacted(dispatcher, tracker_for, domain, kb):
