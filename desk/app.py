@@ -506,7 +506,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
         now_local = dt.datetime.now(BANK_TZ).replace(tzinfo=None)
         with session_scope() as s:
             branches = [(b.code, b.name) for b in s.scalars(select(m.Branch).order_by(m.Branch.city, m.Branch.name))]
-            staff = dict(s.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
+            staff = store.display_names(s)
             rows = [
                 {
                     "code": a.code,
@@ -580,7 +580,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             by_reason = review.waiting_by_reason(s)
             labelled = review.recent(s)
             exportable = sum(len(texts) for texts in review.training_examples(s).values())
-            staff = dict(s.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
+            staff = store.display_names(s)
             return render_template(
                 "review.html",
                 waiting=waiting,

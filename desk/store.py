@@ -72,6 +72,11 @@ OTHER_INTENT_NAMES = {
 }
 
 
+def display_names(session: Session) -> dict[str, str]:
+    """Staff by login name -> the name colleagues know them by (王敏), for the pages that say who did what."""
+    return dict(session.execute(select(m.StaffUser.name, m.StaffUser.display_name)).all())
+
+
 def intent_name(intent: str) -> str:
     """An intent as staff read it."""
     return INTENT_NAMES.get(intent) or OTHER_INTENT_NAMES.get(intent) or intent
