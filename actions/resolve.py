@@ -13,6 +13,7 @@ from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
 from actions.common import latest_entities
+from banktext.wordlists import read_word_list
 from knowledge import queries as q
 from knowledge.queries import CategoryView, ProductView
 from knowledge.text import normalise
@@ -186,10 +187,9 @@ OTHER_INSTITUTIONS_FILE = Path(__file__).resolve().parents[1] / "bot" / "resourc
 @lru_cache(maxsize=1)
 def other_institutions() -> frozenset[str]:
     """Other banks, platforms and lenders customers name (the NLU's list): 支付宝 is no product name."""
-    lines = (
-        OTHER_INSTITUTIONS_FILE.read_text(encoding="utf-8").splitlines() if OTHER_INSTITUTIONS_FILE.is_file() else []
-    )
-    return frozenset(w for line in lines if (w := normalise(line.split("|")[0])) and not line.startswith("#"))
+    if not OTHER_INSTITUTIONS_FILE.is_file():
+        return frozenset()
+    return frozenset(word for word, _ in read_word_list(OTHER_INSTITUTIONS_FILE, normalise) if word)
 
 
 #: 存 as a verb ("我想存10万存三年"), not 存单, 存折 or 存款证明.

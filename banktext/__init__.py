@@ -14,6 +14,8 @@ both environments) imported lazily by the script and sealing helpers.
 * :mod:`banktext.logs`: :class:`RedactingFilter` and :func:`install`, personal numbers kept out of logs;
 * :mod:`banktext.intents`: :data:`~banktext.intents.CONVERSATION_CONTROL`, the contract's intents that
   are said, not asked;
+* :mod:`banktext.wordlists`: :func:`~banktext.wordlists.read_word_list`, the hand-written word lists
+  (other institutions, places) both services read;
 * :mod:`banktext.sealing`: :func:`seal`, :func:`unseal`, a call-back number encrypted for staff
   (``cryptography``, installed in both environments, imported lazily).
 """

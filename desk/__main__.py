@@ -146,7 +146,7 @@ def _review(args: argparse.Namespace) -> int:
             return 0
         examples = review.training_examples(s)
         print(f"waiting for a label: {review.waiting(s)}")
-        print(f"labelled, to export: {sum(len(texts) for texts in examples.values())}")
+        print(f"labelled, to export: {review.exportable(examples)}")
         for value, texts in examples.items():
             print(f"    {value:<40} {len(texts)}")
     return 0

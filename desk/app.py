@@ -579,7 +579,7 @@ def create_app(config: dict[str, Any] | None = None, bridge: Bridge | None = Non
             waiting, waiting_rows = review.queue(s, reason=reason), review.waiting(s, reason)
             by_reason = review.waiting_by_reason(s)
             labelled = review.recent(s)
-            exportable = sum(len(texts) for texts in review.training_examples(s).values())
+            exportable = review.exportable(review.training_examples(s))
             staff = store.display_names(s)
             return render_template(
                 "review.html",

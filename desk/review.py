@@ -195,10 +195,15 @@ def training_examples(session: Session) -> dict[str, list[str]]:
     return {value: list(texts.values()) for value, texts in sorted(by_label.items())}
 
 
+def exportable(examples: dict[str, list[str]]) -> int:
+    """How many training examples :func:`training_examples` gave, over every label."""
+    return sum(len(texts) for texts in examples.values())
+
+
 def training_data(session: Session, now: dt.datetime | None = None) -> tuple[str, int]:
     """The labelled questions as a Rasa NLU training file (YAML text), and how many examples it holds."""
     examples = training_examples(session)
-    total = sum(len(texts) for texts in examples.values())
+    total = exportable(examples)
     lines = [
         "# Customers' own questions that the assistant missed, labelled by supervisors on the desk's",
         f"# 问题标注 page. Written by `python -m desk review export` on {(now or utcnow()):%Y-%m-%d %H:%M} UTC:",

@@ -40,6 +40,7 @@ from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturiz
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from banktext.wordlists import read_word_list
 from bot.nlu.normaliser import normalise
 from bot.nlu.sentence_featurizer import SentenceFeaturizer
 
@@ -47,23 +48,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _entries(path: str) -> list[tuple[str, list[str]]]:
-    """The lines of a one-per-line list, normalised as the messages are (bot.nlu.normaliser): a word,
-    then optionally ``|`` and the longer words it must not be read inside ("京东 | 南京东 北京东": the
-    street 南京东路 does not name JD). Lines starting with # are comments; a relative path is taken from
-    the project root."""
+    """The entries of a word list (``banktext.wordlists``), normalised as the messages are
+    (bot.nlu.normaliser); a relative path is taken from the project root."""
     file = Path(path)
     if not file.is_absolute():
         file = ROOT / file
     if not file.is_file():
         raise FileNotFoundError(f"BankReferenceFeaturizer: {file} not found (run 'make nlu-export')")
-    entries = []
-    for line in file.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, inside = line.partition("|")
-        entries.append((normalise(word.strip()), [normalise(w) for w in inside.split()]))
-    return entries
+    return read_word_list(file, normalise)
 
 
 def read_references(path: str) -> list[str]:
