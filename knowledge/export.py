@@ -7,6 +7,7 @@ knowledge base. Every generated file says what it was generated from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -53,29 +54,40 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("[", "【").replace("]", "】").split())
 
 
+def _draw_key(*parts: object) -> str:
+    """A fixed pseudo-random place for one choice, the same in every run and on every machine."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
 def product_mention_examples(seed: Seed, per_intent: int = 60, rng_seed: int = 7) -> dict[str, list[str]]:
     """Training examples naming real products, from the templates file.
 
-    Templates carry ``{product}``; each gets a product name or alias, annotated
-    as the ``product`` entity. Deterministic for a given seed.
+    Templates carry ``{product}`` (or ``{product}`` and ``{product2}``); each filling puts a
+    product's name or alias there, annotated as the ``product`` entity. Each intent takes
+    ``per_intent`` fillings, spread evenly over its templates. Which fillings are taken does not
+    depend on the rest of the catalogue: every filling has a fixed place in its template's order
+    (a hash of the template and the names), and a template gives its first few. Adding, renaming
+    or removing one product or alias therefore changes only examples that name it, and the few
+    it displaces or lets in, never the whole file (a product team's alias must not re-draw a
+    thousand training examples, and with them the model).
     """
-    rng = random.Random(rng_seed)
     templates = yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))["intents"]
     names = sorted({n for _, p in seed.products for n in (p.name, *p.aliases)})
     out: dict[str, list[str]] = {}
     for intent, lines in templates.items():
-        examples: set[str] = set()
-        attempts = 0
-        while len(examples) < min(per_intent, len(lines) * len(names)) and attempts < per_intent * 20:
-            attempts += 1
-            template = rng.choice(lines)
+        drawn = []
+        for template in dict.fromkeys(lines):
             if "{product2}" in template:
-                a, b = rng.sample(names, 2)
-                text = template.format(product=f"[{a}](product)", product2=f"[{b}](product)")
+                fillings = [(a, b) for a in names for b in names if a != b]
             else:
-                text = template.format(product=f"[{rng.choice(names)}](product)")
-            examples.add(text)
-        out[intent] = sorted(examples)
+                fillings = [(a, "") for a in names]
+            fillings.sort(key=lambda f: _draw_key(rng_seed, intent, template, *f))
+            template_key = _draw_key(rng_seed, intent, template)
+            for rank, (a, b) in enumerate(fillings[:per_intent]):
+                text = template.format(product=f"[{a}](product)", product2=f"[{b}](product)")
+                drawn.append(((rank, template_key), text))
+        drawn.sort()
+        out[intent] = sorted({text for _, text in drawn[:per_intent]})
     return out
 
 
