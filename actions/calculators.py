@@ -1,4 +1,4 @@
-"""Deposit interest and loan repayment, in Decimal arithmetic.
+"""Deposit interest, loan repayment and currency exchange, in Decimal arithmetic.
 
 Pure functions, checked in tests against hand-worked examples; the actions
 that call them live in ``actions.products``.
@@ -34,6 +34,13 @@ def valid_term(months) -> bool:
 def deposit_interest(amount, annual_rate_percent, months) -> Decimal:
     """Simple interest of a time deposit held to maturity: amount × rate × months / 12."""
     return _round(_d(amount) * _d(annual_rate_percent) / 100 * _d(months) / 12)
+
+
+def exchange(amount, price_per_100, to_foreign: bool) -> Decimal:
+    """A currency exchange at a quoted price in yuan per 100 units of the foreign currency:
+    yuan for ``amount`` foreign units, or (``to_foreign``) foreign units for ``amount`` yuan."""
+    price = _d(price_per_100) / 100
+    return _round(_d(amount) / price if to_foreign else _d(amount) * price)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,6 +146,10 @@ def _calculate(
             interest=money(interest),
             total=money(calc._d(amount) + interest),
         )
+        if p.min_amount and amount < float(p.min_amount):  # "10万存三年大额存单": worked out, and said it cannot be
+            d.utter_message(
+                response="utter_calc_below_minimum", name=p.name, amount=number(amount), low=number(p.min_amount)
+            )
         return []
     named = row_named_in(text, p)
     row = named or (quote.row if quote else (p.rates[0] if p.rates else None))
@@ -168,7 +172,68 @@ def _calculate(
     return []
 
 
+#: Currencies as customers name them -> the name the exchange rows use (parsing vocabulary).
+CURRENCY_WORDS = {
+    "美元": "美元", "美金": "美元", "刀": "美元",
+    "欧元": "欧元",
+    "港币": "港币", "港元": "港币", "港纸": "港币",
+    "日元": "日元", "日币": "日元",
+    "英镑": "英镑",
+    "澳元": "澳元", "澳币": "澳元",
+}  # fmt: skip
+_CURRENCY = re.compile("|".join(sorted(CURRENCY_WORDS, key=len, reverse=True)))
+_NUMBER_WORDS = re.compile(r"^[\d,.，\s一二两三四五六七八九十百千万亿wk来多几]+", re.IGNORECASE)
+_YUAN_AFTER_AMOUNT = re.compile(r"(?:块钱|块|元|人民币|rmb)", re.IGNORECASE)
+#: The customer changes foreign money into yuan (结汇: the bank's buying price), not the reverse
+#: (购汇, the usual case: the bank's selling price).
+_SELLS_FOREIGN = re.compile(r"结汇|卖|(?:换|兑)(?:成|回)人民币|(?:能|可以|可)(?:换|兑)(?:多少|几)|值多少")
+_BUYS_FOREIGN = re.compile(r"购汇|买|(?:换|兑|要|购)(?:\d|[一二两三四五六七八九十百千万])|要多少|需要多少|得多少")
+
+
+def _exchange(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> bool:
+    """ "换1000美元要多少人民币", "500欧元能换多少人民币", "1万人民币能换多少美元": worked out at the
+    quoted price (the bank's selling price to buy foreign money, its buying price to sell it);
+    False when the message names no amount or no currency the rows quote."""
+    text = customer_text(tracker)
+    amount = latest_number(tracker, "amount")
+    named = _CURRENCY.search(text)
+    if p.rate_kind != "exchange" or named is None or not calc.valid_amount(amount):
+        return False
+    currency = CURRENCY_WORDS[named.group()]
+    starts = [e.get("start") for e in tracker.latest_message.get("entities", []) or [] if e.get("entity") == "amount"]
+    after = _NUMBER_WORDS.sub("", text[starts[0] :]) if starts and isinstance(starts[0], int) else ""
+    in_yuan = bool(_YUAN_AFTER_AMOUNT.match(after))
+    sells = not in_yuan and bool(_SELLS_FOREIGN.search(text)) and not _BUYS_FOREIGN.search(text)
+    side = "买入价" if sells else "卖出价"
+    row = next((r for r in p.rates if r.label == f"{currency}现汇{side}"), None)
+    if row is None:
+        return False
+    result = calc.exchange(amount, row.rate, to_foreign=in_yuan)
+    given, got = (
+        (f"{number(amount)} 元人民币", f"{money(result)} {currency}")
+        if in_yuan
+        else (
+            f"{number(amount)} {currency}",
+            f"{money(result)} 元人民币",
+        )
+    )
+    d.utter_message(
+        response="utter_fx_conversion",
+        name=p.name,
+        label=row.label,
+        rate=number(row.rate),
+        unit=row.unit,
+        effective_date=str(p.rate_effective_date or ""),
+        given=given,
+        result=got,
+        how=w("fmt_fx_sell" if sells else "fmt_fx_buy"),
+    )
+    return True
+
+
 def answer_rate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if _exchange(s, p, tracker, d, w):
+        return []
     amount, term, status = _calc_inputs(p, tracker)
     if status in ("invalid_amount", "invalid_term"):
         d.utter_message(response=f"utter_{status}")
@@ -301,9 +366,28 @@ def answer_eligibility(s: Session, p: ProductView, tracker: Tracker, d: Collecti
         )
         return []
     d.utter_message(
-        response="utter_product_eligibility", name=p.name, eligibility=w.bullets(p.eligibility), limits=limits
+        response="utter_product_eligibility",
+        name=p.name,
+        eligibility=w.bullets(p.eligibility),
+        limits=limits + _amount_check(w, p, tracker),
     )
     return []
+
+
+def _amount_check(w: Wording, p: ProductView, tracker: Tracker) -> str:
+    """Whether the amount this message names ("20万可以吗", "5万够起存吗") is within the product's
+    minimum and maximum; empty when it names none or the product has no limits."""
+    if not latest_entities(tracker, "amount"):
+        return ""
+    amount = latest_number(tracker, "amount")
+    if not calc.valid_amount(amount):
+        return ""
+    said = number(amount)
+    if p.min_amount and amount < float(p.min_amount):
+        return w("fmt_amount_below", amount=said, low=number(p.min_amount))
+    if p.max_amount and amount > float(p.max_amount):
+        return w("fmt_amount_above", amount=said, high=number(p.max_amount))
+    return w("fmt_amount_within", amount=said) if p.min_amount or p.max_amount else ""
 
 
 def answer_documents(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
@@ -349,7 +433,18 @@ def answer_category_risk(
     return []
 
 
+#: "到期多少钱", "到期能拿多少", "连本带利一共多少": the sum at maturity, not the maturity rules
+#: (parsing vocabulary); "多少天", "多少年" ask for a time.
+_SUM_AT_MATURITY = re.compile(r"多少(?![天年月个日号次期])|本息|连本带利|利息")
+
+
 def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
+    if _SUM_AT_MATURITY.search(normalise(customer_text(tracker))):
+        amount, term, status = _calc_inputs(p, tracker)
+        if status == "ready":  # "存5万一年定期到期多少钱": worked out, as the rate question would be
+            calculated = _calculate(s, p, amount, term, d, w, customer_text(tracker))
+            if calculated is not None:
+                return calculated
     if not p.maturity:
         d.utter_message(response="utter_product_no_maturity", name=p.name, summary=p.summary)
         return []

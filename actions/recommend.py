@@ -22,11 +22,13 @@ from actions.common import (
     form_missed,
     kb_guard,
     kb_session,
+    latest_entities,
     latest_number,
     number,
     payload_value,
     response_buttons,
 )
+from actions.resolve import LOAN_CATEGORIES, LOAN_FOR_SEGMENT, LOAN_WORDS
 from actions.risk import correct_guarantee_request, disclosure_gate, excludes_any_loss
 from banktext import to_simplified
 from knowledge import models as m
@@ -38,6 +40,21 @@ RISK_QUESTIONS = ("risk_q1", "risk_q2", "risk_q3", "risk_q4", "risk_q5")
 #: The questions whose answer A rules out any loss (the most a loss may be; the aim of the money).
 NO_LOSS_QUESTIONS = ("risk_q2", "risk_q3")
 PROFILE = ["segment", "goal", "amount", "term"]
+#: Kinds recommended by the customer's segment alone ("推荐一张适合学生的信用卡"): not investments,
+#: so no goal, amount, term or risk questionnaire; the slot ``recommend_kind`` holds the kind asked for.
+BY_SEGMENT_ONLY = frozenset(
+    {
+        "debit_card",
+        "credit_card",
+        "mortgage",
+        "consumer_loan",
+        "business_loan",
+        "student_loan",
+        "e_banking",
+        "corporate_settlement",
+        "loans",  # "有什么贷款推荐": every kind of loan, those made for the segment first
+    }
+)
 #: Points of answers A-D; the sum of five answers (5-20) gives the tolerance.
 _POINTS = {"A": 1, "B": 2, "C": 3, "D": 4}
 _BANDS = ((7, "C1"), (10, "C2"), (13, "C3"), (16, "C4"), (20, "C5"))
@@ -134,11 +151,21 @@ class ValidateRecommendationForm(GuardedFormValidation):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
+        if tracker.get_slot("recommend_kind"):
+            return ["segment"]
         return PROFILE + ([] if tracker.get_slot("risk_tolerance") else list(RISK_QUESTIONS))
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list:
-        """Every message of the recommendation is read for what the customer says about loss and returns."""
+        """Every message of the recommendation is read for what the customer says about loss and returns.
+        The message that starts it says whether a kind recommended by segment alone was asked for."""
         events: list = []
+        if tracker.get_slot("requested_slot") is None:  # the form starts with this message
+            kinds = [str(k) for k in latest_entities(tracker, "product_type")]
+            if not kinds and any(word in normalise(customer_text(tracker)) for word in LOAN_WORDS):
+                kinds = ["loans"]
+            kind = kinds[0] if kinds and all(k in BY_SEGMENT_ONLY for k in kinds) else None
+            events.append(SlotSet("recommend_kind", kind))
+            tracker.slots["recommend_kind"] = kind
         correct_guarantee_request(tracker, dispatcher)
         if excludes_any_loss(tracker.latest_message.get("text") or "") and not tracker.get_slot("no_loss"):
             events.append(SlotSet("no_loss", True))
@@ -297,6 +324,46 @@ def show_recommendations(
     return [*(SlotSet(slot, None) for slot in RISK_QUESTIONS), SlotSet("goal", None)]
 
 
+def recommend_in_kind(
+    s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording, kind: str, limit: int = 3
+) -> list[EventType]:
+    """Products of one kind that is not an investment, for the customer's segment: those made for
+    it first, then the kind's others. Rated products are left to the full recommendation, which
+    asks the risk questions and discloses first."""
+    segment = tracker.get_slot("segment")
+    categories: tuple[str, ...] = (kind,)
+    if kind == "loans":  # the loans of the segment's own kind first (经营贷款 for a business owner)
+        own = LOAN_FOR_SEGMENT.get(segment or "")
+        categories = (*((own,) if own else ()), *(c for c in LOAN_CATEGORIES if c != own))
+    products = [p for c in categories for p in q.list_products(s, category=c) if not p.risk_level]
+    made_for = [p for p in products if segment in p.segments]
+    picked = (made_for + [p for p in products if p not in made_for])[:limit]
+    category_name = s.scalar(select(m.Category.name).where(m.Category.code == kind)) or w(f"fmt_kind_{kind}")
+    segment_name = s.scalar(select(m.Segment.name).where(m.Segment.code == segment)) or ""
+    if not picked:
+        d.utter_message(response="utter_recommendation_none")
+        return [SlotSet("recommend_kind", None)]
+    d.utter_message(
+        response="utter_recommendation_kind_intro" if made_for else "utter_recommendation_kind_general",
+        segment_name=segment_name,
+        category_name=category_name,
+    )
+    for rank, p in enumerate(picked, 1):
+        reason = w("fmt_made_for_segment", segment_name=segment_name) if p in made_for else w("fmt_for_everyone")
+        d.utter_message(
+            response="utter_recommendation_item",
+            rank=rank,
+            name=p.name,
+            category_name=p.category_name,
+            risk_note="",
+            summary=p.summary,
+            reason=reason,
+            fit=w("fmt_no_rating"),
+        )
+    d.utter_message(response="utter_recommendation_kind_outro")
+    return [SlotSet("recommend_kind", None)]
+
+
 class ActionRecommendProducts(Action):
     """After the form: the tolerance from the questionnaire, then up to three suitable products."""
 
@@ -306,6 +373,10 @@ class ActionRecommendProducts(Action):
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         w = Wording(domain)
+        kind = tracker.get_slot("recommend_kind")
+        if kind:
+            with kb_session() as s:
+                return recommend_in_kind(s, tracker, dispatcher, w, kind)
         events: list[EventType] = []
         tolerance = tracker.get_slot("risk_tolerance")
         no_loss = customer_accepts_no_loss(tracker)

@@ -577,6 +577,65 @@ async def test_the_customers_own_words_rule_out_loss(dispatcher, tracker_for, do
     assert "utter_no_guaranteed_returns" in responses(dispatcher)
 
 
+@pytest.mark.parametrize(
+    "text,kinds,segment,first_category",
+    [
+        ("有没有适合大学生的信用卡", ["credit_card"], "student", "信用卡"),
+        ("我是个体户，有什么贷款推荐", [], "business_owner", "经营贷款"),  # 贷款 names no one kind
+        ("我是学生，想贷款，推荐一下", [], "student", "助学贷款"),
+    ],
+)
+async def test_cards_and_loans_are_recommended_by_segment_alone(
+    text, kinds, segment, first_category, dispatcher, tracker_for, domain, kb
+):
+    """ "推荐一张适合学生的信用卡" (the contract's own example) was asked what the money was for, how much
+    and for how long, then five risk questions. A card or a loan is not an investment: the segment is
+    the one question, and the kind's products made for the segment come first."""
+    form = ValidateRecommendationForm()
+    opening = tracker_for(
+        text,
+        "ask_recommendation",
+        [ent("product_type", k) for k in kinds] + [ent("segment", segment)],
+        slots={"segment": segment, "requested_slot": None},
+    )
+    events = await form.run(dispatcher, opening, domain)
+    kind = slots_set(events)["recommend_kind"]
+    assert kind == (kinds[0] if kinds else "loans")
+    assert await form.required_slots([], dispatcher, opening, domain) == ["segment"]
+    assert not [r for r in responses(dispatcher) if r and r.startswith("utter_ask_")]  # nothing more to ask
+
+    shown = CollectingDispatcher()
+    done = await ActionRecommendProducts().run(
+        shown, tracker_for(slots={"segment": segment, "recommend_kind": kind}), domain
+    )
+    assert responses(shown)[0] == "utter_recommendation_kind_intro"
+    items = [msg for msg in shown.messages if msg.get("response") == "utter_recommendation_item"]
+    assert 1 <= len(items) <= 3 and items[0]["category_name"] == first_category
+    assert "utter_risk_result" not in responses(shown) and slots_set(done) == {"recommend_kind": None}
+
+
+async def test_an_investment_recommendation_still_asks_the_whole_profile(dispatcher, tracker_for, domain):
+    form = ValidateRecommendationForm()
+    opening = tracker_for(
+        "有什么适合我的理财",
+        "ask_recommendation",
+        [ent("product_type", "wealth_management")],
+        slots={"requested_slot": None},
+    )
+    events = await form.run(dispatcher, opening, domain)
+    assert slots_set(events)["recommend_kind"] is None
+    assert await form.required_slots([], dispatcher, opening, domain) == ["segment", "goal", "amount", "term"] + [
+        f"risk_q{i}" for i in range(1, 6)
+    ]
+    mixed = tracker_for(  # a card and a fund in one request: the full recommendation, with its questionnaire
+        "信用卡和基金推荐一下",
+        "ask_recommendation",
+        [ent("product_type", "credit_card"), ent("product_type", "fund")],
+        slots={"requested_slot": None},
+    )
+    assert slots_set(await form.run(CollectingDispatcher(), mixed, domain))["recommend_kind"] is None
+
+
 @pytest.mark.parametrize("asked_on", [dt.datetime(2026, 12, 4, 10, 0), dt.datetime(2026, 12, 5, 10, 0)])
 async def test_a_saturday_question_names_saturday_whatever_day_it_is(
     asked_on, monkeypatch, dispatcher, tracker_for, domain, seed

@@ -15,6 +15,7 @@ from actions.products import (
     ActionAnswerEligibility,
     ActionAnswerFees,
     ActionAnswerInterestRate,
+    ActionAnswerMaturity,
     ActionAnswerProductInfo,
     ActionAnswerRisk,
     ActionApplyProduct,
@@ -419,6 +420,83 @@ async def test_deposit_interest(dispatcher, tracker_for, domain):
     await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_deposit_interest"]
     assert dispatcher.messages[0]["interest"] == "950.00" and dispatcher.messages[0]["total"] == "100,950.00"
+
+
+async def test_the_sum_at_maturity_is_worked_out(dispatcher, tracker_for, domain):
+    """ "存5万一年定期到期多少钱" reads as a maturity question; it asks for the sum, not the maturity rules."""
+    entities = [ent("amount", 50000, "5万"), ent("term", 12, "一年"), ent("product_type", "time_deposit", "定期")]
+    await run(
+        ActionAnswerMaturity(), dispatcher, tracker_for("存5万一年定期到期多少钱", "ask_maturity", entities), domain
+    )
+    assert responses(dispatcher) == ["utter_deposit_interest"]
+    assert dispatcher.messages[0]["interest"] == "475.00" and dispatcher.messages[0]["total"] == "50,475.00"
+    when = CollectingDispatcher()  # when it matures is still the maturity rules
+    await run(ActionAnswerMaturity(), when, tracker_for("我5万三年定期什么时候到期", "ask_maturity", entities), domain)
+    assert responses(when)[0] == "utter_product_maturity"
+
+
+async def test_interest_on_an_amount_below_the_minimum_says_it_cannot_be_deposited(dispatcher, tracker_for, domain):
+    tracker = tracker_for(
+        "10万存三年利息多少",
+        "ask_interest_rate",
+        [ent("amount", 100000, "10万"), ent("term", 36, "三年")],
+        slots={"product_code": "CD-STD"},
+    )
+    await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_deposit_interest", "utter_calc_below_minimum"]
+    assert dispatcher.messages[1]["low"] == "200,000" and dispatcher.messages[1]["amount"] == "100,000"
+
+
+@pytest.mark.parametrize(
+    "text,amount,verdict",
+    [
+        ("20万可以吗", 200000, "在这个范围内"),
+        ("那10万呢", 100000, "低于起点金额 200,000 元"),
+        ("大额存单有什么条件", None, ""),
+    ],
+)
+async def test_an_amount_is_checked_against_the_products_minimum(
+    text, amount, verdict, dispatcher, tracker_for, domain
+):
+    entities = [ent("amount", amount)] if amount else []
+    tracker = tracker_for(text, "ask_eligibility", entities, slots={"product_code": "CD-STD"})
+    await run(ActionAnswerEligibility(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_product_eligibility"]
+    limits = dispatcher.messages[0]["limits"]
+    assert "200,000" in limits and (verdict in limits if verdict else "您说的" not in limits)
+
+
+def _amount_at(text: str, said: str, value: float) -> dict:
+    start = text.index(said)
+    return {**ent("amount", value, said), "start": start, "end": start + len(said)}
+
+
+@pytest.mark.parametrize(
+    "text,said,value,label,given,result",
+    [
+        ("换1000美元要多少人民币", "1000", 1000, "美元现汇卖出价", "1,000 美元", "7,126.00 元人民币"),
+        ("500欧元能换多少人民币", "500", 500, "欧元现汇买入价", "500 欧元", "4,094.50 元人民币"),
+        ("1万人民币能换多少美元", "1万", 10000, "美元现汇卖出价", "10,000 元人民币", "1,403.31 美元"),
+        ("我有三万日元 结汇能拿多少钱", "三万", 30000, "日元现汇买入价", "30,000 日元", "1,359.30 元人民币"),
+    ],
+)
+async def test_a_currency_exchange_is_worked_out_at_the_quoted_price(
+    text, said, value, label, given, result, dispatcher, tracker_for, domain
+):
+    """Buying foreign money is at the bank's selling price, selling it at its buying price."""
+    tracker = tracker_for(text, "ask_interest_rate", [_amount_at(text, said, value), ent("product_type", "forex")])
+    await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
+    assert responses(dispatcher)[0] == "utter_fx_conversion"
+    said_back = dispatcher.messages[0]
+    assert (said_back["label"], said_back["given"], said_back["result"]) == (label, given, result)
+    plain = CollectingDispatcher()  # no amount: the price list, as before
+    await run(
+        ActionAnswerInterestRate(),
+        plain,
+        tracker_for("美元汇率多少", "ask_interest_rate", [ent("product_type", "forex")]),
+        domain,
+    )
+    assert responses(plain)[0] == "utter_product_rates"
 
 
 async def test_loan_repayment(dispatcher, tracker_for, domain, kb):
