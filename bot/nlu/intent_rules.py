@@ -21,7 +21,13 @@
    leaked card data is report_fraud). Not when they refused, did not receive a code, or typed their
    own password at an ATM (no one else in the message).
 
-4. **A FAQ reading needs a topic** (:class:`FaqWithoutTopic`, after the FAQ response selector):
+4. **A bare subject**: a message that names only a product or a kind of product, with at most a
+   particle around it ("借记卡", "那白金卡呢", "就大额存单吧"), answers the assistant's question or
+   moves the subject along (``inform``: the last question is asked again about it). The classifier
+   read the typed label of a category button, "借记卡", as a lost card. Left alone when it read
+   ``inform`` or ``ask_product_info`` already.
+
+5. **A FAQ reading needs a topic** (:class:`FaqWithoutTopic`, after the FAQ response selector):
    ``faq`` with no topic that fits gives way to the intent close behind it ("钱包丢了 …先做什么"
    is a lost card, not the PIN-reset how-to).
 
@@ -65,6 +71,29 @@ REPORT_FRAUD = "report_fraud"
 #: that fits never becomes one of them.
 CONVERSATION_INTENTS = CONVERSATION_CONTROL | {FORM_ANSWER}
 _NOISE = re.compile(r"[\s\u3000·•・,，.。!！?？:：;；、'\"“”‘’()（）\[\]【】~～…—\-]+")
+
+
+#: What may stand around a bare subject: "那借记卡呢", "信用卡吧", "就大额存单".
+_AROUND_SUBJECT = re.compile(r"(?:那|那个|就|还是|要|选)?(?:的)?(?:呢|吧|啊|呀|哦|好了|就行|就好)?")
+SUBJECT_ENTITIES = ("product_type", "product")
+SUBJECT_INTENTS = (FORM_ANSWER, "ask_product_info")
+
+
+def names_only_a_subject(text: str, entities: list[dict[str, Any]]) -> bool:
+    """Whether the message is a product or a kind of product and nothing more ("借记卡", "那白金卡呢")."""
+    spans = sorted(
+        (e["start"], e["end"])
+        for e in entities
+        if e.get("entity") in SUBJECT_ENTITIES and isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+    )
+    if not spans:
+        return False
+    rest, at = [], 0
+    for start, end in spans:
+        rest.append(text[at:start])
+        at = max(at, end)
+    rest.append(text[at:])
+    return _AROUND_SUBJECT.fullmatch(squeeze("".join(rest))) is not None
 
 
 def squeeze(text: str) -> str:
@@ -261,6 +290,8 @@ class IntentRules(FingerprintsItsSources, CreatedFromConfig, GraphComponent):
             message.set(DECIDED_BY_RULE, label, add_to_output=True)
         if chosen is None and leaked_secret(text):
             chosen = REPORT_FRAUD
+        if chosen is None and intent not in SUBJECT_INTENTS and names_only_a_subject(text, message.get(ENTITIES) or []):
+            chosen = FORM_ANSWER
         if chosen is None and intent == OUT_OF_SCOPE and self._about_our_products(message):
             chosen = next((r[INTENT_NAME_KEY] for r in ranking if r[INTENT_NAME_KEY] != OUT_OF_SCOPE), None)
         confidence = float((message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0)

@@ -81,6 +81,10 @@ def rules():
         ("能免吗", "ask_fees"),  # after a fee was named: that fee
         ("那可以减免吗", "ask_fees"),
         ("怎么才能免", "ask_fees"),
+        ("20万可以吗", "ask_eligibility"),  # after a product was discussed: that product's minimum
+        ("5万够不够", "ask_eligibility"),
+        ("我只有3万能买吗", "ask_eligibility"),
+        ("二十萬可以嗎", "ask_eligibility"),
     ],
 )
 def test_control_messages(rules, text, intent):
@@ -115,6 +119,10 @@ def test_control_messages(rules, text, intent):
         "预约的时候要带什么",
         "我预约的业务要带什么材料",
         "不用预约可以直接去吗",
+        "取20万可以吗",  # a cash withdrawal
+        "定期20万可以吗",  # a subject named: the classifier's
+        "1000可以吗",  # a time typed without its colon, in a booking
+        "3点可以吗",
     ],
 )
 def test_questions_are_left_to_the_classifier(rules, text):
@@ -151,6 +159,28 @@ def _message(text: str, intent: str, entities: list[dict] | None = None) -> Mess
 )
 def test_our_products_are_in_scope_unless_another_institution_owns_them(rules, text, entities, expected):
     message = _message(text, "out_of_scope", entities)
+    rules.process([message])
+    assert message.get("intent")["name"] == expected
+
+
+def _subject(text: str, said: str, entity: str = "product_type", value: str = "debit_card") -> dict:
+    start = text.index(said)
+    return {"entity": entity, "value": value, "start": start, "end": start + len(said)}
+
+
+@pytest.mark.parametrize(
+    "text,said,classifier_read,expected",
+    [
+        ("借记卡", "借记卡", "report_lost_card", "inform"),  # the typed label of a category button
+        ("那白金卡呢", "白金卡", "ask_fees", "inform"),
+        ("就大额存单吧", "大额存单", "apply_product", "inform"),
+        ("借记卡", "借记卡", "ask_product_info", "ask_product_info"),  # a reading of the subject is kept
+        ("借记卡丢了", "借记卡", "report_lost_card", "report_lost_card"),  # more than the subject
+        ("借记卡年费多少", "借记卡", "ask_fees", "ask_fees"),
+    ],
+)
+def test_a_bare_subject_moves_the_conversation_along(rules, text, said, classifier_read, expected):
+    message = _message(text, classifier_read, [_subject(text, said)])
     rules.process([message])
     assert message.get("intent")["name"] == expected
 
