@@ -305,10 +305,18 @@ def form_hit() -> dict:
     return {"form_misses": 0}
 
 
+#: The count of misses as the message arrived, kept beside the slots while a form's validation runs
+#: (:class:`GuardedFormValidation`): a message is one miss however many of its slots were unusable.
+_MISSES_BEFORE = "_form_misses_before_this_message"
+
+
 def form_missed(tracker: Tracker, dispatcher: CollectingDispatcher) -> dict:
-    """Count an answer the form could not use; from the second in a row, offer a person."""
-    misses = int(tracker.get_slot("form_misses") or 0) + 1
-    if misses >= 2:
+    """Count a message the form could not use; from the second in a row, offer a person. One
+    message counts once, however many of its parts failed ("周六上午去北京的网点": no hour, and
+    four branches to choose from), and the person is offered once."""
+    before = tracker.slots.get(_MISSES_BEFORE, tracker.get_slot("form_misses"))
+    misses = int(before or 0) + 1
+    if misses >= 2 and tracker.get_slot("form_misses") != misses:
         dispatcher.utter_message(response="utter_form_offer_human")
     return {"form_misses": misses}
 
@@ -322,4 +330,5 @@ class GuardedFormValidation(FormValidationAction, ABC):
 
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        tracker.slots.setdefault(_MISSES_BEFORE, tracker.get_slot("form_misses"))
         return await super().run(dispatcher, tracker, domain)

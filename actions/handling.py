@@ -517,11 +517,12 @@ class ValidateAppointmentForm(GuardedFormValidation):
             about_else = tracker.get_slot("requested_slot") != "appointment_branch" or day or clock
             if not found and about_else:
                 return {"appointment_branch": previous}  # a time or a change of mind, not a branch
-            if found:
+            if found:  # the customer named a town or a district: a choice, not a miss
                 dispatcher.utter_message(
                     response="utter_choose_branch",
                     buttons=[{"title": b.name, "payload": f'/inform{{"choice": "{b.code}"}}'} for b in found[:8]],
                 )
+                return {"appointment_branch": None}
             else:
                 dispatcher.utter_message(
                     response="utter_branch_not_found",
@@ -535,6 +536,14 @@ class ValidateAppointmentForm(GuardedFormValidation):
         now = now_local()
         text = str(value or "")
         day, clock = parse_parts(text, now)
+        if (day is None) != (clock is None):
+            # "10点" after "周六上午" (the day said before, and its 上午), "周六" after "下午两点": the part
+            # missing now from an earlier message of this booking; this message's own words come first
+            for earlier in said_earlier_in_form(tracker, self.form_name()):
+                day_then, clock_then = parse_parts(f"{text} {earlier}", now)
+                if day_then and clock_then:
+                    day, clock = day or day_then, clock_then
+                    break
         if day is None or clock is None:
             if tracker.get_slot("requested_slot") != "appointment_time" and not (day or clock):
                 return {"appointment_time": previous_value(tracker, "appointment_time")}
@@ -578,6 +587,54 @@ class ValidateAppointmentForm(GuardedFormValidation):
         if no_free_text_answer(tracker, dispatcher, "utter_invalid_business"):  # "asdfgh", "没看懂": no business
             return {"appointment_business": None, **form_missed(tracker, dispatcher)}
         return {"appointment_business": text[:30] or None, **form_hit()}
+
+
+#: Answers to a branch that was not one: they ask the customer already, with buttons or a request
+#: for other words, so the form's own question would ask twice.
+ASKED_FOR_A_BRANCH = ("utter_choose_branch", "utter_branch_not_found")
+
+
+class ActionAskAppointmentBranch(Action):
+    """The booking form's question for the branch, unless this message's answer already asked it
+    ("找到多个网点，请选择一个" with the branches as buttons)."""
+
+    def name(self) -> str:
+        return "action_ask_appointment_branch"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if not said_since_the_customer(tracker, ASKED_FOR_A_BRANCH):
+            dispatcher.utter_message(response="utter_ask_appointment_branch")
+        return []
+
+
+def said_since_the_customer(tracker: Tracker, responses: tuple[str, ...]) -> bool:
+    """Whether the bot said one of ``responses`` since the customer's latest message."""
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") in responses:
+            return True
+    return False
+
+
+def said_earlier_in_form(tracker: Tracker, form: str) -> list[str]:
+    """What the customer said before this message since ``form`` started (the message that started
+    it included), most recent first."""
+    said: list[str] = []
+    current_skipped = started = False
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "active_loop":
+            if event.get("name") != form:  # another form, or the end of an earlier one: not this booking
+                return []
+            started = True
+        elif event.get("event") == "user":
+            if not current_skipped:
+                current_skipped = True
+                continue
+            said.append(str(event.get("text") or ""))
+            if started:
+                break
+    return said if started else []
 
 
 def format_when(w: Wording, when: dt.datetime) -> str:

@@ -650,7 +650,8 @@ class ProductAnswerAction(Action, ABC):
         if found.product is None and found.category is None:
             kinds = found.kinds or (APPROVED_KINDS if aspect == "progress" else ())
             d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent, kinds))
-            return [SlotSet("last_aspect", aspect)] if aspect == "progress" else []
+            # the kind typed instead of pressed ("借记卡" after "我想办张卡") is asked the same question
+            return [SlotSet("last_aspect", aspect)]
         if found.product is None:
             return self._answer_category(s, found, d, tracker, w, aspect)
         gate = disclosure_gate(s, found.product, aspect, tracker, d)

@@ -232,6 +232,8 @@ class ValidateRecommendationForm(GuardedFormValidation):
     def validate_goal(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         typed = button_typed(str(value or ""), response_buttons(domain, "utter_ask_goal"))
         goal = payload_value(typed, "goal") if typed else goal_from_text(value)
+        if goal is None and any(latest_entities(tracker, e) for e in ("amount", "term", "segment")):
+            return {"goal": None}  # "20万" asked what the money is for: the amount, kept; the goal asked again
         if goal is None:
             dispatcher.utter_message(response="utter_invalid_goal")
             return {"goal": None, **form_missed(tracker, dispatcher)}

@@ -157,6 +157,11 @@ def _under_discussion(s: Session, tracker: Tracker, category: str | None) -> Pro
     return product if product and category in (None, product.category) else None
 
 
+def _a_term_of(product: ProductView, tracker: Tracker) -> bool:
+    """Whether the message names a term and the product quotes rates by term."""
+    return bool(latest_entities(tracker, "term")) and any(r.term_months is not None for r in product.rates)
+
+
 def _loan_meant(s: Session, tracker: Tracker) -> Resolution | None:
     """ "有什么贷款": the loan the customer's words name ("我想贷款买车": the car loan, whose alias is
     购车贷款; 买 is said for 购), else the kind of loan the customer's segment means; None when no loan
@@ -247,6 +252,12 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     pointed = _under_discussion(s, tracker, named_types[0] if named_types else None)
     if pointed:
         return Resolution(product=pointed)
+    code = tracker.get_slot("product_code")
+    current = q.get_product(s, code) if code else None
+    if current and current.category in named_types and _a_term_of(current, tracker):
+        # "美元一年期呢" after the foreign-currency deposit's rates: its one-year rate, not the kind's
+        # first product (美元 names the forex kind too)
+        return Resolution(product=current)
     for value in named_types:
         category = q.find_category(s, value)
         if category:
@@ -254,7 +265,6 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     loan = _loan_meant(s, tracker)
     if loan is not None:
         return loan
-    code = tracker.get_slot("product_code")
     if not code and _saving_for_a_term(text, tracker):
         category = q.find_category(s, "time_deposit")
         if category:

@@ -91,6 +91,9 @@ CASES = {
         "取消预约 YY261205ABC123", "cancel_appointment", active_loop="appointment_form"
     ),
     "action_deliver_reminders": make_tracker("", ""),
+    "action_ask_appointment_branch": make_tracker(
+        "我要预约", "book_appointment", slots={"requested_slot": "appointment_branch"}, active_loop="appointment_form"
+    ),
     "action_ask_satisfaction": make_tracker(
         "谢谢", "thank", events=[{"event": "user", "text": "年费多少", "parse_data": {"intent": {"name": "ask_fees"}}}]
     ),

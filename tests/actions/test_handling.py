@@ -13,6 +13,7 @@ from actions import handling
 from actions.aftersales import ActionLodgeComplaint, ValidateComplaintForm
 from actions.datetime_zh import parse_datetime
 from actions.handling import (
+    ActionAskAppointmentBranch,
     ActionBookAppointment,
     ActionFindBranches,
     ActionGreet,
@@ -255,6 +256,59 @@ async def test_appointment_form_and_booking(frozen_now, dispatcher, tracker_for,
     offer = slots_set(events).pop("reminder_offer")
     assert '"kind": "appointment"' in offer and '"event": "2026-11-30T10:00"' in offer
     assert all(v is None for v in slots_set(events).values() if v != offer)
+
+
+def _booking_turns(*said: str) -> list[dict]:
+    """The events of a booking form started by the first message, with the later ones answered."""
+    events: list[dict] = [{"event": "user", "text": said[0]}, {"event": "active_loop", "name": "appointment_form"}]
+    for text in said[1:]:
+        events.append({"event": "user", "text": text})
+    return events
+
+
+async def test_one_message_with_two_unusable_parts_is_one_miss(frozen_now, dispatcher, tracker_for, domain):
+    """ "我想预约周六上午去北京的网点" has no hour, and four Beijing branches to choose from: the customer was
+    told at once "看来这一步不太好说清楚" (two misses counted in one message) and asked for the branch under
+    the buttons that ask for it. A choice of branches is no miss; the day is kept for the hour."""
+    text = "我想预约周六上午去北京的网点办信用卡"
+    opening = tracker_for(text, "book_appointment", slots={"requested_slot": None})
+    events = await ValidateAppointmentForm().run(dispatcher, opening, domain)
+    said = responses(dispatcher)
+    assert "utter_choose_branch" in said and "utter_time_needs_hour" in said
+    assert "utter_form_offer_human" not in said and slots_set(events).get("form_misses") == 1
+
+    ask = CollectingDispatcher()  # the form's own question for the branch is not asked under the buttons
+    chosen = tracker_for(text, events=[{"event": "bot", "metadata": {"utter_action": "utter_choose_branch"}}])
+    chosen.events.append(chosen.events.pop(-2))  # the bot spoke after the customer
+    await ActionAskAppointmentBranch().run(ask, chosen, domain)
+    assert responses(ask) == []
+    await ActionAskAppointmentBranch().run(ask, tracker_for(text), domain)
+    assert responses(ask) == ["utter_ask_appointment_branch"]
+
+
+@pytest.mark.parametrize(
+    "earlier,now_said,expected",
+    [
+        ("我想预约周五上午去北京的网点办信用卡", "10点", "2026-12-04T10:00"),
+        ("下周一下午去国贸支行开户", "3点", "2026-11-30T15:00"),  # 下午 said before
+        ("帮我约下午两点去国贸支行", "下周一", "2026-11-30T14:00"),  # the hour said before, the day now
+        ("帮我约下午两点去国贸支行", "下周一上午10点", "2026-11-30T10:00"),  # this message's words come first
+    ],
+)
+async def test_a_time_given_in_two_messages_is_put_together(
+    earlier, now_said, expected, frozen_now, dispatcher, tracker_for, domain
+):
+    form = ValidateAppointmentForm()
+    tracker = tracker_for(
+        now_said, "inform", slots={"requested_slot": "appointment_time"}, events=_booking_turns(earlier)
+    )
+    got = without_misses(form.validate_appointment_time(now_said, dispatcher, tracker, domain))
+    assert got == {"appointment_time": expected}
+    alone = tracker_for(now_said, "inform", slots={"requested_slot": "appointment_time"})  # nothing said before
+    if now_said in ("10点", "3点", "下周一"):
+        assert without_misses(form.validate_appointment_time(now_said, CollectingDispatcher(), alone, domain)) == {
+            "appointment_time": None
+        }
 
 
 def test_unknown_place_is_said(dispatcher, tracker_for, domain):
@@ -612,6 +666,15 @@ async def test_cards_and_loans_are_recommended_by_segment_alone(
     items = [msg for msg in shown.messages if msg.get("response") == "utter_recommendation_item"]
     assert 1 <= len(items) <= 3 and items[0]["category_name"] == first_category
     assert "utter_risk_result" not in responses(shown) and slots_set(done) == {"recommend_kind": None}
+
+
+def test_an_amount_said_when_the_goal_was_asked_is_no_miss(dispatcher, tracker_for, domain):
+    form = ValidateRecommendationForm()
+    tracker = tracker_for("20万", "inform", [ent("amount", 200000, "20万")], slots={"requested_slot": "goal"})
+    assert form.validate_goal("20万", dispatcher, tracker, domain) == {"goal": None}
+    assert responses(dispatcher) == []  # the amount is taken by its own mapping; the goal is asked again
+    assert without_misses(form.validate_goal("随便", dispatcher, tracker_for("随便"), domain)) == {"goal": None}
+    assert responses(dispatcher) == ["utter_invalid_goal"]
 
 
 async def test_an_investment_recommendation_still_asks_the_whole_profile(dispatcher, tracker_for, domain):

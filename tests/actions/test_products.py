@@ -14,6 +14,7 @@ from actions.disclosure import ActionAcknowledgeDisclosure, ActionDeclineDisclos
 from actions.products import (
     ActionAnswerEligibility,
     ActionAnswerFees,
+    ActionAnswerFollowup,
     ActionAnswerInterestRate,
     ActionAnswerMaturity,
     ActionAnswerProductInfo,
@@ -420,6 +421,45 @@ async def test_deposit_interest(dispatcher, tracker_for, domain):
     await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_deposit_interest"]
     assert dispatcher.messages[0]["interest"] == "950.00" and dispatcher.messages[0]["total"] == "100,950.00"
+
+
+async def test_a_kind_typed_after_the_kinds_were_offered_is_asked_the_same_question(dispatcher, tracker_for, domain):
+    """ "我想办张卡" offers the kinds as buttons; "借记卡" typed instead of pressed was answered with what a
+    debit card is (or, read by the classifier, with the lost-card steps): it is the application asked about."""
+    events = await run(ActionApplyProduct(), dispatcher, tracker_for("我想办张卡", "apply_product"), domain)
+    assert responses(dispatcher) == ["utter_ask_which_product"]
+    assert slots_set(events)["last_aspect"] == "apply"
+    typed = CollectingDispatcher()
+    tracker = tracker_for(
+        "借记卡", "inform", [ent("product_type", "debit_card", "借记卡")], slots={"last_aspect": "apply"}
+    )
+    await run(ActionAnswerFollowup(), typed, tracker, domain)
+    assert responses(typed)[0] == "utter_product_apply" and "借记卡" in typed.messages[0]["name"]
+
+
+async def test_a_currency_and_a_term_keep_the_foreign_currency_deposit_under_discussion(
+    dispatcher, tracker_for, domain
+):
+    """ "美元一年期呢" after the foreign-currency deposit's rates: 美元 names the forex kind too, whose first
+    product (the exchange service) answered with its price list."""
+    tracker = tracker_for(
+        "美元一年期呢",
+        "ask_interest_rate",
+        [ent("term", 12, "一年"), ent("product_type", "forex", "美元")],
+        slots={"product_code": "FX-DEPOSIT"},
+    )
+    await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["name"] == "云澜个人外币储蓄存款"
+    other = CollectingDispatcher()  # with no term it is the kind, as before
+    await run(
+        ActionAnswerInterestRate(),
+        other,
+        tracker_for(
+            "美元汇率多少", "ask_interest_rate", [ent("product_type", "forex")], slots={"product_code": "FX-DEPOSIT"}
+        ),
+        domain,
+    )
+    assert other.messages[0]["name"] == "云澜个人结售汇"
 
 
 async def test_the_sum_at_maturity_is_worked_out(dispatcher, tracker_for, domain):
