@@ -48,7 +48,7 @@ CATEGORY_WORDS = {
     "收费争议": ("收费", "扣费", "扣了我", "乱扣", "手续费", "年费", "管理费", "多收"),
     "产品销售": ("推销", "误导", "忽悠", "骗我买", "被劝", "销售", "搭售", "保险当存款", "当成存款"),
     "App/网银问题": ("app", "手机银行", "网银", "闪退", "登不上", "登录不了", "转账失败", "系统"),
-    "排队等候": ("排队", "等了", "等太久", "等半天", "叫号", "窗口"),
+    "排队等候": ("排队", "排了", "排长队", "等了", "等太久", "等半天", "叫号", "窗口"),
 }
 
 
@@ -87,7 +87,13 @@ class ValidateComplaintForm(GuardedFormValidation):
     async def extract_complaint_category(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:
         if tracker.get_slot("complaint_category"):
             return {}
-        choice = category_named(customer_text(tracker), domain)
+        text = customer_text(tracker)
+        choice = category_named(text, domain)
+        # the story told instead of a category (read as a complaint, which the category's own mapping
+        # leaves out): "其他", the story kept as the description, not the same question again
+        told = len(_complaint_words_removed(text)) >= OPENING_DESCRIPTION
+        if choice is None and told and tracker.get_slot("requested_slot") == "complaint_category":
+            choice = "其他"
         return {"complaint_category": choice} if choice else {}
 
     async def extract_complaint_description(self, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:

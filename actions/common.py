@@ -289,6 +289,19 @@ async def write_with_retry(write: Callable[[Session], Any], attempts: int = 3, p
     return None  # pragma: no cover - the loop returns or raises
 
 
+def message_before(tracker: Tracker) -> dict[str, Any] | None:
+    """The customer's message before the latest one (its ``user`` event), if there was one."""
+    users = (e for e in reversed(tracker.events) if e.get("event") == "user")
+    next(users, None)  # the latest message itself
+    return next(users, None)
+
+
+def intent_before(tracker: Tracker) -> str | None:
+    """The intent the NLU read in the customer's message before the latest one."""
+    before = message_before(tracker) or {}
+    return ((before.get("parse_data") or {}).get("intent") or {}).get("name")
+
+
 def previous_value(tracker: Tracker, slot: str) -> Any:
     """The value ``slot`` had before this message (the form fills it again from the message)."""
     value = None

@@ -20,7 +20,9 @@ from actions import calculators as calc
 from actions.common import (
     Wording,
     as_number,
+    bank_facts,
     customer_text,
+    intent_before,
     kb_guard,
     kb_session,
     latest_entities,
@@ -32,6 +34,7 @@ from actions.common import (
 from actions.quality import answer_not_what_i_asked, log_unanswered
 from actions.resolve import Resolution, best_named, button, category_buttons, resolve
 from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
+from banktext.intents import DECIDED_BY_RULE, WHAT_NOW
 from knowledge import handoffs as h
 from knowledge import queries as q
 from knowledge.queries import ProductView
@@ -624,6 +627,8 @@ class ProductAnswerAction(Action, ABC):
         aspect = self._aspect(tracker)
         with kb_session() as s:
             found = resolve(s, tracker)
+            if aspect == "rate" and asks_for_the_highest(tracker, found):
+                return highest_deposit_rates(s, tracker, dispatcher, w)
             how_to = faq_instead(found, tracker, domain)
             if how_to:
                 return answer_with_faq(dispatcher, how_to)
@@ -794,6 +799,12 @@ class ActionAnswerFollowup(ProductAnswerAction):
 
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if tracker.latest_message.get(DECIDED_BY_RULE) == WHAT_NOW:  # "怎么办啊 急"
+            if intent_before(tracker) in EMERGENCIES:
+                dispatcher.utter_message(response="utter_emergency_first_step", **bank_facts())
+            else:
+                dispatcher.utter_message(response="utter_what_happened")
+            return []
         last = tracker.get_slot("last_aspect")
         if last == "branch":
             from actions.handling import ActionFindBranches
@@ -803,6 +814,54 @@ class ActionAnswerFollowup(ProductAnswerAction):
             # "我退休了，手上有二十万": a customer describing themselves, asked nothing: advice
             return [FollowupAction("recommendation_form")]
         return await super().run(dispatcher, tracker, domain)
+
+
+#: "存款利率最高的是哪个", "哪个定期利息最多": which product pays most (parsing vocabulary).
+_HIGHEST = re.compile(r"(?=.*(?:哪|什么))(?=.*(?:利率|利息|收益))(?=.*(?:最高|最多|最划算|最大))")
+
+
+def asks_for_the_highest(tracker: Tracker, found: Resolution) -> bool:
+    """Whether the message asks which deposit pays most, naming no product (a kind of deposit at most)."""
+    if latest_entities(tracker, "product") or found.not_found or not _HIGHEST.match(normalise(customer_text(tracker))):
+        return False
+    named = [str(t) for t in latest_entities(tracker, "product_type")]
+    return all(t in DEPOSITS for t in named)
+
+
+def highest_deposit_rates(
+    s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording, limit: int = 6
+) -> list[EventType]:
+    """Each deposit's best quoted rate (of the kinds named, or of every kind), highest first."""
+    kinds = [str(t) for t in latest_entities(tracker, "product_type")] or sorted(DEPOSITS)
+    best = []
+    for kind in kinds:
+        for p in q.list_products(s, category=kind):
+            top = max((r for r in p.rates if r.unit == "%"), key=lambda r: r.rate, default=None)
+            if top is not None:
+                best.append((top.rate, p, top))
+    if not best:
+        return []
+    best.sort(key=lambda item: (-item[0], item[1].code))
+    rows = [
+        w(
+            "fmt_highest_rate_row",
+            name=p.name,
+            term=r.label or w.term(r.term_months),
+            rate=number(r.rate),
+            minimum=w("fmt_from_minimum", low=number(p.min_amount)) if p.min_amount else "",
+        )
+        for _, p, r in best[:limit]
+    ]
+    d.utter_message(
+        response="utter_highest_rates",
+        rates="\n".join(rows),
+        buttons=[button("ask_interest_rate", p.name) for _, p, _ in best[:limit]],
+    )
+    return [SlotSet("last_aspect", "rate")]
+
+
+#: What the customer may have just reported that "怎么办" then asks about.
+EMERGENCIES = ("report_fraud", "report_lost_card")
 
 
 def describes_the_customer(tracker: Tracker) -> bool:

@@ -17,6 +17,7 @@ from actions.common import (
     explain_again,
     kb_session,
     logger,
+    message_before,
     not_understood,
 )
 from actions.risk import DISCLOSURE_ASKED_AGAIN, disclosure_just_shown
@@ -47,9 +48,7 @@ def log_unanswered(s: Session, tracker: Tracker, reason: str, message: dict[str,
 def question_before(tracker: Tracker) -> dict[str, Any] | None:
     """The parse of the customer's message before the latest one, when it was a question the NLU read
     (typed, not a button, not a greeting or a yes, not one already kept as not understood)."""
-    users = (e for e in reversed(tracker.events) if e.get("event") == "user")
-    next(users, None)  # the latest message itself
-    before = next(users, None)
+    before = message_before(tracker)
     if before is None:
         return None
     text = (before.get("text") or "").strip()

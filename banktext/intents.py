@@ -29,3 +29,7 @@ DID_NOT_FOLLOW = "did_not_follow"
 #: in other words, the question before it kept for staff to label (actions/products.py, desk/review.py).
 #: The classifier read these as a no ("好的，还有什么可以帮您") or as out of scope.
 NOT_WHAT_I_ASKED = "not_what_i_asked"
+#: Value of ``DECIDED_BY_RULE`` when the customer asks what to do now, and nothing more ("怎么办啊 急",
+#: "那我现在该怎么办"): after a fraud or a lost card, the first step again and a person; otherwise what
+#: happened is asked (actions/products.py). The classifier read these as an application.
+WHAT_NOW = "what_now"

@@ -360,6 +360,22 @@ def test_a_free_answer_in_words_the_nlu_knows_is_taken(dispatcher, tracker_for, 
     assert without_misses(taken) == {"appointment_business": "办社保卡"}
 
 
+@pytest.mark.parametrize(
+    "story,category",
+    [("上周在国贸支行办业务排了两个小时队", "排队等候"), ("上个月在网点被人拉着填了一堆表格最后也没办成", "其他")],
+)
+async def test_a_story_told_when_the_category_was_asked_is_taken(story, category, dispatcher, tracker_for, domain):
+    """The category question answered with what happened (read as a complaint, which the category's own
+    mapping leaves out) was asked again as if nothing had been said."""
+    tracker = tracker_for(
+        story, "complain", slots={"requested_slot": "complaint_category"}, active_loop="complaint_form"
+    )
+    events = await ValidateComplaintForm().run(dispatcher, tracker, domain)
+    filled = slots_set(events)
+    assert filled["complaint_category"] == category and filled["complaint_description"] == story
+    assert "utter_ask_complaint_category" not in responses(dispatcher)
+
+
 async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):
     form = ValidateComplaintForm()
     described = without_misses(

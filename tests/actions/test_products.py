@@ -462,6 +462,60 @@ async def test_a_currency_and_a_term_keep_the_foreign_currency_deposit_under_dis
     assert other.messages[0]["name"] == "云澜个人结售汇"
 
 
+@pytest.mark.parametrize(
+    "before,said",
+    [
+        ("report_fraud", "utter_emergency_first_step"),
+        ("report_lost_card", "utter_emergency_first_step"),
+        ("ask_fees", "utter_what_happened"),
+    ],
+)
+async def test_what_now_after_an_emergency_is_its_first_step_with_a_person(
+    before, said, dispatcher, tracker_for, domain
+):
+    """ "怎么办啊 急" right after reporting fraud was read as an application: "which kind of product?"."""
+    earlier = [{"event": "user", "text": "…", "parse_data": {"intent": {"name": before}}}]
+    tracker = tracker_for("怎么办啊 急", "inform", parse={DECIDED_BY_RULE: "what_now"}, events=earlier)
+    await run(ActionAnswerFollowup(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == [said]
+    assert "/request_human" in {b["payload"] for b in domain["responses"][said][0]["buttons"]}
+    if said == "utter_emergency_first_step":
+        assert dispatcher.messages[0]["hotline"] == "400-696-0000"
+
+
+async def test_which_deposit_pays_most_is_answered_across_the_deposits(dispatcher, tracker_for, domain, kb):
+    """ "存款利率最高的是哪个" was answered with "which kind of product?"."""
+    from knowledge import queries as q
+
+    events = await run(
+        ActionAnswerInterestRate(), dispatcher, tracker_for("存款利率最高的是哪个", "ask_interest_rate"), domain
+    )
+    assert responses(dispatcher) == ["utter_highest_rates"] and slots_set(events)["last_aspect"] == "rate"
+    rows = dispatcher.messages[0]["rates"].splitlines()
+    deposits = [p for p in q.list_products(kb) if p.category in q.DEPOSIT_CATEGORIES and p.rates]
+    best = max(deposits, key=lambda p: max(r.rate for r in p.rates))
+    assert best.name in rows[0] and f"{float(max(r.rate for r in best.rates)):g}%" in rows[0]
+    rates = [float(row.split("%")[0].split()[-1]) for row in rows]
+    assert rates == sorted(rates, reverse=True)
+    fixed = CollectingDispatcher()  # a kind of deposit named: that kind's products only
+    await run(
+        ActionAnswerInterestRate(),
+        fixed,
+        tracker_for("哪个定期利息最多", "ask_interest_rate", [ent("product_type", "time_deposit")]),
+        domain,
+    )
+    names = {p.name for p in q.list_products(kb, category="time_deposit")}
+    assert all(any(n in row for n in names) for row in fixed.messages[0]["rates"].splitlines())
+    other = CollectingDispatcher()  # a loan's rate is no deposit question
+    await run(
+        ActionAnswerInterestRate(),
+        other,
+        tracker_for("哪个贷款利率最高", "ask_interest_rate", [ent("product_type", "mortgage")]),
+        domain,
+    )
+    assert "utter_highest_rates" not in responses(other)
+
+
 async def test_the_sum_at_maturity_is_worked_out(dispatcher, tracker_for, domain):
     """ "存5万一年定期到期多少钱" reads as a maturity question; it asks for the sum, not the maturity rules."""
     entities = [ent("amount", 50000, "5万"), ent("term", 12, "一年"), ent("product_type", "time_deposit", "定期")]

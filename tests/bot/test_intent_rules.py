@@ -78,9 +78,14 @@ def rules():
         ("麻烦到时候提醒我一下 定期3月1号到期", "set_reminder"),
         ("我投诉的事情处理得怎么样了", "ask_ticket_status"),
         ("投诉的事有结果了吗", "ask_ticket_status"),
+        ("我之前的投诉有结果了吗", "ask_ticket_status"),
+        ("我上次的投诉处理了没", "ask_ticket_status"),
         ("能免吗", "ask_fees"),  # after a fee was named: that fee
         ("那可以减免吗", "ask_fees"),
         ("怎么才能免", "ask_fees"),
+        ("怎么办啊 急", "inform"),  # what to do now: the step that matters after an emergency
+        ("那我现在该怎么办", "inform"),
+        ("急死了 在线等", "inform"),
         ("20万可以吗", "ask_eligibility"),  # after a product was discussed: that product's minimum
         ("5万够不够", "ask_eligibility"),
         ("我只有3万能买吗", "ask_eligibility"),
@@ -119,6 +124,8 @@ def test_control_messages(rules, text, intent):
         "预约的时候要带什么",
         "我预约的业务要带什么材料",
         "不用预约可以直接去吗",
+        "卡丢了怎么办",  # a subject: the classifier's
+        "密码忘了怎么办",
         "取20万可以吗",  # a cash withdrawal
         "定期20万可以吗",  # a subject named: the classifier's
         "1000可以吗",  # a time typed without its colon, in a booking
