@@ -30,6 +30,7 @@ from actions.common import (
     money,
     not_what_i_asked,
     number,
+    previous_value,
 )
 from actions.quality import answer_not_what_i_asked, log_unanswered
 from actions.resolve import Resolution, best_named, button, category_buttons, resolve
@@ -441,8 +442,55 @@ def answer_category_risk(
 _SUM_AT_MATURITY = re.compile(r"多少(?![天年月个日号次期])|本息|连本带利|利息")
 
 
+#: Taking a deposit out before it matures ("提前取出来", "没到期能取吗"; parsing vocabulary).
+_EARLY_WITHDRAWAL = re.compile(r"提前(?:支取|取|拿|赎回|取出|取款|用)|没到期.{0,3}(?:取|拿)|不到期.{0,3}(?:取|拿)")
+#: How long the money has been in already ("存了一年半", "已经放了8个月"): the term after it is that time.
+_HELD_FOR = re.compile(r"(?:存了|已存|已经存|放了|已经放|过了|存满|存够)")
+
+
+def _early_withdrawal(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> bool:
+    """ "三年定期提前取出来会损失多少" … "存了10万 存了一年半": the interest paid at the demand rate for the
+    time held, beside what the term would have paid; False when amount, term or time held is unknown."""
+    text = normalise(customer_text(tracker))
+    early = _EARLY_WITHDRAWAL.search(text) or tracker.get_slot("last_aspect") == "maturity"
+    if p.category not in DEPOSITS or not early or not _HELD_FOR.search(text):
+        return False
+    terms = [as_number(t) for t in latest_entities(tracker, "term")]
+    held = terms[-1] if terms else None
+    term = terms[0] if len(terms) > 1 else as_number(previous_value(tracker, "term"))
+    amount = (
+        latest_number(tracker, "amount")
+        if latest_entities(tracker, "amount")
+        else as_number(tracker.get_slot("amount"))
+    )
+    quote = q.rate_for_term(s, p.code, int(term)) if calc.valid_term(term) else None
+    demand = q.demand_rate(s)
+    if not (calc.valid_amount(amount) and calc.valid_term(held) and quote and quote.exact and demand is not None):
+        return False
+    if held >= term:
+        return False  # held to maturity: nothing early about it
+    d.utter_message(
+        response="utter_early_withdrawal_interest",
+        name=p.name,
+        amount=number(amount),
+        held_label=w.term(held),
+        demand_rate=number(demand),
+        early_interest=money(calc.deposit_interest(amount, demand, held)),
+        term_label=w.term(term),
+        rate=number(quote.row.rate),
+        held_interest=money(calc.deposit_interest(amount, quote.row.rate, held)),
+        full_interest=money(calc.deposit_interest(amount, quote.row.rate, term)),
+        rule=w("fmt_early_withdrawal", text=p.early_withdrawal) if p.early_withdrawal else "",
+    )
+    return True
+
+
 def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
-    if _SUM_AT_MATURITY.search(normalise(customer_text(tracker))):
+    if _early_withdrawal(s, p, tracker, d, w):
+        return [SlotSet("last_aspect", "maturity")]
+    if _SUM_AT_MATURITY.search(normalise(customer_text(tracker))) and not _EARLY_WITHDRAWAL.search(
+        normalise(customer_text(tracker))
+    ):
         amount, term, status = _calc_inputs(p, tracker)
         if status == "ready":  # "存5万一年定期到期多少钱": worked out, as the rate question would be
             calculated = _calculate(s, p, amount, term, d, w, customer_text(tracker))
@@ -455,6 +503,9 @@ def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingD
     if p.auto_renew:
         extra += w("fmt_auto_renew_yes")
     d.utter_message(response="utter_product_maturity", name=p.name, maturity=p.maturity, early_withdrawal=extra)
+    if p.category in DEPOSITS and _EARLY_WITHDRAWAL.search(normalise(customer_text(tracker))):
+        d.utter_message(response="utter_early_withdrawal_ask")  # "…会损失多少": how much it costs, worked out
+        return [SlotSet("last_aspect", "maturity")]
     from actions.reminders import maturity_offer
 
     return maturity_offer(d, w, tracker, p.name)
@@ -596,6 +647,8 @@ class ProductAnswerAction(Action, ABC):
         text = tracker.latest_message.get("text") or ""
         if any(word in text for word in MINIMUM_WORDS) and self.aspect in ("info", "rate", "fees"):
             return "eligibility"  # "大额存单最低要存多少钱": the minimum, not the rate table
+        if _EARLY_WITHDRAWAL.search(normalise(text)) and self.aspect in ("info", "rate", "fees", "risk"):
+            return "maturity"  # "三年定期提前取出来会损失多少": withdrawing early, not the risk level
         if is_follow_up(text):
             named = named_aspect(text)
             last = tracker.get_slot("last_aspect")
@@ -651,7 +704,7 @@ class ProductAnswerAction(Action, ABC):
             d.utter_message(
                 response="utter_choose_product", buttons=[button(self.intent, p.name) for p in found.candidates]
             )
-            return []
+            return [SlotSet("last_aspect", aspect)]  # a follow-up before choosing asks the same question
         if found.product is None and found.category is None:
             kinds = found.kinds or (APPROVED_KINDS if aspect == "progress" else ())
             d.utter_message(response="utter_ask_which_product", buttons=category_buttons(s, self.intent, kinds))
@@ -865,9 +918,14 @@ EMERGENCIES = ("report_fraud", "report_lost_card")
 
 
 def describes_the_customer(tracker: Tracker) -> bool:
-    """Whether the latest message says who the customer is or how much they have, and names no product."""
+    """Whether the latest message says who the customer is, how much they have or what the money is
+    for ("想给孩子存教育金"), and names no product."""
+    from actions.recommend import GOAL_WORDS_ANYWHERE
+
+    text = customer_text(tracker)
     about_them = latest_entities(tracker, "segment") or latest_entities(tracker, "amount")
-    return bool(about_them) and not latest_entities(tracker, "product")
+    for_what = any(word in text for words in GOAL_WORDS_ANYWHERE.values() for word in words)
+    return bool(about_them or for_what) and not latest_entities(tracker, "product")
 
 
 # --- comparison ----------------------------------------------------------------------

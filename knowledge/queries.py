@@ -770,6 +770,16 @@ def booking_codes_in(text: str, prefix: str) -> list[str]:
     return [f"{prefix}{date}{tail.upper()}" for date, tail in _code_pattern(prefix).findall(text or "")]
 
 
+def demand_rate(session: Session) -> Decimal | None:
+    """The demand deposit rate (the first demand-deposit product's rate without a term): what money
+    taken out of a time deposit early earns."""
+    for product in list_products(session, category="demand_deposit"):
+        for row in product.rates:
+            if row.term_months == 0:
+                return row.rate
+    return None
+
+
 def book_appointment(
     session: Session, conversation_id: str, branch_code: str, starts_at: dt.datetime, business: str
 ) -> str:

@@ -265,8 +265,11 @@ async def test_a_loan_question_naming_no_loan_asks_which_not_the_repayment_how_t
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
     """ "你们有养老金融产品吗" names no kind and no product, but pension products of four kinds: they are
     offered (it was "which kind of product?" with the kinds, none of them the pension products)."""
-    await run(ActionAnswerProductInfo(), dispatcher, tracker_for("你们有养老金融产品吗", "ask_product_info"), domain)
+    events = await run(
+        ActionAnswerProductInfo(), dispatcher, tracker_for("你们有养老金融产品吗", "ask_product_info"), domain
+    )
     assert responses(dispatcher) == ["utter_choose_product"]
+    assert slots_set(events)["last_aspect"] == "info"  # a follow-up before choosing asks the same question
     titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
     assert len(titles) >= 4 and all("养老" in t or "银发" in t for t in titles), titles
     other = CollectingDispatcher()
@@ -514,6 +517,45 @@ async def test_which_deposit_pays_most_is_answered_across_the_deposits(dispatche
         domain,
     )
     assert "utter_highest_rates" not in responses(other)
+
+
+@pytest.mark.parametrize("text", ["想给孩子存教育金", "我退休了，手上有二十万"])
+async def test_a_customer_who_says_what_the_money_is_for_is_offered_advice(text, dispatcher, tracker_for, domain):
+    """ "想给孩子存教育金", read as a follow-up with nothing under discussion, was asked which kind of product."""
+    entities = [ent("segment", "retiree"), ent("amount", 200000)] if "退休" in text else []
+    events = await run(ActionAnswerFollowup(), dispatcher, tracker_for(text, "inform", entities), domain)
+    assert {"event": "followup", "name": "recommendation_form", "timestamp": None} in events
+
+
+async def test_withdrawing_a_fixed_deposit_early_is_worked_out(dispatcher, tracker_for, domain, kb):
+    """ "三年定期提前取出来会损失多少" was answered with the deposit's risk level; the cost of withdrawing early
+    is the demand rate for the time held, beside what the term would have paid."""
+    from knowledge import queries as q
+
+    asked = tracker_for(
+        "三年定期提前取出来会损失多少",
+        "ask_risk",
+        [ent("term", 36, "三年"), ent("product_type", "time_deposit", "定期")],
+    )
+    events = await run(ActionAnswerRisk(), dispatcher, asked, domain)
+    assert responses(dispatcher) == ["utter_product_maturity", "utter_early_withdrawal_ask"]
+    assert slots_set(events)["last_aspect"] == "maturity"
+
+    worked = CollectingDispatcher()
+    told = tracker_for(
+        "存了10万 存了一年半",
+        "inform",
+        [ent("amount", 100000, "10万"), ent("term", 18, "一年半")],
+        slots={"product_code": "TD-ZCZQ", "last_aspect": "maturity", "term": 18},
+        events=[{"event": "slot", "name": "term", "value": 36}],
+    )
+    await run(ActionAnswerFollowup(), worked, told, domain)
+    assert responses(worked) == ["utter_early_withdrawal_interest"]
+    said = worked.messages[0]
+    three_years = q.rate_for_term(kb, "TD-ZCZQ", 36).row.rate
+    assert said["early_interest"] == f"{calc.deposit_interest(100000, q.demand_rate(kb), 18):,}" == "75.00"
+    assert said["full_interest"] == f"{calc.deposit_interest(100000, three_years, 36):,}"
+    assert (said["held_label"], said["term_label"]) == ("18个月", "3年")
 
 
 async def test_the_sum_at_maturity_is_worked_out(dispatcher, tracker_for, domain):
