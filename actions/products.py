@@ -53,6 +53,8 @@ LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
 #: Kinds of investment product: several risk levels, none principal-guaranteed. A risk question about
 #: the kind is answered for the kind (not deposits, insured; not insurance, whose policies differ).
 INVESTMENTS = {"wealth_management", "fund", "precious_metal"}
+#: Kinds whose products carry different risk levels: a risk question about the kind gets them all.
+KINDS_OF_RISK = INVESTMENTS | {"insurance"}
 
 
 # --- answers, one per aspect: (session, product, tracker, dispatcher, wording) -> events
@@ -424,7 +426,8 @@ def answer_category_risk(
     rated = sorted(products, key=lambda p: p.risk_rank)
     lowest, highest = rated[0].risk_level, rated[-1].risk_level
     d.utter_message(
-        response="utter_category_risk",
+        # insurance is no investment to lose principal in, but neither a deposit nor a promise of returns
+        response="utter_category_risk_insurance" if rated[0].category == "insurance" else "utter_category_risk",
         category_name=category_name,
         count=len(rated),
         risk_range=lowest if lowest == highest else w("fmt_risk_range", low=lowest, high=highest),
@@ -739,7 +742,7 @@ class ProductAnswerAction(Action, ABC):
         # at ("个体户能贷款吗"), else its main product; the others are offered
         named = best_named(products, tracker.latest_message.get("text") or "")
         rated = [p for p in products if p.risk_level and not is_deposit(p)]
-        if aspect == "risk" and named is None and category.code in INVESTMENTS and rated:
+        if aspect == "risk" and named is None and category.code in KINDS_OF_RISK and rated:
             return answer_category_risk(category.name, rated, d, w, self.intent)
         flagship = named or products[0]
         products = [flagship, *(p for p in products if p.code != flagship.code)]

@@ -236,6 +236,18 @@ async def test_a_risk_question_about_a_kind_of_investment_is_answered_for_the_ki
     assert "不保本" in template and "不承诺收益" in template and "保本理财" not in template
 
 
+async def test_a_risk_question_about_insurance_is_answered_for_the_kind(dispatcher, tracker_for, domain):
+    """ "你们的保险靠谱吗" was answered with the pension annuity's "R1, loss of principal very unlikely" as if it
+    were every insurance product: now each product's level, and what insurance is not (a deposit, a promise)."""
+    tracker = tracker_for("你们的保险靠谱吗", "ask_risk", [ent("product_type", "insurance")])
+    await run(ActionAnswerRisk(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_category_risk_insurance"]
+    said = dispatcher.messages[0]
+    assert said["risk_range"] == "从 R1 到 R2" and said["count"] == 5
+    template = domain["responses"]["utter_category_risk_insurance"][0]["text"]
+    assert "不是存款" in template and "不承诺收益" in template and "现金价值" in template
+
+
 @pytest.mark.parametrize(
     "text,name",
     [("我想贷款买车", "云澜个人汽车消费贷款"), ("想贷款装修房子", "云澜家装消费贷款")],
