@@ -33,28 +33,21 @@ from actions.risk import correct_guarantee_request, disclosure_gate, excludes_an
 from banktext import to_simplified
 from knowledge import models as m
 from knowledge import queries as q
-from knowledge.schema import GOALS, SEGMENT_CODES
+from knowledge.schema import CATEGORY_CODES, GOALS, SEGMENT_CODES
 from knowledge.text import normalise
 
 RISK_QUESTIONS = ("risk_q1", "risk_q2", "risk_q3", "risk_q4", "risk_q5")
 #: The questions whose answer A rules out any loss (the most a loss may be; the aim of the money).
 NO_LOSS_QUESTIONS = ("risk_q2", "risk_q3")
 PROFILE = ["segment", "goal", "amount", "term"]
-#: Kinds recommended by the customer's segment alone ("推荐一张适合学生的信用卡"): not investments,
-#: so no goal, amount, term or risk questionnaire; the slot ``recommend_kind`` holds the kind asked for.
-BY_SEGMENT_ONLY = frozenset(
-    {
-        "debit_card",
-        "credit_card",
-        "mortgage",
-        "consumer_loan",
-        "business_loan",
-        "student_loan",
-        "e_banking",
-        "corporate_settlement",
-        "loans",  # "有什么贷款推荐": every kind of loan, those made for the segment first
-    }
-)
+#: Kinds recommended by the customer's segment alone ("推荐一张适合学生的信用卡"): neither deposits (whose goal,
+#: amount and term decide) nor investments, insurance or foreign exchange (which need the risk questionnaire);
+#: the slot ``recommend_kind`` holds the kind asked for. "loans" is every kind of loan ("有什么贷款推荐").
+BY_SEGMENT_ONLY = (
+    frozenset(CATEGORY_CODES)
+    - q.DEPOSIT_CATEGORIES
+    - {"wealth_management", "fund", "insurance", "precious_metal", "forex"}
+) | {"loans"}
 #: Points of answers A-D; the sum of five answers (5-20) gives the tolerance.
 _POINTS = {"A": 1, "B": 2, "C": 3, "D": 4}
 _BANDS = ((7, "C1"), (10, "C2"), (13, "C3"), (16, "C4"), (20, "C5"))
