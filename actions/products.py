@@ -275,16 +275,38 @@ def _fee_detail(w: Wording, fee) -> str:
     return w("fmt_fee_free") if fee.amount == 0 else w("fmt_fee_amount", amount=number(fee.amount), unit=fee.unit or "")
 
 
+def fee_row(w: Wording, fee: Any, name: str) -> str:
+    """One fee as a line: ``name`` (the fee's, or the product's), what it costs, when it is waived."""
+    detail = _fee_detail(w, fee)
+    if fee.amount is not None and fee.description:
+        detail += w("fmt_fee_waiver", waiver=fee.description)
+    if fee.waiver:
+        detail += w("fmt_fee_waiver", waiver=fee.waiver)
+    return w("fmt_fee_row", name=name, detail=detail)
+
+
 def fee_table(w: Wording, p: ProductView) -> str:
-    rows = []
-    for fee in p.fees:
-        detail = _fee_detail(w, fee)
-        if fee.amount is not None and fee.description:
-            detail += w("fmt_fee_waiver", waiver=fee.description)
-        if fee.waiver:
-            detail += w("fmt_fee_waiver", waiver=fee.waiver)
-        rows.append(w("fmt_fee_row", name=fee.name, detail=detail))
-    return "\n".join(rows)
+    return "\n".join(fee_row(w, fee, fee.name) for fee in p.fees)
+
+
+def fee_across_products(s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> bool:
+    """ "转账手续费多少", naming no product: the fee of that name, for each product that charges it (the app's
+    and online banking's transfers); False when no fee of the catalogue is named."""
+
+    def key(words: str) -> str:  # 轉帳 is 转帐 in Simplified, an old spelling of 转账
+        return normalise(words).replace("帐", "账")
+
+    text = key(customer_text(tracker))
+    charged = [(p, fee) for p in q.list_products(s) for fee in p.fees if len(fee.name) >= 4 and key(fee.name) in text]
+    if not charged or len({fee.name for _, fee in charged}) > 1:
+        return False
+    d.utter_message(
+        response="utter_fee_across_products",
+        fee=charged[0][1].name,
+        fee_table="\n".join(fee_row(w, fee, p.name) for p, fee in charged[:6]),
+        buttons=[button("ask_fees", p.name) for p, _ in charged[:6]],
+    )
+    return True
 
 
 def answer_fees(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
@@ -685,6 +707,9 @@ class ProductAnswerAction(Action, ABC):
             found = resolve(s, tracker)
             if aspect == "rate" and asks_for_the_highest(tracker, found):
                 return highest_deposit_rates(s, tracker, dispatcher, w)
+            unnamed = found.product is None and found.category is None and not found.not_found
+            if aspect == "fees" and unnamed and fee_across_products(s, tracker, dispatcher, w):
+                return [SlotSet("last_aspect", "fees")]
             how_to = faq_instead(found, tracker, domain)
             if how_to:
                 return answer_with_faq(dispatcher, how_to)
@@ -873,7 +898,10 @@ class ActionAnswerFollowup(ProductAnswerAction):
 
 
 #: "存款利率最高的是哪个", "哪个定期利息最多": which product pays most (parsing vocabulary).
-_HIGHEST = re.compile(r"(?=.*(?:哪|什么))(?=.*(?:利率|利息|收益))(?=.*(?:最高|最多|最划算|最大))")
+_HIGHEST = re.compile(
+    r"(?=.*(?:哪|什么|有没有|有吗|推荐))(?=.*(?:利率|利息|收益))"
+    r"(?=.*(?:最高|最多|最划算|最大|高一点|高一些|高点|高些|更高|多一点|多一些))"
+)
 
 
 def asks_for_the_highest(tracker: Tracker, found: Resolution) -> bool:

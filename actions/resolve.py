@@ -199,6 +199,7 @@ def other_institutions() -> frozenset[str]:
 
 #: 存 as a verb ("我想存10万存三年"), not 存单, 存折 or 存款证明.
 _SAVE = re.compile(r"存(?!单|折|款证明|根|管|量|在)")
+DEPOSIT_KINDS = ("demand_deposit", "time_deposit", "certificate_of_deposit")
 
 
 def _saving_for_a_term(text: str, tracker: Tracker) -> bool:
@@ -253,6 +254,7 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     if pointed:
         return Resolution(product=pointed)
     code = tracker.get_slot("product_code")
+    previous_kind = tracker.get_slot("product_type")
     current = q.get_product(s, code) if code else None
     if current and current.category in named_types and _a_term_of(current, tracker):
         # "美元一年期呢" after the foreign-currency deposit's rates: its one-year rate, not the kind's
@@ -269,6 +271,8 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
         category = q.find_category(s, "time_deposit")
         if category:
             return Resolution(category=category)
+    if not code and not previous_kind and _SAVE.search(normalise(text)):
+        return Resolution(kinds=DEPOSIT_KINDS)  # "我想存钱": which kind of deposit, not every kind of product
     if code:
         product = q.get_product(s, code)
         if product:
@@ -276,9 +280,8 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
             siblings = [p for p in q.list_products(s, category=product.category) if p.code != product.code]
             sibling = best_named(siblings, text) if text and not text.startswith("/") else None
             return Resolution(product=sibling or product)
-    previous = tracker.get_slot("product_type")
-    if previous:
-        category = q.find_category(s, str(previous))
+    if previous_kind:
+        category = q.find_category(s, str(previous_kind))
         if category:
             return Resolution(category=category)
     several = several_named(q.list_products(s), text) if text and not text.startswith("/") else []

@@ -570,6 +570,31 @@ async def test_withdrawing_a_fixed_deposit_early_is_worked_out(dispatcher, track
     assert (said["held_label"], said["term_label"]) == ("18个月", "3年")
 
 
+async def test_saving_money_offers_the_kinds_of_deposit(dispatcher, tracker_for, domain):
+    """ "我想存钱" was offered every kind of product, loans and credit cards among them."""
+    await run(ActionApplyProduct(), dispatcher, tracker_for("我想存钱", "apply_product"), domain)
+    assert responses(dispatcher) == ["utter_ask_which_product"]
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == ["活期存款", "定期存款", "大额存单"]
+    higher = CollectingDispatcher()  # "有没有利息高一点的" next: the deposits' best rates
+    await run(ActionAnswerInterestRate(), higher, tracker_for("有没有利息高一点的", "ask_interest_rate"), domain)
+    assert responses(higher) == ["utter_highest_rates"]
+
+
+@pytest.mark.parametrize("text", ["转账手续费多少", "轉帳手續費多少"])
+async def test_a_fee_named_without_a_product_is_given_for_every_product_that_charges_it(
+    text, dispatcher, tracker_for, domain
+):
+    """ "转账手续费多少" was asked which kind of product."""
+    events = await run(ActionAnswerFees(), dispatcher, tracker_for(text, "ask_fees"), domain)
+    assert responses(dispatcher) == ["utter_fee_across_products"] and slots_set(events)["last_aspect"] == "fees"
+    said = dispatcher.messages[0]
+    assert said["fee"] == "转账手续费" and "云澜银行App（个人手机银行）：免费" in said["fee_table"]
+    assert {b["title"] for b in said["buttons"]} >= {"云澜银行App（个人手机银行）", "云澜个人网上银行"}
+    plain = CollectingDispatcher()  # a fee of no particular name still asks which product
+    await run(ActionAnswerFees(), plain, tracker_for("手续费多少", "ask_fees"), domain)
+    assert responses(plain) == ["utter_ask_which_product"]
+
+
 async def test_the_sum_at_maturity_is_worked_out(dispatcher, tracker_for, domain):
     """ "存5万一年定期到期多少钱" reads as a maturity question; it asks for the sum, not the maturity rules."""
     entities = [ent("amount", 50000, "5万"), ent("term", 12, "一年"), ent("product_type", "time_deposit", "定期")]
