@@ -52,7 +52,7 @@ from typing import Any, Protocol
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, UserUttered
 
-from banktext import redact, redact_keeping_phones
+from banktext import redact, redact_keeping_phones, to_simplified
 from bot import settings
 from bot.channels import callback, security
 from bot.channels.reply_script import SCRIPT_KEY, in_script, recorded_script, told_by
@@ -80,6 +80,29 @@ TYPED_COMMAND_RESPONSE = "utter_typed_command"
 REPEATED_RESPONSE = "utter_offer_human_repeated"
 REPEATS_BEFORE_A_PERSON = 3
 _NOISE = re.compile(r"[\s\u3000,，.。!！?？~～、:：;；…]+")
+#: A typed message longer than this is no button's label.
+MAX_LABEL_CHARS = 16
+
+
+#: At most this many labels are remembered (the catalogue's names, the forms' options: a few hundred).
+MAX_KNOWN_LABELS = 20_000
+
+
+def _label_key(text: str) -> str:
+    """A button label or a message as compared: Simplified, lower case, without spaces or punctuation."""
+    return _NOISE.sub("", to_simplified(text or "")).lower()
+
+
+def learn_labels(labels: set[str], messages: list[Message]) -> None:
+    """Remember the labels of the buttons offered: a message equal to none of them is no typed label, and
+    the stored conversation is read only for one that is (:meth:`Gateway._label_typed`)."""
+    for message in messages:
+        for button in message.get("buttons") or []:
+            key = _label_key(str(button.get("title") or ""))
+            if key and len(key) <= MAX_LABEL_CHARS and len(labels) < MAX_KNOWN_LABELS:
+                labels.add(key)
+
+
 #: "…，另外…", "…？还有…": a second question in the same message, after a clause ends.
 _SECOND_QUESTION = re.compile(
     r"(?<=[，,。.？?！!；;\s])(?:另外|还有(?:就是)?|顺便问(?:一下|下)?|再问(?:一下|下)?|还想问(?:一下|下)?|以及)[，,：:]?"
@@ -165,17 +188,21 @@ class WatchedOutput(OutputChannel):
     None for the domain's own); ``variant``: which Traditional (``tw``, ``hk``, ``t``).
     """
 
-    def __init__(self, inner: OutputChannel, script: str | None = None, variant: str = "tw") -> None:
+    def __init__(
+        self, inner: OutputChannel, script: str | None = None, variant: str = "tw", labels: set[str] | None = None
+    ) -> None:
         self.inner = inner
         self.sent = 0
         self.script = script
         self.variant = variant
+        self.labels = labels if labels is not None else set()
 
     def name(self) -> str:  # type: ignore[override]
         return self.inner.name()
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         self.sent += 1
+        learn_labels(self.labels, [message])
         message = in_script(dict(message), self.script, self.variant)
         await self.inner.send_response(recipient_id, security.sign_buttons(recipient_id, message))
 
@@ -215,6 +242,7 @@ class Gateway:
         self._pending: dict[str, int] = {}
         self._repeats: OrderedDict[str, tuple[str, int]] = OrderedDict()
         self._scripts: OrderedDict[str, str] = OrderedDict()  # conversation id -> script of its replies
+        self._labels: set[str] = set()  # the button labels this server has offered (compared as _label_key)
         self.variant = settings.reply_traditional()
         self._app: Any = None
 
@@ -258,7 +286,10 @@ class Gateway:
         if told:  # known at once, for the channel's own lines while the bot works ("请稍候")
             self._note_script(conversation, told)
         output = WatchedOutput(
-            output_channel or CollectingOutputChannel(), told or self._scripts.get(conversation), self.variant
+            output_channel or CollectingOutputChannel(),
+            told or self._scripts.get(conversation),
+            self.variant,
+            self._labels,
         )
         if self._pending.get(conversation, 0) >= MAX_PENDING:
             logger.warning("conversation on %s flooded: a message was refused", incoming.channel)
@@ -313,6 +344,10 @@ class Gateway:
                 await self._bot_turn(incoming, incoming.text, metadata, on_new_message, output)
             incoming.phones = []
             return incoming
+        if not security.looks_like_a_command(incoming.text):
+            pressed = await self._label_typed(incoming.sender_id, incoming.text)
+            if pressed:  # "随时要用" typed at the goal question: that answer, not a complaint
+                incoming.text = pressed
         parts = split_run_on(incoming.text)
         answered = 0
         if incoming.message_id:
@@ -330,6 +365,29 @@ class Gateway:
         ):
             await self._answer_alone(incoming.sender_id, REPEATED_RESPONSE, output)
         return incoming
+
+    async def _label_typed(self, conversation_id: str, text: str) -> str | None:
+        """The payload of the button whose label the customer typed instead of pressing it, among the
+        buttons of the bot's last answer (as the stored conversation has them, so any server of the
+        cluster knows): the NLU read some labels as something else ("随时要用", an answer to what the
+        money is for, as a complaint, which left the recommendation). None when no label was typed."""
+        key = _label_key(text)
+        if key not in self._labels or self._agent is None:  # no label this server offered: no read
+            return None
+        try:
+            tracker = await self._agent.tracker_store.retrieve(conversation_id)
+        except Exception as exc:  # no store: the NLU reads the message as usual
+            logger.error("no tracker to read the buttons offered: %s", type(exc).__name__)
+            return None
+        for event in reversed(tracker.events if tracker else ()):
+            if isinstance(event, UserUttered):
+                break
+            if isinstance(event, BotUttered):
+                for button in (event.data or {}).get("buttons") or []:
+                    payload = str(button.get("payload") or "")
+                    if payload.startswith("/") and _label_key(str(button.get("title") or "")) == key:
+                        return payload
+        return None
 
     async def _answered_before(self, incoming: Incoming, output: WatchedOutput) -> int:
         """How many parts of this message the bot has already answered, their answers sent again.
@@ -501,6 +559,7 @@ class Gateway:
             logger.warning("no channel known for a conversation")
             return False
         script = await self.script_of_conversation(conversation_id) if in_customer_script else None
+        learn_labels(self._labels, messages)
         messages = [in_script(dict(m), script, self.variant) for m in messages]
         await outbound.deliver(conversation_id, [security.sign_buttons(conversation_id, m) for m in messages])
         return True

@@ -237,3 +237,47 @@ async def test_send_follows_the_customers_script_but_a_persons_reply_is_left_as_
     assert staff == [{"text": "您好，我是人工客服王芳，请问有什么可以帮您"}]
     assert bot[0]["text"] == "請為本次服務打分"
     assert bot[0]["buttons"][0]["title"] == "非常滿意" and bot[0]["buttons"][0]["payload"] == '/rate{"score":5}'
+
+
+async def test_a_typed_button_label_is_the_button_pressed(bot_inbox):
+    """ "随时要用" typed at the question of what the money is for was read by the NLU as a complaint, which
+    left the recommendation: a label of the bot's last answer, typed, is that button's payload. Only the
+    last answer's buttons count, and a longer message that contains a label is the customer's own words."""
+    from types import SimpleNamespace
+
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = InMemoryTrackerStore(Domain.empty())
+    goals = [{"title": "随时要用", "payload": '/inform{"goal": "liquidity"}'}, {"title": "稳健储蓄", "payload": "/x"}]
+    tracker = DialogueStateTracker.from_events(
+        "c-label",
+        [
+            UserUttered("推荐个理财"),
+            BotUttered("这笔钱主要打算做什么用？", data={"buttons": goals}),
+        ],
+    )
+    gateway = Gateway()
+    gateway.bind(SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store))))
+
+    async def asks_the_goal(message: UserMessage) -> None:
+        await message.output_channel.send_response(message.sender_id, {"text": "做什么用？", "buttons": goals})
+
+    await gateway.receive(Incoming("web", "c-label", "推荐个理财"), asks_the_goal)  # the server offers the labels
+    await store.save(tracker)  # as the bot's turn stored it
+    for typed in ("随时要用", "隨時要用。", "我的钱随时要用，有什么推荐"):
+        await gateway.receive(Incoming("web", "c-label", typed), bot_inbox)
+    assert [m.text for m in bot_inbox.received] == [
+        '/inform{"goal": "liquidity"}',
+        '/inform{"goal": "liquidity"}',
+        "我的钱随时要用，有什么推荐",
+    ]
+    await store.save(DialogueStateTracker.from_events("c-label", [*tracker.events, UserUttered("随时要用")]))
+    await gateway.receive(Incoming("web", "c-label", "稳健储蓄"), bot_inbox)  # the question was answered since
+    assert bot_inbox.received[-1].text == "稳健储蓄"
+    elsewhere = Gateway()  # a server that never offered the label does not read the conversation for it
+    elsewhere.bind(SimpleNamespace(ctx=SimpleNamespace(agent=None)))
+    await elsewhere.receive(Incoming("web", "c-label", "随时要用"), bot_inbox)
+    assert bot_inbox.received[-1].text == "随时要用"
