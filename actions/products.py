@@ -462,6 +462,31 @@ def answer_category_risk(
     return []
 
 
+#: "稳健一点的", "风险低的", "保守点的": the lower-risk products of a kind (parsing vocabulary).
+_LOWER_RISK = re.compile(r"稳健|稳一点|稳点|稳妥|保守|低风险|风险(?:低|小|不大|较低)|安全一点|安全点|不想亏|别亏")
+#: The highest risk level "lower risk" covers.
+LOWER_RISK_MAX = 2
+
+
+def answer_lower_risk(
+    category_name: str, products: list[ProductView], d: CollectingDispatcher, w: Wording, intent: str
+) -> list:
+    """The products of a kind rated R2 or lower, each with its level, and that lower risk is not none."""
+    lower = sorted((p for p in products if p.risk_rank <= LOWER_RISK_MAX), key=lambda p: p.risk_rank)
+    if not lower:
+        return answer_category_risk(category_name, products, d, w, intent)
+    d.utter_message(
+        response="utter_category_lower_risk",
+        category_name=category_name,
+        product_list=w.bullets(
+            f"{p.name}：{w('fmt_risk_value', risk_level=p.risk_level, label=w(f'fmt_risk_label_{p.risk_level}'))}"
+            for p in lower
+        ),
+        buttons=[button(intent, p.name) for p in lower],
+    )
+    return []
+
+
 #: "到期多少钱", "到期能拿多少", "连本带利一共多少": the sum at maturity, not the maturity rules
 #: (parsing vocabulary); "多少天", "多少年" ask for a time.
 _SUM_AT_MATURITY = re.compile(r"多少(?![天年月个日号次期])|本息|连本带利|利息")
@@ -754,6 +779,10 @@ class ProductAnswerAction(Action, ABC):
         for_them = [p for p in products if segment and segment in p.segments]
         if for_them:  # a company owner is shown the loans for companies, not the farmers' loan
             products = for_them
+        rated = [p for p in products if p.risk_level and not is_deposit(p)]
+        if rated and _LOWER_RISK.search(normalise(customer_text(tracker))):
+            # "稳健一点的" after the list of wealth products: the kind's lower-risk products, with their levels
+            return answer_lower_risk(category.name, rated, d, w, self.intent)
         if aspect == "info" or not products:
             d.utter_message(
                 response="utter_category_products",
@@ -766,7 +795,6 @@ class ProductAnswerAction(Action, ABC):
         # a question about a whole category is answered for the product the customer's words point
         # at ("个体户能贷款吗"), else its main product; the others are offered
         named = best_named(products, tracker.latest_message.get("text") or "")
-        rated = [p for p in products if p.risk_level and not is_deposit(p)]
         if aspect == "risk" and named is None and category.code in KINDS_OF_RISK and rated:
             return answer_category_risk(category.name, rated, d, w, self.intent)
         flagship = named or products[0]

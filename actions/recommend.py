@@ -68,6 +68,7 @@ GOAL_WORDS = {
 
 #: Unmistakable goals in a message that was not an answer to the goal question (parsing vocabulary).
 GOAL_WORDS_ANYWHERE = {
+    "saving": ("存点钱", "攒点钱", "攒钱"),
     "retirement": ("养老",),
     "education": ("教育金", "学费", "孩子上学", "孩子读书"),
     "consumption": ("装修", "买车"),

@@ -236,6 +236,20 @@ async def test_a_risk_question_about_a_kind_of_investment_is_answered_for_the_ki
     assert "不保本" in template and "不承诺收益" in template and "保本理财" not in template
 
 
+async def test_lower_risk_after_a_kinds_list_gives_its_lower_risk_products(dispatcher, tracker_for, domain, kb):
+    """ "稳健一点的" after the list of wealth products got the same list again."""
+    from knowledge import queries as q
+
+    tracker = tracker_for("稳健一点的", "inform", slots={"product_type": "wealth_management", "last_aspect": "info"})
+    await run(ActionAnswerFollowup(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_category_lower_risk"]
+    listed = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    expected = [p.name for p in q.list_products(kb, category="wealth_management") if p.risk_rank <= 2]
+    assert sorted(listed) == sorted(expected) and listed
+    template = domain["responses"]["utter_category_lower_risk"][0]["text"]
+    assert "不保本" in template and "不承诺收益" in template
+
+
 async def test_a_risk_question_about_insurance_is_answered_for_the_kind(dispatcher, tracker_for, domain):
     """ "你们的保险靠谱吗" was answered with the pension annuity's "R1, loss of principal very unlikely" as if it
     were every insurance product: now each product's level, and what insurance is not (a deposit, a promise)."""

@@ -86,6 +86,8 @@ def rules():
         ("怎么办啊 急", "inform"),  # what to do now: the step that matters after an emergency
         ("那我现在该怎么办", "inform"),
         ("急死了 在线等", "inform"),
+        ("你们有什么功能", "ask_capabilities"),
+        ("这里能办哪些业务", "ask_capabilities"),
         ("20万可以吗", "ask_eligibility"),  # after a product was discussed: that product's minimum
         ("5万够不够", "ask_eligibility"),
         ("我只有3万能买吗", "ask_eligibility"),
@@ -124,6 +126,8 @@ def test_control_messages(rules, text, intent):
         "预约的时候要带什么",
         "我预约的业务要带什么材料",
         "不用预约可以直接去吗",
+        "手机银行有什么功能",  # a product's features
+        "有什么功能",  # after a product: its features
         "卡丢了怎么办",  # a subject: the classifier's
         "密码忘了怎么办",
         "取20万可以吗",  # a cash withdrawal
