@@ -152,10 +152,7 @@ def _calculate(
             interest=money(interest),
             total=money(calc._d(amount) + interest),
         )
-        if p.min_amount and amount < float(p.min_amount):  # "10万存三年大额存单": worked out, and said it cannot be
-            d.utter_message(
-                response="utter_calc_below_minimum", name=p.name, amount=number(amount), low=number(p.min_amount)
-            )
+        below_minimum(p, amount, d)  # "10万存三年大额存单": worked out, and said it cannot be deposited
         return []
     named = row_named_in(text, p)
     row = named or (quote.row if quote else (p.rates[0] if p.rates else None))
@@ -571,7 +568,17 @@ def answer_apply(s: Session, p: ProductView, tracker: Tracker, d: CollectingDisp
         steps=numbered_steps(p, w),
         documents=w.bullets(p.documents),
     )
+    if latest_entities(tracker, "amount"):  # "我想买10万的大额存单": the minimum is 20万
+        below_minimum(p, latest_number(tracker, "amount"), d)
     return []
+
+
+def below_minimum(p: ProductView, amount: float | None, d: CollectingDispatcher) -> None:
+    """Say so when ``amount`` is below the product's minimum."""
+    if calc.valid_amount(amount) and p.min_amount and amount < float(p.min_amount):
+        d.utter_message(
+            response="utter_calc_below_minimum", name=p.name, amount=number(amount), low=number(p.min_amount)
+        )
 
 
 ANSWERS = {

@@ -609,6 +609,17 @@ async def test_a_fee_named_without_a_product_is_given_for_every_product_that_cha
     assert responses(plain) == ["utter_ask_which_product"]
 
 
+async def test_applying_for_less_than_the_minimum_says_so(dispatcher, tracker_for, domain):
+    tracker = tracker_for(
+        "我想买10万的大额存单 3年",
+        "apply_product",
+        [ent("amount", 100000, "10万"), ent("product_type", "certificate_of_deposit", "大额存单")],
+    )
+    await run(ActionApplyProduct(), dispatcher, tracker, domain)
+    assert responses(dispatcher)[:2] == ["utter_product_apply", "utter_calc_below_minimum"]
+    assert dispatcher.messages[1]["low"] == "200,000"
+
+
 async def test_the_sum_at_maturity_is_worked_out(dispatcher, tracker_for, domain):
     """ "存5万一年定期到期多少钱" reads as a maturity question; it asks for the sum, not the maturity rules."""
     entities = [ent("amount", 50000, "5万"), ent("term", 12, "一年"), ent("product_type", "time_deposit", "定期")]
