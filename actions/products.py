@@ -50,10 +50,10 @@ def is_deposit(p: ProductView) -> bool:
 
 
 LOANS = {"mortgage", "consumer_loan", "business_loan", "student_loan"}
-#: Kinds of investment product: several risk levels, none principal-guaranteed. A risk question about
-#: the kind is answered for the kind (not deposits, insured; not insurance, whose policies differ).
+#: Kinds of investment product: several risk levels, none principal-guaranteed.
 INVESTMENTS = {"wealth_management", "fund", "precious_metal"}
-#: Kinds whose products carry different risk levels: a risk question about the kind gets them all.
+#: Kinds whose products carry different risk levels: a risk question about the kind is answered for the
+#: kind, every product with its level (not deposits, which are insured, each of them low-risk).
 KINDS_OF_RISK = INVESTMENTS | {"insurance"}
 
 
@@ -445,7 +445,7 @@ def answer_category_risk(
     rated = sorted(products, key=lambda p: p.risk_rank)
     lowest, highest = rated[0].risk_level, rated[-1].risk_level
     d.utter_message(
-        # insurance is no investment to lose principal in, but neither a deposit nor a promise of returns
+        # insurance: not a deposit, no promised returns, a surrender returns the cash value
         response="utter_category_risk_insurance" if rated[0].category == "insurance" else "utter_category_risk",
         category_name=category_name,
         count=len(rated),
@@ -535,9 +535,9 @@ def _early_withdrawal(s: Session, p: ProductView, tracker: Tracker, d: Collectin
 def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispatcher, w: Wording) -> list:
     if _early_withdrawal(s, p, tracker, d, w):
         return [SlotSet("last_aspect", "maturity")]
-    if _SUM_AT_MATURITY.search(normalise(customer_text(tracker))) and not _EARLY_WITHDRAWAL.search(
-        normalise(customer_text(tracker))
-    ):
+    said = normalise(customer_text(tracker))
+    early = p.category in DEPOSITS and _EARLY_WITHDRAWAL.search(said)
+    if _SUM_AT_MATURITY.search(said) and not early:
         amount, term, status = _calc_inputs(p, tracker)
         if status == "ready":  # "存5万一年定期到期多少钱": worked out, as the rate question would be
             calculated = _calculate(s, p, amount, term, d, w, customer_text(tracker))
@@ -550,7 +550,7 @@ def answer_maturity(s: Session, p: ProductView, tracker: Tracker, d: CollectingD
     if p.auto_renew:
         extra += w("fmt_auto_renew_yes")
     d.utter_message(response="utter_product_maturity", name=p.name, maturity=p.maturity, early_withdrawal=extra)
-    if p.category in DEPOSITS and _EARLY_WITHDRAWAL.search(normalise(customer_text(tracker))):
+    if early:
         d.utter_message(response="utter_early_withdrawal_ask")  # "…会损失多少": how much it costs, worked out
         return [SlotSet("last_aspect", "maturity")]
     from actions.reminders import maturity_offer
