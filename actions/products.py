@@ -450,13 +450,20 @@ def answer_category_risk(
         category_name=category_name,
         count=len(rated),
         risk_range=lowest if lowest == highest else w("fmt_risk_range", low=lowest, high=highest),
-        product_list=w.bullets(
-            f"{p.name}：{w('fmt_risk_value', risk_level=p.risk_level, label=w(f'fmt_risk_label_{p.risk_level}'))}"
-            for p in rated
-        ),
-        buttons=[button(intent, p.name) for p in rated],
+        **_with_risk_levels(rated, w, intent),
     )
     return []
+
+
+def _with_risk_levels(products: list[ProductView], w: Wording, intent: str) -> dict[str, Any]:
+    """A kind's products listed each with its risk level, and a button for each."""
+    return {
+        "product_list": w.bullets(
+            f"{p.name}：{w('fmt_risk_value', risk_level=p.risk_level, label=w(f'fmt_risk_label_{p.risk_level}'))}"
+            for p in products
+        ),
+        "buttons": [button(intent, p.name) for p in products],
+    }
 
 
 #: "稳健一点的", "风险低的", "保守点的": the lower-risk products of a kind (parsing vocabulary).
@@ -473,13 +480,7 @@ def answer_lower_risk(
     if not lower:
         return answer_category_risk(category_name, products, d, w, intent)
     d.utter_message(
-        response="utter_category_lower_risk",
-        category_name=category_name,
-        product_list=w.bullets(
-            f"{p.name}：{w('fmt_risk_value', risk_level=p.risk_level, label=w(f'fmt_risk_label_{p.risk_level}'))}"
-            for p in lower
-        ),
-        buttons=[button(intent, p.name) for p in lower],
+        response="utter_category_lower_risk", category_name=category_name, **_with_risk_levels(lower, w, intent)
     )
     return []
 
