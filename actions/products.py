@@ -88,6 +88,13 @@ def rate_table(w: Wording, p: ProductView) -> str:
 CALCULATION_WORDS = ("等额", "月供", "利息", "还多少", "能拿多少", "每月还", "一共")
 
 
+def said_or_known(tracker: Tracker, entity: str) -> float | None:
+    """The number this message gives for ``entity``, else the one the conversation already holds."""
+    if latest_entities(tracker, entity):
+        return latest_number(tracker, entity)
+    return as_number(tracker.get_slot(entity))
+
+
 def _calc_inputs(p: ProductView, tracker: Tracker) -> tuple[float | None, float | None, str]:
     """Amount, term and what to do: "none" (not a calculation), "ready", "needs_term",
     "needs_amount", "invalid_amount", "invalid_term".
@@ -101,8 +108,7 @@ def _calc_inputs(p: ProductView, tracker: Tracker) -> tuple[float | None, float 
     text = tracker.latest_message.get("text") or ""
     if not (has_amount or has_term or any(word in text for word in CALCULATION_WORDS)):
         return None, None, "none"
-    amount = latest_number(tracker, "amount") if has_amount else as_number(tracker.get_slot("amount"))
-    term = latest_number(tracker, "term") if has_term else as_number(tracker.get_slot("term"))
+    amount, term = said_or_known(tracker, "amount"), said_or_known(tracker, "term")
     if has_amount and not calc.valid_amount(amount):
         return amount, term, "invalid_amount"
     if has_term and not calc.valid_term(term):
@@ -506,11 +512,7 @@ def _early_withdrawal(s: Session, p: ProductView, tracker: Tracker, d: Collectin
     terms = [as_number(t) for t in latest_entities(tracker, "term")]
     held = terms[-1] if terms else None
     term = terms[0] if len(terms) > 1 else as_number(previous_value(tracker, "term"))
-    amount = (
-        latest_number(tracker, "amount")
-        if latest_entities(tracker, "amount")
-        else as_number(tracker.get_slot("amount"))
-    )
+    amount = said_or_known(tracker, "amount")
     quote = q.rate_for_term(s, p.code, int(term)) if calc.valid_term(term) else None
     demand = q.demand_rate(s)
     if not (calc.valid_amount(amount) and calc.valid_term(held) and quote and quote.exact and demand is not None):

@@ -282,6 +282,13 @@ def _recommendations(s: Session, tracker: Tracker, tolerance: str) -> list[q.Rec
     )
 
 
+def segment_name(s: Session, code: str | None) -> str:
+    """A customer segment as customers read it ("企业主/个体户"); empty when unknown."""
+    if not code:
+        return ""
+    return s.scalar(select(m.Segment.name).where(m.Segment.code == code)) or ""
+
+
 def show_recommendations(
     s: Session, tracker: Tracker, d: CollectingDispatcher, w: Wording, codes: list[str] | None = None
 ) -> list[EventType]:
@@ -290,7 +297,7 @@ def show_recommendations(
     recs = _recommendations(s, tracker, tolerance)
     if codes is not None:
         recs = [r for r in recs if r.product.code in codes]
-    segment = s.scalar(select(m.Segment.name).where(m.Segment.code == tracker.get_slot("segment"))) or ""
+    segment = segment_name(s, tracker.get_slot("segment"))
     d.utter_message(
         response="utter_recommendation_intro",
         segment_name=segment,
@@ -334,18 +341,19 @@ def recommend_in_kind(
     products = [p for c in categories for p in q.list_products(s, category=c) if not p.risk_level]
     made_for = [p for p in products if segment in p.segments]
     picked = (made_for + [p for p in products if p not in made_for])[:limit]
-    category_name = s.scalar(select(m.Category.name).where(m.Category.code == kind)) or w(f"fmt_kind_{kind}")
-    segment_name = s.scalar(select(m.Segment.name).where(m.Segment.code == segment)) or ""
+    category = q.find_category(s, kind)
+    category_name = category.name if category else w(f"fmt_kind_{kind}")
+    segment_named = segment_name(s, segment)
     if not picked:
         d.utter_message(response="utter_recommendation_none")
         return [SlotSet("recommend_kind", None)]
     d.utter_message(
         response="utter_recommendation_kind_intro" if made_for else "utter_recommendation_kind_general",
-        segment_name=segment_name,
+        segment_name=segment_named,
         category_name=category_name,
     )
     for rank, p in enumerate(picked, 1):
-        reason = w("fmt_made_for_segment", segment_name=segment_name) if p in made_for else w("fmt_for_everyone")
+        reason = w("fmt_made_for_segment", segment_name=segment_named) if p in made_for else w("fmt_for_everyone")
         d.utter_message(
             response="utter_recommendation_item",
             rank=rank,
