@@ -183,7 +183,7 @@ class ActionDeclineOutOfScope(BankFactAction):
         return "action_decline_out_of_scope"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from actions.products import ANSWERS, ActionAnswerFollowup, is_follow_up
+        from actions.products import ANSWERS, ActionAnswerFollowup, answer_with_faq, is_follow_up, next_how_to
 
         text = customer_text(tracker)
         last = tracker.get_slot("last_aspect")
@@ -191,6 +191,9 @@ class ActionDeclineOutOfScope(BankFactAction):
             return await ActionFindBranches().run(dispatcher, tracker, domain)
         if last in ANSWERS and is_follow_up(text):
             return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        how_to = next_how_to(tracker)
+        if how_to:  # "能调高吗" after the transfer limits
+            return answer_with_faq(dispatcher, how_to)
         return await super().run(dispatcher, tracker, domain)
 
 

@@ -7,6 +7,7 @@ Products that need a risk disclosure get it first (``actions.risk``).
 
 from __future__ import annotations
 
+import difflib
 import re
 from abc import ABC, abstractmethod
 from typing import Any
@@ -1120,6 +1121,29 @@ def answer_with_faq(dispatcher: CollectingDispatcher, response: str) -> list[Eve
     """Utter a FAQ topic's answer (``utter_faq/<topic>``); a follow-up then refers to that topic."""
     dispatcher.utter_message(response=response)
     return [SlotSet("last_faq", response.removeprefix("utter_faq/")), SlotSet("last_aspect", None)]
+
+
+#: Characters two how-tos' titles must share to be neighbours ("转账限额" in "如何提高转账限额").
+NEIGHBOUR_TITLE_CHARS = 3
+
+
+def next_how_to(tracker: Tracker) -> str | None:
+    """The how-to a short question right after a how-to asks for, when the NLU could not place it
+    ("能调高吗" after the transfer limits): the FAQ selector's pick, when the selector is sure and
+    that topic neighbours the one just answered (their titles share a subject). None: decline."""
+    last_faq, text = tracker.get_slot("last_faq"), normalise(customer_text(tracker))
+    if not last_faq or tracker.get_slot("last_aspect") is not None or not 0 < len(text) <= 12:
+        return None
+    response, confidence = selected_faq(tracker)
+    topic = response.removeprefix("utter_faq/")
+    if topic in (response, last_faq) or confidence < FAQ_INSTEAD_CONFIDENCE:
+        return None
+    with kb_session() as s:
+        before, now = q.faq_answer(s, last_faq), q.faq_answer(s, topic)
+    if before is None or now is None:
+        return None
+    shared = difflib.SequenceMatcher(None, before.title, now.title, autojunk=False).find_longest_match()
+    return response if shared.size >= NEIGHBOUR_TITLE_CHARS else None
 
 
 #: How sure the FAQ response selector must be before its topic answers a consultation question

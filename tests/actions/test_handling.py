@@ -15,6 +15,7 @@ from actions.datetime_zh import parse_datetime
 from actions.handling import (
     ActionAskAppointmentBranch,
     ActionBookAppointment,
+    ActionDeclineOutOfScope,
     ActionFindBranches,
     ActionGreet,
     ActionReportFraud,
@@ -104,6 +105,31 @@ def _selected(tracker, topic: str, confidence: float):
         "faq": {"response": {"utter_action": f"utter_faq/{topic}", "confidence": confidence}}
     }
     return tracker
+
+
+@pytest.mark.parametrize(
+    "text,last_faq,last_aspect,topic,confidence,expected",
+    [
+        # right after the transfer limits, "can it go up" is the how-to next to it
+        ("能调高吗", "transfer_limit", None, "raise_transfer_limit", 0.56, "utter_faq/raise_transfer_limit"),
+        ("那能調高嗎", "transfer_limit", None, "raise_transfer_limit", 0.78, "utter_faq/raise_transfer_limit"),
+        # the selector unsure, the topic no neighbour, a product under discussion, no how-to before,
+        # or a long message with a subject of its own: declined as before
+        ("能调高吗", "transfer_limit", None, "raise_transfer_limit", 0.3, "utter_out_of_scope"),
+        ("能调高吗", "transfer_limit", None, "credit_card_points", 0.9, "utter_out_of_scope"),
+        ("能调高吗", "transfer_limit", "rate", "raise_transfer_limit", 0.9, "utter_out_of_scope"),
+        ("能调高吗", None, None, "raise_transfer_limit", 0.9, "utter_out_of_scope"),
+        ("我想问问明天北京会不会下雨呀", "transfer_limit", None, "raise_transfer_limit", 0.9, "utter_out_of_scope"),
+    ],
+)
+async def test_a_short_question_after_a_how_to_gets_the_how_to_next_to_it(
+    text, last_faq, last_aspect, topic, confidence, expected, dispatcher, tracker_for, domain, kb
+):
+    tracker = tracker_for(text, "out_of_scope", slots={"last_faq": last_faq, "last_aspect": last_aspect})
+    events = await ActionDeclineOutOfScope().run(dispatcher, _selected(tracker, topic, confidence), domain)
+    assert responses(dispatcher) == [expected]
+    if expected.startswith("utter_faq/"):
+        assert slots_set(events)["last_faq"] == topic  # a further follow-up leans on this one
 
 
 @pytest.mark.parametrize(
