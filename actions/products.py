@@ -729,12 +729,7 @@ class ProductAnswerAction(Action, ABC):
             if names_a_branch(text):  # "那湖滨呢" after a branch's hours
                 return await ActionFindBranches().run(dispatcher, tracker, domain)
         last_faq = tracker.get_slot("last_faq")
-        if (
-            tracker.get_slot("last_aspect") is None
-            and last_faq
-            and is_follow_up(text)
-            and _subject_in(text, domain, f"utter_faq/{last_faq}")  # "那用U盾的网银呢": the same how-to covers it
-        ):
+        if tracker.get_slot("last_aspect") is None and same_how_to(tracker, domain):
             dispatcher.utter_message(response=f"utter_faq/{last_faq}")
             return []
         correct_guarantee_request(tracker, dispatcher)
@@ -1097,8 +1092,8 @@ class ActionAnswerFaq(Action):
         if is_elliptical(text) and last in ANSWERS:
             return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
         response, _ = selected_faq(tracker)
-        if is_follow_up(text) and last_faq and _subject_in(text, domain, f"utter_faq/{last_faq}"):
-            response = f"utter_faq/{last_faq}"  # "那用U盾的网银呢": the same how-to covers it
+        if same_how_to(tracker, domain):
+            response = f"utter_faq/{last_faq}"
         if not response.startswith("utter_faq/"):
             dispatcher.utter_message(response="utter_please_rephrase")
             return []
@@ -1172,9 +1167,36 @@ def faq_instead(found: Resolution, tracker: Tracker, domain: dict[str, Any]) -> 
     return response if any(_subject_in(part, domain, response) for part in subject.split()) else None
 
 
+def same_how_to(tracker: Tracker, domain: dict[str, Any]) -> bool:
+    """Whether a follow-up asks the how-to just given again for a subject it already speaks of
+    ("那用U盾的网银呢" after the transfer limits). Not when the follow-up names something the how-to
+    never mentions and the title of the one the FAQ selector is sure of does ("信用卡逾期了呢" after
+    a loan's: 卡逾期)."""
+    text, last_faq = customer_text(tracker), tracker.get_slot("last_faq")
+    if not (last_faq and is_follow_up(text)):
+        return False
+    last = f"utter_faq/{last_faq}"
+    if not _subject_in(text, domain, last):
+        return False
+    selected, confidence = selected_faq(tracker)
+    if selected in (last, "") or confidence < FAQ_INSTEAD_CONFIDENCE:
+        return True
+    with kb_session() as s:
+        other = q.faq_answer(s, selected.removeprefix("utter_faq/"))
+    if other is None:
+        return True
+    words = _ASKING_WORDS.sub(" ", normalise(text).removeprefix("那么").removeprefix("那")).split()
+    before, title = _answer_text(domain, last), normalise(other.title)
+    return not any(w[i : i + 2] in title and w[i : i + 2] not in before for w in words for i in range(len(w) - 1))
+
+
+def _answer_text(domain: dict[str, Any], response: str) -> str:
+    return normalise(str(((domain.get("responses") or {}).get(response) or [{}])[0].get("text", "")))
+
+
 def _subject_in(text: str, domain: dict[str, Any], response: str) -> bool:
     """Whether the follow-up's subject ("U盾") is spoken of in the answer already given."""
-    answer = normalise(str(((domain.get("responses") or {}).get(response) or [{}])[0].get("text", "")))
+    answer = _answer_text(domain, response)
     key = normalise(text).removeprefix("那么").removeprefix("那").removesuffix("呢")
     return any(key[i : i + 2] in answer for i in range(len(key) - 1)) and len(key) >= 2
 

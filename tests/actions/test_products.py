@@ -13,6 +13,7 @@ from actions import calculators as calc
 from actions.disclosure import ActionAcknowledgeDisclosure, ActionDeclineDisclosure
 from actions.products import (
     ActionAnswerEligibility,
+    ActionAnswerFaq,
     ActionAnswerFees,
     ActionAnswerFollowup,
     ActionAnswerInterestRate,
@@ -286,6 +287,27 @@ async def test_a_loan_question_naming_no_loan_asks_which_not_the_repayment_how_t
     await run(action(), dispatcher, tracker_for(text, intent, parse=selected), domain)
     assert responses(dispatcher) == ["utter_ask_which_product"]
     assert dispatcher.messages[0]["buttons"], "the kinds of loan are offered"
+
+
+@pytest.mark.parametrize(
+    "text,last_faq,selected,expected",
+    [
+        # the how-to just given speaks of U盾 and 网银: it is given again, whatever the selector says
+        ("那用U盾的网银呢", "transfer_limit", "usb_key_usage", "transfer_limit"),
+        # 卡逾期 is in the credit card's how-to's title and nowhere in the loan's: the credit card's
+        ("信用卡逾期了呢", "loan_overdue", "credit_card_overdue", "credit_card_overdue"),
+        ("那信用卡逾期呢", "loan_overdue", "credit_card_overdue", "credit_card_overdue"),
+    ],
+)
+async def test_a_follow_up_on_a_how_to_keeps_it_unless_it_names_another(
+    text, last_faq, selected, expected, dispatcher, tracker_for, domain
+):
+    faq = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    domain = {**domain, "responses": {**domain["responses"], **faq}}
+    parse = {"response_selector": {"faq": {"response": {"utter_action": f"utter_faq/{selected}", "confidence": 0.95}}}}
+    tracker = tracker_for(text, "faq", slots={"last_faq": last_faq, "last_aspect": None}, parse=parse)
+    await run(ActionAnswerFaq(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == [f"utter_faq/{expected}"]
 
 
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
