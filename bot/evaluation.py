@@ -60,7 +60,9 @@ OWN_SETS = (
     ("elsewhere", "else", "elsewhere_questions.tsv", "how-tos of other banks, platforms and public services, and ours"),
     ("lender", "lend", "lender_questions.tsv", "lending apps unknown by name (hotline, legitimacy) and our loans"),
     ("company", "co", "company_questions.tsv", "shops, schools, carriers unknown by name, and our card on one side"),
-    ("meaning", "mean", "meaning_questions.tsv", "what a code or line on our card, statement or screen means"),
+    ("meaning", "mng", "meaning_questions.tsv", "what a code or line on our card, statement or screen means"),
+    ("proxy", "prx", "proxy_questions.tsv", "asking for a parent, child or relative, and older customers"),
+    ("business", "biz", "business_questions.tsv", "small-business owners, the self-employed and company finance staff"),
 )
 #: DIET's default is 100 epochs: about two hours on two cores with this data. The baseline is
 #: trained for fewer (said in the report) so that `make eval` finishes within the hour.
