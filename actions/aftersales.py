@@ -81,6 +81,8 @@ class ValidateComplaintForm(GuardedFormValidation):
     电话13812345678" gives the category, the description and the number at once.
     """
 
+    opening_intent = "complain"
+
     def name(self) -> str:
         return "validate_complaint_form"
 

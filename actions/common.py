@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -341,7 +342,25 @@ class GuardedFormValidation(FormValidationAction, ABC):
     def name(self) -> str:
         """The validation action's name in the domain."""
 
+    #: The intent that opens the form. Said again inside it, the form's rules run the form itself.
+    opening_intent: str | None = None
+
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         tracker.slots.setdefault(_MISSES_BEFORE, tracker.get_slot("form_misses"))
-        return await super().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        requested = tracker.get_slot("requested_slot")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if (
+            requested
+            and intent == self.opening_intent
+            and not any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events)
+        ):
+            # The opening intent again, answering nothing the form asked ("稳一点的" asked which kind
+            # of customer): a miss, and the question again. Without a slot set, Rasa rejects the form
+            # (which lets the rules of other intents take the turn), and for this intent the only rule
+            # is the form: the turn would end in the fallback.
+            if f"utter_invalid_{requested}" in (domain.get("responses") or {}):
+                dispatcher.utter_message(response=f"utter_invalid_{requested}")
+            events += [SlotSet(slot, value) for slot, value in form_missed(tracker, dispatcher).items()]
+        return events

@@ -454,6 +454,8 @@ class ValidateAppointmentForm(GuardedFormValidation):
     the time while the business is being asked. A twice-refused answer offers a person.
     """
 
+    opening_intent = "book_appointment"
+
     def name(self) -> str:
         return "validate_appointment_form"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -114,4 +114,8 @@ class ActionHandleFallback(Action):
             dispatcher.utter_message(response=DISCLOSURE_ASKED_AGAIN)
         else:
             dispatcher.utter_message(response="utter_please_rephrase")
+        if (tracker.latest_message.get("intent") or {}).get("name") != "nlu_fallback":
+            # Run as the core fallback (no rule for the turn): the turn ends here. Without this the
+            # policies, still finding no rule, would run the fallback again up to ten times.
+            return [FollowupAction("action_listen")]
         return []

@@ -139,6 +139,8 @@ def goal_from_text(text: str) -> str | None:
 class ValidateRecommendationForm(GuardedFormValidation):
     """Profile first; the five risk questions only when no tolerance is known yet."""
 
+    opening_intent = "ask_recommendation"
+
     def name(self) -> str:
         return "validate_recommendation_form"
 

@@ -135,6 +135,12 @@ EMERGENCIES = {
 }
 
 
+# A form's own extraction sets the requested slot after the message, and the validation checks it.
+for _form in (tracker for name, tracker in CASES.items() if name.startswith("validate_")):
+    _slot = _form.get_slot("requested_slot")
+    _form.events.append({"event": "slot", "name": _slot, "value": _form.get_slot(_slot)})
+
+
 def _actions() -> dict[str, Callable]:
     from rasa_sdk.executor import ActionExecutor
 

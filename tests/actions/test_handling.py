@@ -463,6 +463,17 @@ async def test_fallback_rephrase_then_human_and_logged(dispatcher, tracker_for, 
     assert "嗯嗯那个啥 138****5678" in texts
 
 
+@pytest.mark.parametrize("intent,ends_turn", [("nlu_fallback", False), ("ask_recommendation", True)])
+async def test_the_fallback_run_where_no_rule_fits_ends_the_turn(
+    intent, ends_turn, dispatcher, tracker_for, domain, kb
+):
+    """Run by a rule (the NLU unsure), the rule goes on after it; run as the policies' fallback (a
+    turn no rule fits), it ends the turn: it had been run ten times over, and logged ten times."""
+    events = await ActionHandleFallback().run(dispatcher, tracker_for("稳一点的", intent, confidence=0.9), domain)
+    assert responses(dispatcher) == ["utter_please_rephrase"]
+    assert (events == [{"event": "followup", "name": "action_listen", "timestamp": None}]) is ends_turn, events
+
+
 async def test_a_reply_to_a_disclosure_not_understood_is_told_which_answers_it_takes(dispatcher, tracker_for, domain):
     shown = [
         {"event": "user", "text": "纳指基金怎么样"},
@@ -671,6 +682,18 @@ async def test_the_customers_own_words_rule_out_loss(dispatcher, tracker_for, do
         "no_loss"
     ) is True
     assert "utter_no_guaranteed_returns" in responses(dispatcher)
+
+
+async def test_a_message_that_answers_nothing_the_form_asked_is_a_miss(dispatcher, tracker_for, domain, kb):
+    """ "随便看看" asked which kind of customer: said so, and counted, and the question is asked
+    again. It had filled no slot, Rasa rejected the form, and the fallback ran ten times over."""
+    form = ValidateRecommendationForm()
+    tracker = tracker_for(
+        "随便看看", "ask_recommendation", slots={"requested_slot": "segment"}, active_loop="recommendation_form"
+    )
+    events = await form.run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_invalid_segment"]
+    assert slots_set(events)["form_misses"] == 1
 
 
 @pytest.mark.parametrize(
