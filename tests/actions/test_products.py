@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -308,6 +309,82 @@ async def test_a_follow_up_on_a_how_to_keeps_it_unless_it_names_another(
     tracker = tracker_for(text, "faq", slots={"last_faq": last_faq, "last_aspect": None}, parse=parse)
     await run(ActionAnswerFaq(), dispatcher, tracker, domain)
     assert responses(dispatcher) == [f"utter_faq/{expected}"]
+
+
+def _ranked(*picks: tuple[str, float]) -> dict:
+    ranking = [{"intent_response_key": f"faq/{topic}", "confidence": c} for topic, c in picks]
+    top = {"utter_action": f"utter_faq/{picks[0][0]}", "confidence": picks[0][1]}
+    return {"response_selector": {"faq": {"response": top, "ranking": ranking}}}
+
+
+@pytest.mark.parametrize(
+    "picks,offered",
+    [
+        # unsure: the pick is answered, its next picks offered by title
+        (
+            [("credit_card_overdue", 0.22), ("card_pin_reset_unlock", 0.2), ("account_restriction_release", 0.15)],
+            ["取款密码/交易密码忘记与锁定", "账户冻结、止付与非柜面受限解除"],
+        ),
+        # a next pick the selector hardly considers is not offered
+        (
+            [("credit_card_overdue", 0.22), ("card_pin_reset_unlock", 0.2), ("account_closure", 0.05)],
+            ["取款密码/交易密码忘记与锁定"],
+        ),
+        # sure: the answer alone
+        ([("credit_card_overdue", 0.9), ("card_pin_reset_unlock", 0.05)], None),
+    ],
+)
+async def test_an_unsure_how_to_offers_the_next_ones(picks, offered, dispatcher, tracker_for, domain, kb):
+    """ "我的信用卡被锁了" got the credit card's overdue how-to, the selector at 0.22 and the PIN's
+    close behind: one click now reaches it."""
+    faq = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    domain = {**domain, "responses": {**domain["responses"], **faq}}
+    await run(ActionAnswerFaq(), dispatcher, tracker_for("我的信用卡被锁了", "faq", parse=_ranked(*picks)), domain)
+    said = responses(dispatcher)
+    assert said[0] == f"utter_faq/{picks[0][0]}"
+    if offered is None:
+        assert "utter_other_how_tos" not in said
+        return
+    other = dispatcher.messages[said.index("utter_other_how_tos")]
+    assert [b["title"] for b in other["buttons"]] == offered
+    # the button answers the how-to it names
+    clicked = CollectingDispatcher()
+    payload_entities = json.loads(other["buttons"][0]["payload"].removeprefix("/faq"))
+    click = tracker_for(other["buttons"][0]["payload"], "faq", [ent("faq_topic", payload_entities["faq_topic"])])
+    await run(ActionAnswerFaq(), clicked, click, domain)
+    assert responses(clicked) == ["utter_faq/card_pin_reset_unlock"]
+
+
+@pytest.mark.parametrize(
+    "text,intent,last_faq,expected",
+    [
+        # the how-to just given lists what to bring: it is given again
+        (
+            "要带什么",
+            "ask_required_documents",
+            "deceased_account_inheritance",
+            "utter_faq/deceased_account_inheritance",
+        ),
+        ("那需要准备什么材料", "ask_required_documents", "account_closure", "utter_faq/account_closure"),
+        # a subject of its own, or no how-to before: which product, as before
+        ("信用卡要带什么", "ask_required_documents", "deceased_account_inheritance", None),
+        ("要带什么", "ask_required_documents", None, None),
+    ],
+)
+async def test_what_to_bring_after_a_how_to_is_that_how_to(
+    text, intent, last_faq, expected, dispatcher, tracker_for, domain, kb
+):
+    from actions.products import ACTIONS_BY_ASPECT
+
+    faq = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    domain = {**domain, "responses": {**domain["responses"], **faq}}
+    action = next(a for a in ACTIONS_BY_ASPECT.values() if a.intent == intent)
+    tracker = tracker_for(text, intent, slots={"last_faq": last_faq, "last_aspect": None})
+    await run(action(), dispatcher, tracker, domain)
+    if expected:
+        assert responses(dispatcher) == [expected]
+    else:
+        assert not any(str(r).startswith("utter_faq/") for r in responses(dispatcher))
 
 
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
