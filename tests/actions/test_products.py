@@ -387,6 +387,19 @@ async def test_what_to_bring_after_a_how_to_is_that_how_to(
         assert not any(str(r).startswith("utter_faq/") for r in responses(dispatcher))
 
 
+async def test_words_every_product_of_a_kind_shares_pick_none_of_them(dispatcher, tracker_for, domain, kb):
+    """ "我爸70了还能办信用卡吗" was answered with the student card's conditions (its alias 青春信用
+    shares 信用 with 信用卡); "我们公司50个人" after the payroll fees, with the account opening's fees
+    (its alias 公司开户 shares 公司)."""
+    card = tracker_for("我爸70了还能办信用卡吗", "ask_eligibility", [ent("product_type", "credit_card", "信用卡")])
+    await run(ActionAnswerEligibility(), dispatcher, card, domain)
+    assert "青春" not in str(dispatcher.messages[0])
+    payroll = CollectingDispatcher()
+    slots = {"product_code": "CS-PAYROLL", "product_type": "corporate_settlement", "last_aspect": "fees"}
+    await run(ActionAnswerFollowup(), payroll, tracker_for("我们公司50个人", "inform", slots=slots), domain)
+    assert "代发工资" in str(payroll.messages[0]) and "开户" not in str(payroll.messages[0])
+
+
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
     """ "你们有养老金融产品吗" names no kind and no product, but pension products of four kinds: they are
     offered (it was "which kind of product?" with the kinds, none of them the pension products)."""
