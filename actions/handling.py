@@ -405,7 +405,7 @@ class ActionFindBranches(Action):
 #: What a customer says they want to do at the branch, as the choices the form offers (parsing vocabulary).
 BUSINESS_WORDS = {
     "开户/办卡": ("开户", "办卡", "开卡", "开个户", "开个卡", "办张卡", "办一张卡", "办银行卡"),
-    "大额取现": ("取现", "取钱", "取款", "大额"),
+    "大额取现": ("取现", "取钱", "取款", "大额", "现金"),
     "理财咨询": ("理财", "基金", "保险", "大额存单", "存定期", "买存单"),
     "贷款业务": ("贷款", "房贷", "车贷", "经营贷", "按揭"),
     "外币兑换": ("外币", "换汇", "购汇", "结汇", "美元", "港币", "欧元"),
@@ -437,6 +437,45 @@ def asks_how_queueing_works(text: str) -> bool:
     return bool(_QUEUE_WORDS.search(plain) and (asked or _MISHAP.search(plain)))
 
 
+#: "需要预约吗", "要不要提前预约", "能直接去吗": whether a visit must be booked, not a request to book.
+_WHETHER_TO_BOOK = re.compile(
+    r"(?:需要|要|用|得|必须)(?:提前|先)?预约(?:吗|么|嘛|不|没)"
+    r"|(?:要不要|用不用|需不需要|是否需要|是不是要|是不是得)(?:提前|先)?预约"
+    r"|(?:能|可以)直接(?:去|过去|到网点)|不预约(?:能|可以|行)"
+)
+
+
+def asks_whether_to_book(text: str) -> bool:
+    return bool(_WHETHER_TO_BOOK.search(normalise(text)))
+
+
+def say_whether_to_book(tracker: Tracker, dispatcher: CollectingDispatcher, domain: DomainDict) -> None:
+    """ "我要开对公账户，需要预约吗": the how-to of a business that has one (a large cash withdrawal
+    is booked a day ahead), else the product's own way of applying when it books the visit (the
+    account opening is booked online first), else that most visits need no booking and a booking
+    shortens the wait. The form then offers to book one all the same."""
+    from actions.resolve import resolve
+
+    business = business_named(customer_text(tracker), domain)
+    how_to = next((topic for topic, named in BUSINESS_OF_FAQ.items() if named == business), None)
+    if how_to:
+        dispatcher.utter_message(response=f"utter_faq/{how_to}")
+        return
+    with kb_session() as s:
+        found = resolve(s, tracker)
+        products = (
+            [found.product]
+            if found.product
+            else q.list_products(s, category=found.category.code) if found.category else []
+        )
+    booked = [p for p in products if any("预约" in step for step in p.apply_steps)]
+    if len(booked) == 1:
+        steps = "；".join(booked[0].apply_steps)
+        dispatcher.utter_message(response="utter_booking_in_the_steps", product=booked[0].name, steps=steps)
+    else:
+        dispatcher.utter_message(response="utter_booking_not_required")
+
+
 def business_named(text: str, domain: DomainDict) -> str | None:
     """The business a message names: a choice's label typed, or its words."""
     typed = button_typed(text, response_buttons(domain, "utter_ask_appointment_business"))
@@ -463,6 +502,8 @@ class ValidateAppointmentForm(GuardedFormValidation):
         if tracker.get_slot("requested_slot") is None and asks_how_queueing_works(customer_text(tracker)):
             # "线上取号怎么取" / "过号了怎么办": how queue numbers work first, then the offer to book one
             dispatcher.utter_message(response="utter_faq/branch_queue_appointment")
+        elif tracker.get_slot("requested_slot") is None and asks_whether_to_book(customer_text(tracker)):
+            say_whether_to_book(tracker, dispatcher, domain)
         return await super().run(dispatcher, tracker, domain)
 
     async def get_extraction_events(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:

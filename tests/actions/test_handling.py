@@ -100,6 +100,39 @@ async def test_appointment_form_opens_with_how_queue_numbers_work(text, explaine
     assert ("utter_faq/branch_queue_appointment" in responses(dispatcher)) is explained
 
 
+@pytest.mark.parametrize(
+    "text,entities,first",
+    [
+        # the account opening books the visit online first: its steps
+        (
+            "我要开对公账户，需要预约吗",
+            [ent("product_type", "corporate_settlement", "对公账户")],
+            "utter_booking_in_the_steps",
+        ),
+        # a large cash withdrawal is booked a day ahead: its how-to
+        ("取5万现金要不要提前预约", [], "utter_faq/large_cash_withdrawal"),
+        # most visits: no booking needed, a booking shortens the wait
+        ("存定期能直接去吗", [ent("product_type", "time_deposit", "定期")], "utter_booking_not_required"),
+        # a request to book: straight to the form's questions
+        ("我要预约周五去开对公账户", [ent("product_type", "corporate_settlement", "对公账户")], None),
+    ],
+)
+async def test_whether_a_visit_must_be_booked_is_answered_as_the_form_starts(
+    text, entities, first, dispatcher, tracker_for, domain, kb
+):
+    """ "我要开对公账户，需要预约吗" went straight to "which branch?", the question unanswered."""
+    tracker = tracker_for(text, "book_appointment", entities, active_loop="appointment_form")
+    await ValidateAppointmentForm().run(dispatcher, tracker, domain)
+    said = responses(dispatcher)
+    if first is None:
+        assert not any(r and (r.startswith("utter_booking") or r.startswith("utter_faq/")) for r in said), said
+        return
+    assert said[0] == first, said
+    if first == "utter_booking_in_the_steps":
+        assert dispatcher.messages[0]["product"] == "云澜单位银行结算账户开户"
+        assert "对公开户预约" in dispatcher.messages[0]["steps"]
+
+
 def _selected(tracker, topic: str, confidence: float):
     tracker.latest_message["response_selector"] = {
         "faq": {"response": {"utter_action": f"utter_faq/{topic}", "confidence": confidence}}
