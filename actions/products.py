@@ -741,7 +741,11 @@ class ProductAnswerAction(Action, ABC):
             unnamed = found.product is None and found.category is None and not found.not_found
             if aspect == "fees" and unnamed and fee_across_products(s, tracker, dispatcher, w):
                 return [SlotSet("last_aspect", "fees")]
-            how_to = faq_instead(found, tracker, domain) or how_to_before(tracker, domain, aspect)
+            how_to = (
+                proxy_how_to(tracker, domain)
+                or faq_instead(found, tracker, domain)
+                or how_to_before(tracker, domain, aspect)
+            )
             if how_to:
                 return answer_with_faq(dispatcher, how_to)
             return self._for(aspect)._answer(s, found, dispatcher, tracker, w, aspect)
@@ -1097,6 +1101,8 @@ class ActionAnswerFaq(Action):
             response, confidence = f"utter_faq/{chosen[0]}", 1.0  # a how-to's button
         elif same_how_to(tracker, domain):
             response, confidence = f"utter_faq/{last_faq}", 1.0
+        if response == f"utter_faq/{DECEASED_HOW_TO}" and not _DEATH.search(normalise(text)):
+            response = proxy_how_to(tracker, domain) or response  # "我妈瘫痪在床 卡里的钱怎么取出来"
         if not response.startswith("utter_faq/"):
             dispatcher.utter_message(response="utter_please_rephrase")
             return []
@@ -1218,6 +1224,32 @@ def same_how_to(tracker: Tracker, domain: dict[str, Any]) -> bool:
 
 def _answer_text(domain: dict[str, Any], response: str) -> str:
     return normalise(str(((domain.get("responses") or {}).get(response) or [{}])[0].get("text", "")))
+
+
+#: The how-to of doing business for someone else, and of a visit to one who cannot come.
+PROXY_HOW_TO = "proxy_and_home_service"
+DECEASED_HOW_TO = "deceased_account_inheritance"
+#: "我能替他去办吗", "代办要带什么", "本人来不了": business done for someone else (parsing vocabulary).
+_PROXY = re.compile(
+    r"代办|代取|代领|代为办理|代他|代她"
+    r"|(?:替|帮|代)(?:他|她|我爸|我妈|我老公|我老婆|我爱人|老人|家人|家里人|父母|爸爸|妈妈|孩子|儿子|女儿|老伴)"
+    r"(?:去|来|到银行)?(?:办|取|领|开|激活|销户|补)"
+    r"|本人(?:来不了|去不了|到不了|不能来|没法来|无法到场|不能到场)"
+    r"|瘫痪|卧床|行动不便|走不动|出不了门|下不了床|来不了网点|去不了网点"
+)
+#: Words that say the account holder has died (parsing vocabulary).
+_DEATH = re.compile(r"去世|过世|走了|死亡|死了|已故|离世|往生|身故|不在了|病故|遗产|继承")
+
+
+def proxy_how_to(tracker: Tracker, domain: dict[str, Any]) -> str | None:
+    """The how-to of doing business for someone else, for a question that asks it ("他年纪大了走不动，
+    我能替他去办吗" after a lost passbook was "which kind of product?"; "我去帮我老婆办张卡可以吗"),
+    unless the holder has died (the inheritance how-to answers that)."""
+    text = normalise(customer_text(tracker))
+    if not _PROXY.search(text) or _DEATH.search(text):
+        return None
+    response = f"utter_faq/{PROXY_HOW_TO}"
+    return response if response in (domain.get("responses") or {}) else None
 
 
 #: What a how-to says when it answers what to bring or what it costs.

@@ -400,6 +400,44 @@ async def test_words_every_product_of_a_kind_shares_pick_none_of_them(dispatcher
     assert "代发工资" in str(payroll.messages[0]) and "开户" not in str(payroll.messages[0])
 
 
+@pytest.mark.parametrize(
+    "text,intent,selected,expected",
+    [
+        ("他年纪大了走不动，我能替他去办吗", "ask_eligibility", None, "utter_faq/proxy_and_home_service"),
+        ("我去帮我老婆办张卡可以吗", "apply_product", None, "utter_faq/proxy_and_home_service"),
+        # the inheritance how-to is for the holder who died, not for one who cannot come
+        ("我妈瘫痪在床 卡里的钱怎么取出来", "faq", "deceased_account_inheritance", "utter_faq/proxy_and_home_service"),
+        (
+            "我爸去世了 他卡里的钱怎么取",
+            "faq",
+            "deceased_account_inheritance",
+            "utter_faq/deceased_account_inheritance",
+        ),
+        # asking for someone is not doing business for them
+        ("帮我爸问一下大额存单利率多少", "ask_interest_rate", None, None),
+    ],
+)
+async def test_business_done_for_someone_else_gets_that_how_to(
+    text, intent, selected, expected, dispatcher, tracker_for, domain, kb
+):
+    from actions.products import ACTIONS_BY_ASPECT
+
+    faq = yaml.safe_load((ROOT / "data" / "nlu" / "faq.yml").read_text(encoding="utf-8"))["responses"]
+    domain = {**domain, "responses": {**domain["responses"], **faq}}
+    parse = {"response_selector": {"faq": {"response": {"utter_action": f"utter_faq/{selected}", "confidence": 0.9}}}}
+    tracker = tracker_for(text, intent, parse=parse if selected else None)
+    if intent == "faq":
+        action = ActionAnswerFaq()
+    else:
+        action = next(a for a in ACTIONS_BY_ASPECT.values() if a.intent == intent)()
+    await run(action, dispatcher, tracker, domain)
+    said = responses(dispatcher)
+    if expected:
+        assert said[0] == expected, said
+    else:
+        assert "utter_faq/proxy_and_home_service" not in said
+
+
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
     """ "你们有养老金融产品吗" names no kind and no product, but pension products of four kinds: they are
     offered (it was "which kind of product?" with the kinds, none of them the pension products)."""
