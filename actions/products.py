@@ -252,13 +252,21 @@ def answer_rate(s: Session, p: ProductView, tracker: Tracker, d: CollectingDispa
         calculated = _calculate(s, p, amount, term, d, w, tracker.latest_message.get("text") or "")
         if calculated is not None:
             return calculated
-    _rate_table(s, p, d, w)
+    quote = (
+        q.rate_for_term(s, p.code, int(term)) if status == "needs_amount" and latest_entities(tracker, "term") else None
+    )
+    if quote is not None and quote.exact:  # "两年的呢" after the table: that term's rate, not the table again
+        label = quote.row.label or w.term(quote.row.term_months)
+        _rate_table(s, p, d, w, w("fmt_rate_row", label=label, rate=number(quote.row.rate), unit=quote.row.unit))
+    else:
+        _rate_table(s, p, d, w)
     if status in ("needs_term", "needs_amount"):
         d.utter_message(response=f"utter_calc_{status}", name=p.name)
     return []
 
 
-def _rate_table(s: Session, p: ProductView, d: CollectingDispatcher, w: Wording) -> None:
+def _rate_table(s: Session, p: ProductView, d: CollectingDispatcher, w: Wording, rows: str | None = None) -> None:
+    """The product's rates (``rows``: only those, e.g. the one term asked about)."""
     if not p.rates:
         d.utter_message(response="utter_product_no_rates", name=p.name, summary=p.summary, hotline=_hotline(s))
         return
@@ -268,7 +276,7 @@ def _rate_table(s: Session, p: ProductView, d: CollectingDispatcher, w: Wording)
         name=p.name,
         kind_note=kind,
         effective_date=str(p.rate_effective_date or ""),
-        rate_table=rate_table(w, p),
+        rate_table=rows or rate_table(w, p),
         rate_note=w("fmt_rate_note", note=p.rate_note) if p.rate_note else "",
     )
 

@@ -476,6 +476,16 @@ async def test_saving_an_amount_for_a_term_is_a_time_deposit(dispatcher, tracker
         assert "整存整取" not in str(other.messages), text
 
 
+async def test_a_term_asked_after_the_table_gets_that_terms_rate(dispatcher, tracker_for, domain):
+    """ "两年的呢" after the time deposit's table got the whole table again."""
+    slots = {"product_code": "TD-ZCZQ", "product_type": "time_deposit", "last_aspect": "rate"}
+    tracker = tracker_for("两年的呢", "ask_interest_rate", [ent("term", 24, "两年")], slots=slots)
+    await run(ActionAnswerInterestRate(), dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_product_rates", "utter_calc_needs_amount"]
+    table = dispatcher.messages[0]["rate_table"]
+    assert "2年" in table and "1.05" in table and "3年" not in table and "\n" not in table
+
+
 @pytest.mark.parametrize("text,kind", [("定期存款保本吗", "time_deposit"), ("保险有风险吗", "insurance")])
 async def test_deposits_and_insurance_keep_their_own_risk_answers(text, kind, dispatcher, tracker_for, domain):
     await run(ActionAnswerRisk(), dispatcher, tracker_for(text, "ask_risk", [ent("product_type", kind)]), domain)
