@@ -23,6 +23,7 @@ from actions.common import (
     form_missed,
     kb_guard,
     kb_session,
+    message_before,
     no_free_text_answer,
     payload_value,
     response_buttons,
@@ -72,6 +73,17 @@ def contact_given(text: str) -> str | None:
 
 def _complaint_words_removed(text: str) -> str:
     return re.sub(r"^(我要|我想|我)?(投诉|举报|反映|反馈|吐槽)(一下)?(你们|贵行)?[，,。：:\s]*", "", text.strip())
+
+
+def _story_with_the_category(tracker: Tracker, domain: DomainDict) -> str:
+    """What the message before the description said beyond a category ("你们柜员态度太差了" gave
+    服务态度 and was lost when "北京朝阳支行" came as the description): kept at the description's head."""
+    before = redact(str((message_before(tracker) or {}).get("text") or "")).strip()
+    story = _complaint_words_removed(before)
+    labels = {str(b.get("title")) for b in response_buttons(domain, "utter_ask_complaint_category")}
+    if category_named(before, domain) is None or story in labels or len(story) < MIN_DESCRIPTION:
+        return ""
+    return story
 
 
 class ValidateComplaintForm(GuardedFormValidation):
@@ -130,6 +142,9 @@ class ValidateComplaintForm(GuardedFormValidation):
         if len(text) < MIN_DESCRIPTION:
             dispatcher.utter_message(response="utter_invalid_complaint_description")
             return {"complaint_description": None, **form_missed(tracker, dispatcher)}
+        story = _story_with_the_category(tracker, domain)
+        if story and story not in text:
+            text = f"{story}；{text}"
         return {"complaint_description": text[:2000], **form_hit()}
 
     def validate_complaint_contact(self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict) -> dict:

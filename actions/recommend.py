@@ -42,12 +42,14 @@ NO_LOSS_QUESTIONS = ("risk_q2", "risk_q3")
 PROFILE = ["segment", "goal", "amount", "term"]
 #: Kinds recommended by the customer's segment alone ("推荐一张适合学生的信用卡"): neither deposits (whose goal,
 #: amount and term decide) nor investments, insurance or foreign exchange (which need the risk questionnaire);
-#: the slot ``recommend_kind`` holds the kind asked for. "loans" is every kind of loan ("有什么贷款推荐").
+#: the slot ``recommend_kind`` holds the kind asked for. "loans" is every kind of loan ("有什么贷款推荐"),
+#: "cards" both kinds of card ("有没有适合学生的卡").
 BY_SEGMENT_ONLY = (
     frozenset(CATEGORY_CODES)
     - q.DEPOSIT_CATEGORIES
     - {"wealth_management", "fund", "insurance", "precious_metal", "forex"}
-) | {"loans"}
+) | {"loans", "cards"}
+CARD_CATEGORIES = ("debit_card", "credit_card")
 #: Points of answers A-D; the sum of five answers (5-20) gives the tolerance.
 _POINTS = {"A": 1, "B": 2, "C": 3, "D": 4}
 _BANDS = ((7, "C1"), (10, "C2"), (13, "C3"), (16, "C4"), (20, "C5"))
@@ -157,8 +159,11 @@ class ValidateRecommendationForm(GuardedFormValidation):
         events: list = []
         if tracker.get_slot("requested_slot") is None:  # the form starts with this message
             kinds = [str(k) for k in latest_entities(tracker, "product_type")]
-            if not kinds and any(word in normalise(customer_text(tracker)) for word in LOAN_WORDS):
+            said = normalise(customer_text(tracker))
+            if not kinds and any(word in said for word in LOAN_WORDS):
                 kinds = ["loans"]
+            elif not kinds and "卡" in said:
+                kinds = ["cards"]  # "有没有适合学生的卡": a debit or a credit card
             kind = kinds[0] if kinds and all(k in BY_SEGMENT_ONLY for k in kinds) else None
             events.append(SlotSet("recommend_kind", kind))
             tracker.slots["recommend_kind"] = kind
@@ -340,8 +345,13 @@ def recommend_in_kind(
     if kind == "loans":  # the loans of the segment's own kind first (经营贷款 for a business owner)
         own = LOAN_FOR_SEGMENT.get(segment or "")
         categories = (*((own,) if own else ()), *(c for c in LOAN_CATEGORIES if c != own))
+    elif kind == "cards":
+        categories = CARD_CATEGORIES
     products = [p for c in categories for p in q.list_products(s, category=c) if not p.risk_level]
     made_for = [p for p in products if segment in p.segments]
+    if kind == "cards":  # a card of each kind first ("适合学生的卡": a debit card, then a credit card)
+        rank = {p.code: [m.category for m in made_for[:i]].count(p.category) for i, p in enumerate(made_for)}
+        made_for.sort(key=lambda p: rank[p.code])
     picked = (made_for + [p for p in products if p not in made_for])[:limit]
     category = q.find_category(s, kind)
     category_name = category.name if category else w(f"fmt_kind_{kind}")

@@ -435,6 +435,22 @@ async def test_a_story_told_when_the_category_was_asked_is_taken(story, category
     assert "utter_ask_complaint_category" not in responses(dispatcher)
 
 
+@pytest.mark.parametrize(
+    "before,expected",
+    [
+        ("你们柜员态度太差了", "你们柜员态度太差了；北京朝阳支行"),  # more than a category: kept
+        ("服务态度", "北京朝阳支行"),  # the button's label: nothing more to keep
+        ("我要投诉", "北京朝阳支行"),  # no category
+    ],
+)
+def test_what_was_said_with_the_category_heads_the_description(before, expected, dispatcher, tracker_for, domain):
+    """ "你们柜员态度太差了" gave the category 服务态度; "北京朝阳支行", told next as what happened, was
+    all the description kept."""
+    tracker = tracker_for("北京朝阳支行", "inform", events=[{"event": "user", "text": before}])
+    told = ValidateComplaintForm().validate_complaint_description("北京朝阳支行", dispatcher, tracker, domain)
+    assert told["complaint_description"] == expected
+
+
 async def test_complaint_is_stored_redacted(dispatcher, tracker_for, domain, kb):
     form = ValidateComplaintForm()
     described = without_misses(
@@ -735,6 +751,7 @@ async def test_a_message_that_answers_nothing_the_form_asked_is_a_miss(dispatche
         ("有没有适合大学生的信用卡", ["credit_card"], "student", "信用卡"),
         ("我是个体户，有什么贷款推荐", [], "business_owner", "经营贷款"),  # 贷款 names no one kind
         ("我是学生，想贷款，推荐一下", [], "student", "助学贷款"),
+        ("有没有适合学生的卡", [], "student", None),  # 卡 names no one kind: both kinds of card
     ],
 )
 async def test_cards_and_loans_are_recommended_by_segment_alone(
@@ -752,7 +769,7 @@ async def test_cards_and_loans_are_recommended_by_segment_alone(
     )
     events = await form.run(dispatcher, opening, domain)
     kind = slots_set(events)["recommend_kind"]
-    assert kind == (kinds[0] if kinds else "loans")
+    assert kind == (kinds[0] if kinds else "loans" if "贷款" in text else "cards")
     assert await form.required_slots([], dispatcher, opening, domain) == ["segment"]
     assert not [r for r in responses(dispatcher) if r and r.startswith("utter_ask_")]  # nothing more to ask
 
@@ -762,7 +779,11 @@ async def test_cards_and_loans_are_recommended_by_segment_alone(
     )
     assert responses(shown)[0] == "utter_recommendation_kind_intro"
     items = [msg for msg in shown.messages if msg.get("response") == "utter_recommendation_item"]
-    assert 1 <= len(items) <= 3 and items[0]["category_name"] == first_category
+    assert 1 <= len(items) <= 3
+    if first_category:
+        assert items[0]["category_name"] == first_category
+    else:
+        assert {item["category_name"] for item in items} <= {"借记卡", "信用卡"}
     assert "utter_risk_result" not in responses(shown) and slots_set(done) == {"recommend_kind": None}
 
 
