@@ -1118,7 +1118,7 @@ class ActionAnswerFaq(Action):
         with kb_session() as s:
             desk = h.desk(s)
             if confidence < FAQ_INSTEAD_CONFIDENCE:
-                offer_other_how_tos(s, tracker, dispatcher)
+                offer_other_how_tos(s, tracker, dispatcher, response.removeprefix("utter_faq/"))
         if desk is not None and response.removeprefix("utter_faq/") in desk.specialist_topics:
             dispatcher.utter_message(response="utter_offer_specialist")  # the answer depends on the case
         return events
@@ -1130,9 +1130,9 @@ class ActionAnswerFaq(Action):
 OTHER_HOW_TO_CONFIDENCE = 0.1
 
 
-def offer_other_how_tos(s: Session, tracker: Tracker, dispatcher: CollectingDispatcher) -> None:
-    """ "我的信用卡被锁了" got the overdue how-to at 0.22: its next picks (the PIN locked, the account
-    restricted) are offered as buttons, so that the customer is one click from the right one."""
+def offer_other_how_tos(s: Session, tracker: Tracker, dispatcher: CollectingDispatcher, answered: str) -> None:
+    """ "我的信用卡被锁了" got the overdue how-to at 0.33: the selector's next picks (the PIN locked, the
+    card's activation) are offered as buttons, so that the customer is one click from the right one."""
     ranking = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
     titles = {f.topic: f.title for f in q.list_faqs(s)}
     others = [
@@ -1140,7 +1140,9 @@ def offer_other_how_tos(s: Session, tracker: Tracker, dispatcher: CollectingDisp
         for r in ranking[1:3]
         if float(r.get("confidence") or 0) >= OTHER_HOW_TO_CONFIDENCE
     ]
-    buttons = [{"title": titles[t], "payload": payload("faq", faq_topic=t)} for t in others if t in titles]
+    buttons = [
+        {"title": titles[t], "payload": payload("faq", faq_topic=t)} for t in others if t in titles and t != answered
+    ]
     if buttons:
         dispatcher.utter_message(response="utter_other_how_tos", buttons=buttons)
 
