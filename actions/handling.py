@@ -102,6 +102,8 @@ class ActionReportLostCard(BankFactAction):
         answer = lost_card_answer(text)
         if answer:
             dispatcher.utter_message(response=answer)
+            if answer == SWALLOWED_CARD_HOW_TO:  # the card is at the branch that runs the ATM: a place next
+                return [*context[:-1], SlotSet("last_aspect", "branch")]  # finds it ("在杭州西湖那边")
             return context
         events = await super().run(dispatcher, tracker, domain)
         return [*events, *context]
@@ -119,12 +121,15 @@ _REPLACEMENT = re.compile(r"补卡|补办|补发|补的|补了|补新卡|新卡"
 _LOST_NOW = re.compile(r"丢|掉了|不见|找不到|被偷|被盗|被抢")
 
 
+SWALLOWED_CARD_HOW_TO = "utter_faq/atm_retained_card"
+
+
 def lost_card_answer(text: str) -> str | None:
     """The FAQ answer for a swallowed card or a replacement after reporting; None for the
     urgent steps of a card lost now."""
     plain = normalise(text)
     if _SWALLOWED.search(plain):
-        return "utter_faq/atm_retained_card"
+        return SWALLOWED_CARD_HOW_TO
     if _ALREADY_REPORTED.search(plain) or (_REPLACEMENT.search(plain) and not _LOST_NOW.search(plain)):
         return "utter_faq/card_reissue_after_loss"
     return None
@@ -640,17 +645,47 @@ class ValidateAppointmentForm(GuardedFormValidation):
 ASKED_FOR_A_BRANCH = ("utter_choose_branch", "utter_branch_not_found")
 
 
-class ActionAskAppointmentBranch(Action):
-    """The booking form's question for the branch, unless this message's answer already asked it
-    ("找到多个网点，请选择一个" with the branches as buttons)."""
+#: What the time's validation says that asks for the time again in its own words.
+ASKED_FOR_A_TIME = (
+    "utter_time_needs_day",
+    "utter_time_needs_hour",
+    "utter_invalid_time",
+    "utter_time_in_past",
+    "utter_time_too_far",
+    "utter_branch_closed_then",
+)
+
+
+class AskUnlessAsked(Action, ABC):
+    """A booking form's question, unless the answer to this message already asked it in its own
+    words: "找到多个网点，请选择一个" with the branches as buttons; "请问那天几点过来？" after "明天下午"
+    (the form's "请问预约什么时间？" had followed it, two questions for one)."""
+
+    question: str
+    asked: tuple[str, ...]
+
+    @abstractmethod
+    def name(self) -> str:
+        """``action_ask_<slot>``: the form asks with it instead of ``utter_ask_<slot>``."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if not said_since_the_customer(tracker, self.asked):
+            dispatcher.utter_message(response=self.question)
+        return []
+
+
+class ActionAskAppointmentBranch(AskUnlessAsked):
+    question, asked = "utter_ask_appointment_branch", ASKED_FOR_A_BRANCH
 
     def name(self) -> str:
         return "action_ask_appointment_branch"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        if not said_since_the_customer(tracker, ASKED_FOR_A_BRANCH):
-            dispatcher.utter_message(response="utter_ask_appointment_branch")
-        return []
+
+class ActionAskAppointmentTime(AskUnlessAsked):
+    question, asked = "utter_ask_appointment_time", ASKED_FOR_A_TIME
+
+    def name(self) -> str:
+        return "action_ask_appointment_time"
 
 
 def said_since_the_customer(tracker: Tracker, responses: tuple[str, ...]) -> bool:

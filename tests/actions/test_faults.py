@@ -94,6 +94,9 @@ CASES = {
     "action_ask_appointment_branch": make_tracker(
         "我要预约", "book_appointment", slots={"requested_slot": "appointment_branch"}, active_loop="appointment_form"
     ),
+    "action_ask_appointment_time": make_tracker(
+        "我要预约", "book_appointment", slots={"requested_slot": "appointment_time"}, active_loop="appointment_form"
+    ),
     "action_ask_satisfaction": make_tracker(
         "谢谢", "thank", events=[{"event": "user", "text": "年费多少", "parse_data": {"intent": {"name": "ask_fees"}}}]
     ),

@@ -14,6 +14,7 @@ from actions.aftersales import ActionLodgeComplaint, ValidateComplaintForm
 from actions.datetime_zh import parse_datetime
 from actions.handling import (
     ActionAskAppointmentBranch,
+    ActionAskAppointmentTime,
     ActionBookAppointment,
     ActionDeclineOutOfScope,
     ActionFindBranches,
@@ -59,8 +60,10 @@ async def test_urgent_steps_carry_the_hotline(action, dispatcher, tracker_for, d
 async def test_lost_card_answer_fits_what_happened(text, expected, dispatcher, tracker_for, domain):
     """A swallowed card and a replacement after reporting are report_lost_card in the contract;
     they get their knowledge-base steps, a card lost now the urgent ones."""
-    await ActionReportLostCard().run(dispatcher, tracker_for(text, "report_lost_card"), domain)
+    events = await ActionReportLostCard().run(dispatcher, tracker_for(text, "report_lost_card"), domain)
     assert responses(dispatcher) == [expected]
+    # a swallowed card waits at the branch that runs the ATM: the place said next finds it
+    assert (slots_set(events)["last_aspect"] == "branch") is (expected == "utter_faq/atm_retained_card")
 
 
 @pytest.mark.parametrize(
@@ -343,6 +346,17 @@ async def test_one_message_with_two_unusable_parts_is_one_miss(frozen_now, dispa
     assert responses(ask) == []
     await ActionAskAppointmentBranch().run(ask, tracker_for(text), domain)
     assert responses(ask) == ["utter_ask_appointment_branch"]
+
+
+async def test_the_time_asked_in_the_validations_words_is_not_asked_again(dispatcher, tracker_for, domain):
+    """ "明天下午" got "请问那天几点过来？" and then "请问预约什么时间？": two questions for one."""
+    text = "我想预约明天下午去北京中关村支行办大额取现"
+    asked = tracker_for(text, events=[{"event": "bot", "metadata": {"utter_action": "utter_time_needs_hour"}}])
+    asked.events.append(asked.events.pop(-2))  # the bot spoke after the customer
+    await ActionAskAppointmentTime().run(dispatcher, asked, domain)
+    assert responses(dispatcher) == []
+    await ActionAskAppointmentTime().run(dispatcher, tracker_for("我想预约"), domain)
+    assert responses(dispatcher) == ["utter_ask_appointment_time"]
 
 
 @pytest.mark.parametrize(
