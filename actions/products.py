@@ -1288,6 +1288,29 @@ def _subject_in(text: str, domain: dict[str, Any], response: str) -> bool:
     return any(key[i : i + 2] in answer for i in range(len(key) - 1)) and len(key) >= 2
 
 
+class ActionAnswerYes(Action):
+    """A yes with nothing pending: "what else can I do for you", unless it names another product of
+    the kind under discussion ("白金的" after the card application, read as a yes: it was "好的。还有
+    什么可以帮您？"), which asks the last question again about that one."""
+
+    def name(self) -> str:
+        return "action_answer_yes"
+
+    @kb_guard
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        code, text = tracker.get_slot("product_code"), customer_text(tracker)
+        if code and tracker.get_slot("last_aspect") in ANSWERS:
+            with kb_session() as s:
+                product = q.get_product(s, code)
+                siblings = (
+                    [p for p in q.list_products(s, category=product.category) if p.code != code] if product else []
+                )
+            if best_named(siblings, text):
+                return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
+
+
 class ActionAnswerNo(Action):
     """A "no" with nothing pending: a correction when it carries a new amount, term or product
     ("不对，是存三年"); the customer saying the bot misread their question ("我不是问这个"): an apology

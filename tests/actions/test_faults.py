@@ -110,6 +110,9 @@ CASES = {
     "action_deny_in_form": make_tracker("算了", "deny", active_loop="appointment_form"),
     "action_answer_followup": make_tracker("白金卡呢", "inform", slots={"last_aspect": "fees"}),
     "action_answer_faq": make_tracker("那白金卡呢", "faq", slots={"last_aspect": "fees"}),
+    "action_answer_yes": make_tracker(
+        "白金的", "affirm", slots={"last_aspect": "apply", "product_code": "CC-CLASSIC", "product_type": "credit_card"}
+    ),
     "action_answer_no": make_tracker(
         "不对，是三年", "deny", [ent("term", 36)], slots={"last_aspect": "rate", "product_code": "TD-ZCZQ"}
     ),

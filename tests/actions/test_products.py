@@ -21,6 +21,7 @@ from actions.products import (
     ActionAnswerMaturity,
     ActionAnswerProductInfo,
     ActionAnswerRisk,
+    ActionAnswerYes,
     ActionApplyProduct,
     ActionCompareProducts,
 )
@@ -436,6 +437,19 @@ async def test_business_done_for_someone_else_gets_that_how_to(
         assert said[0] == expected, said
     else:
         assert "utter_faq/proxy_and_home_service" not in said
+
+
+@pytest.mark.parametrize("text,expected", [("白金的", "云澜白金信用卡"), ("好的", None), ("嗯", None)])
+async def test_a_yes_that_names_another_product_of_the_kind_asks_about_it(
+    text, expected, dispatcher, tracker_for, domain
+):
+    """ "白金的" after the card application was read as a yes: "好的。还有什么可以帮您？"."""
+    slots = {"last_aspect": "apply", "product_code": "CC-CLASSIC", "product_type": "credit_card"}
+    await run(ActionAnswerYes(), dispatcher, tracker_for(text, "affirm", slots=slots), domain)
+    if expected:
+        assert expected in str(dispatcher.messages[0]) and "utter_anything_else" not in responses(dispatcher)
+    else:
+        assert responses(dispatcher) == ["utter_anything_else"]
 
 
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
