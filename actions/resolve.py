@@ -151,6 +151,13 @@ LOAN_FOR_SEGMENT = {"business_owner": "business_loan", "student": "student_loan"
 LOAN_CATEGORIES = ("consumer_loan", "mortgage", "business_loan", "student_loan")
 
 
+def _awaiting_disclosure(tracker: Tracker) -> str | None:
+    """The one product whose risk disclosure was shown and not yet answered: the product under
+    discussion ("积存金是什么", its disclosure, then "怎么买" was asked which kind of product)."""
+    codes = [c for c in str(tracker.get_slot("disclosure_product") or "").split(",") if c]
+    return codes[0] if tracker.get_slot("disclosure_pending") and len(codes) == 1 else None
+
+
 def _under_discussion(s: Session, tracker: Tracker, category: str | None) -> ProductView | None:
     """The product discussed before, when this message points back at it ("这个基金")."""
     code = tracker.get_slot("product_code")
@@ -257,7 +264,7 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
     pointed = _under_discussion(s, tracker, named_types[0] if named_types else None)
     if pointed:
         return Resolution(product=pointed)
-    code = tracker.get_slot("product_code")
+    code = tracker.get_slot("product_code") or _awaiting_disclosure(tracker)
     previous_kind = tracker.get_slot("product_type")
     current = q.get_product(s, code) if code else None
     if current and current.category in named_types and _a_term_of(current, tracker):

@@ -452,6 +452,16 @@ async def test_a_yes_that_names_another_product_of_the_kind_asks_about_it(
         assert responses(dispatcher) == ["utter_anything_else"]
 
 
+async def test_a_question_while_a_disclosure_waits_is_about_its_product(dispatcher, tracker_for, domain, kb):
+    """ "积存金是什么" showed the disclosure; "怎么买", unanswered disclosure pending, was asked which
+    kind of product. It is about the gold account: the disclosure is shown again, now for buying."""
+    slots = {"disclosure_pending": True, "disclosure_product": "PM-ACCUM", "pending_aspect": "info"}
+    events = await run(ActionApplyProduct(), dispatcher, tracker_for("怎么买", "apply_product", slots=slots), domain)
+    assert responses(dispatcher) == ["utter_risk_disclosure"]
+    assert dispatcher.messages[0]["name"] == "云澜如意积存金"
+    assert slots_set(events)["pending_aspect"] == "apply"
+
+
 async def test_words_that_fit_several_products_offer_them_to_choose(dispatcher, tracker_for, domain):
     """ "你们有养老金融产品吗" names no kind and no product, but pension products of four kinds: they are
     offered (it was "which kind of product?" with the kinds, none of them the pension products)."""
