@@ -196,10 +196,26 @@ class ActionDeclineOutOfScope(BankFactAction):
             return await ActionFindBranches().run(dispatcher, tracker, domain)
         if last in ANSWERS and is_follow_up(text):
             return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
+        if told_not_to_send_numbers(tracker, dispatcher):
+            return []
         how_to = next_how_to(tracker)
         if how_to:  # "能调高吗" after the transfer limits
             return answer_with_faq(dispatcher, how_to)
         return await super().run(dispatcher, tracker, domain)
+
+
+#: A card or ID number as the masking leaves it ("6222***********0123", "1101**********1234").
+_MASKED_NUMBER = re.compile(r"\d{3,6}\*{6,}\d{3,4}")
+
+
+def told_not_to_send_numbers(tracker: Tracker, dispatcher: CollectingDispatcher) -> bool:
+    """A card or ID number sent as the message's point ("身份证号110105199001011234" after a lost card,
+    read as out of scope or as a follow-up): masked already, the customer is told it is not needed
+    here and where identity is checked."""
+    if not _MASKED_NUMBER.search(redact(customer_text(tracker))):
+        return False
+    dispatcher.utter_message(response="utter_personal_number_masked", **bank_facts())
+    return True
 
 
 # --- branches ------------------------------------------------------------------------

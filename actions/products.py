@@ -932,10 +932,12 @@ class ActionAnswerFollowup(ProductAnswerAction):
             else:
                 dispatcher.utter_message(response="utter_what_happened")
             return []
+        from actions.handling import ActionFindBranches, told_not_to_send_numbers
+
+        if told_not_to_send_numbers(tracker, dispatcher):
+            return []
         last = tracker.get_slot("last_aspect")
         if last == "branch":
-            from actions.handling import ActionFindBranches
-
             return await ActionFindBranches().run(dispatcher, tracker, domain)
         if last is None and describes_the_customer(tracker):
             # "我退休了，手上有二十万": a customer describing themselves, asked nothing: advice

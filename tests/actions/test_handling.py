@@ -24,7 +24,13 @@ from actions.handling import (
     ActionShowContact,
     ValidateAppointmentForm,
 )
-from actions.products import ActionAnswerDocuments, ActionAnswerFees, ActionAnswerNo, ActionCompareProducts
+from actions.products import (
+    ActionAnswerDocuments,
+    ActionAnswerFollowup,
+    ActionAnswerFees,
+    ActionAnswerNo,
+    ActionCompareProducts,
+)
 from actions.quality import ActionHandleFallback
 from actions.recommend import ActionRecommendProducts, ValidateRecommendationForm, risk_answer, tolerance_from
 from banktext import mask_phone, redact
@@ -141,6 +147,27 @@ def _selected(tracker, topic: str, confidence: float):
         "faq": {"response": {"utter_action": f"utter_faq/{topic}", "confidence": confidence}}
     }
     return tracker
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("身份证号110105199001011234", "utter_personal_number_masked"),
+        ("我的手机13812345678", "utter_out_of_scope"),  # a phone number is no secret asked for here
+        ("6222***********0123", "utter_personal_number_masked"),  # as the gateway passes it on
+        ("今天天气怎么样", "utter_out_of_scope"),
+    ],
+)
+async def test_a_card_or_id_number_sent_is_told_it_is_not_needed(text, expected, dispatcher, tracker_for, domain):
+    """ "身份证号110105199001011234" after a lost card was "out of scope", or, read as a follow-up, the
+    list of debit cards."""
+    await ActionDeclineOutOfScope().run(dispatcher, tracker_for(text, "out_of_scope"), domain)
+    assert responses(dispatcher) == [expected]
+    if expected == "utter_personal_number_masked":
+        followed = CollectingDispatcher()
+        slots = {"product_type": "debit_card", "last_aspect": None}
+        await ActionAnswerFollowup().run(followed, tracker_for(text, "inform", slots=slots), domain)
+        assert responses(followed) == [expected]
 
 
 @pytest.mark.parametrize(
