@@ -26,8 +26,8 @@ from actions.handling import (
 )
 from actions.products import (
     ActionAnswerDocuments,
-    ActionAnswerFollowup,
     ActionAnswerFees,
+    ActionAnswerFollowup,
     ActionAnswerNo,
     ActionCompareProducts,
 )
