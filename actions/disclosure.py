@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import Wording, conversation_id, kb_guard, kb_session
 from actions.products import answer, compare_answer
 from actions.recommend import show_recommendations
+from actions.resolve import disclosure_codes
 from actions.risk import DISCLOSURE_ASKED_AGAIN, acknowledged, disclosure_just_shown, said_yes_plainly
 from knowledge import queries as q
 
@@ -34,7 +35,7 @@ class ActionAcknowledgeDisclosure(Action):
             # an acknowledgement is recorded for the regulator: a guessed yes asks again, nothing is cleared
             dispatcher.utter_message(response=DISCLOSURE_ASKED_AGAIN)
             return []
-        codes = [c for c in (tracker.get_slot("disclosure_product") or "").split(",") if c]
+        codes = disclosure_codes(tracker)
         aspect = tracker.get_slot("pending_aspect") or "info"
         done = acknowledged(tracker)
         events: list[EventType] = []

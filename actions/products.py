@@ -34,7 +34,7 @@ from actions.common import (
     previous_value,
 )
 from actions.quality import answer_not_what_i_asked, log_unanswered
-from actions.resolve import Resolution, best_named, button, category_buttons, payload, resolve
+from actions.resolve import Resolution, best_named, button, category_buttons, payload, resolve, sibling_named
 from actions.risk import above_tolerance_note, correct_guarantee_request, disclosure_gate, suitability_refusal
 from banktext.intents import DECIDED_BY_RULE, WHAT_NOW
 from knowledge import handoffs as h
@@ -1136,14 +1136,13 @@ def offer_other_how_tos(s: Session, tracker: Tracker, dispatcher: CollectingDisp
     """ "我的信用卡被锁了" got the overdue how-to at 0.33: the selector's next picks (the PIN locked, the
     card's activation) are offered as buttons, so that the customer is one click from the right one."""
     ranking = ((tracker.latest_message.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
-    titles = {f.topic: f.title for f in q.list_faqs(s)}
     others = [
-        str(r.get("intent_response_key", "")).removeprefix("faq/")
+        q.faq_answer(s, str(r.get("intent_response_key", "")).removeprefix("faq/"))
         for r in ranking[1:3]
         if float(r.get("confidence") or 0) >= OTHER_HOW_TO_CONFIDENCE
     ]
     buttons = [
-        {"title": titles[t], "payload": payload("faq", faq_topic=t)} for t in others if t in titles and t != answered
+        {"title": f.title, "payload": payload("faq", faq_topic=f.topic)} for f in others if f and f.topic != answered
     ]
     if buttons:
         dispatcher.utter_message(response="utter_other_how_tos", buttons=buttons)
@@ -1300,14 +1299,12 @@ class ActionAnswerYes(Action):
 
     @kb_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        code, text = tracker.get_slot("product_code"), customer_text(tracker)
+        code = tracker.get_slot("product_code")
         if code and tracker.get_slot("last_aspect") in ANSWERS:
             with kb_session() as s:
                 product = q.get_product(s, code)
-                siblings = (
-                    [p for p in q.list_products(s, category=product.category) if p.code != code] if product else []
-                )
-            if best_named(siblings, text):
+                named = sibling_named(s, product, customer_text(tracker)) if product else None
+            if named:
                 return await ActionAnswerFollowup().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_anything_else")
         return []

@@ -151,11 +151,23 @@ LOAN_FOR_SEGMENT = {"business_owner": "business_loan", "student": "student_loan"
 LOAN_CATEGORIES = ("consumer_loan", "mortgage", "business_loan", "student_loan")
 
 
+def disclosure_codes(tracker: Tracker) -> list[str]:
+    """The products whose risk disclosure was shown last (the ``disclosure_product`` slot)."""
+    return [c for c in str(tracker.get_slot("disclosure_product") or "").split(",") if c]
+
+
 def _awaiting_disclosure(tracker: Tracker) -> str | None:
     """The one product whose risk disclosure was shown and not yet answered: the product under
     discussion ("积存金是什么", its disclosure, then "怎么买" was asked which kind of product)."""
-    codes = [c for c in str(tracker.get_slot("disclosure_product") or "").split(",") if c]
+    codes = disclosure_codes(tracker)
     return codes[0] if tracker.get_slot("disclosure_pending") and len(codes) == 1 else None
+
+
+def sibling_named(s: Session, product: ProductView, text: str) -> ProductView | None:
+    """Another product of ``product``'s kind that ``text`` names by its own words ("生源地的呢", "白金的")."""
+    if not text or text.startswith("/"):
+        return None
+    return best_named([p for p in q.list_products(s, category=product.category) if p.code != product.code], text)
 
 
 def _under_discussion(s: Session, tracker: Tracker, category: str | None) -> ProductView | None:
@@ -288,9 +300,7 @@ def resolve(s: Session, tracker: Tracker) -> Resolution:
         product = q.get_product(s, code)
         if product:
             # "生源地的呢": another product of the kind under discussion, named by its own words
-            siblings = [p for p in q.list_products(s, category=product.category) if p.code != product.code]
-            sibling = best_named(siblings, text) if text and not text.startswith("/") else None
-            return Resolution(product=sibling or product)
+            return Resolution(product=sibling_named(s, product, text) or product)
     if previous_kind:
         category = q.find_category(s, str(previous_kind))
         if category:
